@@ -1,0 +1,316 @@
+{#-
+  The per-period models, written once and instantiated per grain (day, week, month) by one-line models
+  in models/marts/periods. Each is incremental by period: a run for a window replaces exactly the
+  periods that start in it, so a backfill, a timely run and a rerun write identical rows.
+-#}
+
+{% macro period_model_config(grain) -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='period_id',
+        on_schema_change='fail',
+        tags=['period_' ~ grain]
+    ) }}
+{%- endmacro %}
+
+{#- The periods of one grain that a run evaluates, each with its as_of = min(period_end, now). -#}
+{% macro evaluated_periods(grain) -%}
+    select
+        period_id,
+        period_grain,
+        period_start_date,
+        period_start,
+        period_end,
+        case when period_end < {{ as_of_cap() }} then period_end else {{ as_of_cap() }} end as as_of
+    from {{ ref('dim_periods') }}
+    where period_grain = '{{ grain }}'
+        and period_start < {{ as_of_cap() }}
+    {%- if window_is_set() %}
+        and period_start_date >= cast('{{ var("window_start") }}' as date)
+        and period_start_date < cast('{{ var("window_end") }}' as date)
+    {%- else %}
+        and period_end > (select min(start_at) from {{ ref('fct_node_runs') }})
+    {%- endif %}
+{%- endmacro %}
+
+{#- Where the seven states are decided (SEMANTICS.md "State as of an instant T", "Periods"). -#}
+{% macro node_run_states(grain) -%}
+{{ period_model_config(grain) }}
+with periods as (
+    {{ evaluated_periods(grain) }}
+),
+
+-- In scope: open at some moment of the period. Started before as_of, and neither ended nor
+-- cancelled before the period started.
+in_scope as (
+    select
+        p.period_id, p.period_grain, p.period_start_date, p.period_start, p.period_end, p.as_of,
+        r.node_run_id, r.work_order_id, r.process_code, r.node_code, r.visit, r.segment,
+        r.department, r.position, r.source_system, r.start_at, r.end_at, r.cancelled_at
+    from periods as p
+    inner join {{ ref('fct_node_runs') }} as r
+        on r.start_at < p.as_of
+        and (r.end_at is null or r.end_at >= p.period_start)
+        and (r.cancelled_at is null or r.cancelled_at >= p.period_start)
+),
+
+-- The commitment version in force at the run's start, for its segment, else for segment '*'.
+judged as (
+    select
+        s.*,
+        coalesce(own.commitment_version_id, fallback.commitment_version_id) as commitment_version_id,
+        coalesce(own.commitment_seconds, fallback.commitment_seconds) as commitment_seconds,
+        coalesce(own.tolerance_seconds, fallback.tolerance_seconds) as tolerance_seconds,
+        coalesce(own.clock, fallback.clock) as clock,
+        case
+            when s.cancelled_at <= s.as_of then 'cancelled'
+            when s.end_at <= s.as_of then 'completed'
+            else 'in_progress'
+        end as run_status
+    from in_scope as s
+    left join {{ ref('dim_commitments') }} as own
+        on own.process_code = s.process_code
+        and own.node_code = s.node_code
+        and own.segment = s.segment
+        and own.valid_from <= s.start_at
+        and (own.valid_to is null or s.start_at < own.valid_to)
+    left join {{ ref('dim_commitments') }} as fallback
+        on fallback.process_code = s.process_code
+        and fallback.node_code = s.node_code
+        and fallback.segment = '*'
+        and fallback.valid_from <= s.start_at
+        and (fallback.valid_to is null or s.start_at < fallback.valid_to)
+),
+
+timed as (
+    select
+        *,
+        case
+            when run_status = 'completed' then {{ elapsed_seconds('start_at', 'end_at', 'clock') }}
+            when run_status = 'in_progress' then {{ elapsed_seconds('start_at', 'as_of', 'clock') }}
+        end as run_seconds
+    from judged
+),
+
+banded as (
+    select
+        *,
+        case
+            when run_status = 'cancelled' or commitment_seconds is null then null
+            when run_seconds <= commitment_seconds then 'normal'
+            when run_seconds <= tolerance_seconds then 'acceptable'
+            else 'warning'
+        end as band
+    from timed
+)
+
+select
+    {{ dbt.concat(["period_id", "'|'", "node_run_id"]) }} as period_node_run_id,
+    period_id, period_grain, period_start_date, period_start, period_end, as_of,
+    node_run_id, work_order_id, process_code, node_code, visit, segment, department, position,
+    source_system, start_at, end_at, cancelled_at, run_status, run_seconds,
+    commitment_version_id, commitment_seconds, tolerance_seconds, band,
+    -- A cancelled run is `cancelled` whether or not a commitment exists, so the states are disjoint.
+    case
+        when run_status = 'cancelled' then 'cancelled'
+        when band is null then 'no_commitment'
+        else {{ dbt.concat(["run_status", "'_'", "band"]) }}
+    end as state
+from banded
+{%- endmacro %}
+
+{#- Work-order status per period (SEMANTICS.md "Work-order status table"). -#}
+{% macro work_order_status(grain, states_model) -%}
+{{ period_model_config(grain) }}
+with periods as (
+    {{ evaluated_periods(grain) }}
+),
+
+in_scope as (
+    select
+        period_id,
+        work_order_id,
+        max(case band when 'warning' then 3 when 'acceptable' then 2 when 'normal' then 1 end) as worst_band_rank
+    from {{ ref(states_model) }}
+    where period_id in (select period_id from periods)
+    group by period_id, work_order_id
+),
+
+-- Every run of those work orders that exists at as_of, in scope or not (the history so far).
+order_runs as (
+    select
+        p.period_id, p.period_grain, p.period_start_date, p.period_start, p.period_end, p.as_of,
+        o.worst_band_rank, r.work_order_id, r.process_code, r.node_code, r.segment, r.department,
+        r.start_at, r.end_at, r.cancelled_at,
+        case
+            when r.cancelled_at <= p.as_of then 'cancelled'
+            when r.end_at <= p.as_of then 'completed'
+            else 'in_progress'
+        end as run_status,
+        row_number() over (partition by p.period_id, r.work_order_id order by r.start_at desc, r.visit desc, r.node_code) as recency,
+        row_number() over (partition by p.period_id, r.work_order_id order by r.start_at, r.visit, r.node_code) as seniority
+    from in_scope as o
+    inner join periods as p on p.period_id = o.period_id
+    inner join {{ ref('fct_node_runs') }} as r
+        on r.work_order_id = o.work_order_id
+        and r.start_at < p.as_of
+),
+
+orders as (
+    select
+        period_id, period_grain, period_start_date, period_start, period_end, as_of, work_order_id,
+        max(process_code) as process_code,
+        max(case when seniority = 1 then segment end) as segment,
+        max(case when recency = 1 then node_code end) as current_node_code,
+        max(case when recency = 1 then department end) as current_department,
+        count(distinct case when run_status = 'completed' then node_code end) as nodes_completed,
+        sum(case when run_status = 'in_progress' then 1 else 0 end) as open_runs,
+        max(case when recency = 1 and run_status = 'cancelled' then 1 else 0 end) as last_run_cancelled,
+        min(start_at) as first_start_at,
+        max(case when run_status = 'completed' then end_at end) as last_end_at,
+        max(worst_band_rank) as worst_band_rank
+    from order_runs
+    group by period_id, period_grain, period_start_date, period_start, period_end, as_of, work_order_id
+),
+
+-- A work order is finished when no run is open at as_of; cancelled when its latest run was cancelled.
+end_to_end as (
+    select
+        o.*,
+        case
+            when open_runs > 0 then 'in_progress'
+            when last_run_cancelled = 1 then 'cancelled'
+            else 'completed'
+        end as order_status,
+        coalesce(own.commitment_version_id, fallback.commitment_version_id) as e2e_commitment_version_id,
+        coalesce(own.commitment_seconds, fallback.commitment_seconds) as e2e_commitment_seconds,
+        coalesce(own.tolerance_seconds, fallback.tolerance_seconds) as e2e_tolerance_seconds,
+        coalesce(own.clock, fallback.clock) as clock
+    from orders as o
+    left join {{ ref('dim_commitments') }} as own
+        on own.process_code = o.process_code and own.node_code = '*' and own.segment = o.segment
+        and own.valid_from <= o.first_start_at and (own.valid_to is null or o.first_start_at < own.valid_to)
+    left join {{ ref('dim_commitments') }} as fallback
+        on fallback.process_code = o.process_code and fallback.node_code = '*' and fallback.segment = '*'
+        and fallback.valid_from <= o.first_start_at
+        and (fallback.valid_to is null or o.first_start_at < fallback.valid_to)
+),
+
+timed as (
+    select
+        *,
+        case
+            when order_status = 'completed' then {{ elapsed_seconds('first_start_at', 'last_end_at', 'clock') }}
+            when order_status = 'in_progress' then {{ elapsed_seconds('first_start_at', 'as_of', 'clock') }}
+        end as e2e_run_seconds
+    from end_to_end
+)
+
+select
+    {{ dbt.concat(["period_id", "'|'", "work_order_id"]) }} as period_work_order_id,
+    period_id, period_grain, period_start_date, period_start, period_end, as_of,
+    work_order_id, process_code, segment, current_node_code, current_department,
+    nodes_completed, order_status,
+    case worst_band_rank when 3 then 'warning' when 2 then 'acceptable' when 1 then 'normal' end as worst_band,
+    first_start_at,
+    case when order_status = 'completed' then last_end_at end as last_end_at,
+    e2e_commitment_version_id,
+    case when e2e_commitment_version_id is not null then e2e_run_seconds end as e2e_run_seconds,
+    case
+        when e2e_commitment_version_id is null then null
+        when order_status = 'cancelled' then 'cancelled'
+        when e2e_run_seconds <= e2e_commitment_seconds then {{ dbt.concat(["order_status", "'_normal'"]) }}
+        when e2e_run_seconds <= e2e_tolerance_seconds then {{ dbt.concat(["order_status", "'_acceptable'"]) }}
+        else {{ dbt.concat(["order_status", "'_warning'"]) }}
+    end as e2e_state
+from timed
+{%- endmacro %}
+
+{#- The grouping levels of the achievement-rate marts; '*' marks a rolled-up dimension. -#}
+{% macro rate_grouping_levels() -%}
+    {{ return({
+        'all': [],
+        'process': ['process_code'],
+        'process_node': ['process_code', 'node_code'],
+        'process_segment': ['process_code', 'segment'],
+        'process_node_segment': ['process_code', 'node_code', 'segment'],
+        'process_department': ['process_code', 'department'],
+        'department': ['department'],
+        'department_position': ['department', 'position'],
+        'segment': ['segment'],
+    }) }}
+{%- endmacro %}
+
+
+{#- Achievement rates per period and grouping (SEMANTICS.md "Rates"). -#}
+{% macro achievement_rates(grain, states_model) -%}
+{{ period_model_config(grain) }}
+{%- set states = ['completed_normal', 'completed_acceptable', 'completed_warning',
+                  'in_progress_normal', 'in_progress_acceptable', 'in_progress_warning',
+                  'cancelled', 'no_commitment'] -%}
+{%- set dims = ['process_code', 'node_code', 'department', 'position', 'segment'] -%}
+{%- set period_columns = 'period_id, period_grain, period_start_date, period_start, period_end, as_of' -%}
+with finest as (
+    select
+        {{ period_columns }},
+        process_code,
+        node_code,
+        coalesce(department, '(none)') as department,
+        coalesce(position, '(none)') as position,
+        coalesce(segment, '(none)') as segment,
+        count(*) as total_runs,
+        {%- for s in states %}
+        sum(case when state = '{{ s }}' then 1 else 0 end) as {{ s }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ ref(states_model) }}
+    where period_id in (select period_id from ({{ evaluated_periods(grain) }}) as p)
+    group by {{ period_columns }}, process_code, node_code, department, position, segment
+),
+
+rolled as (
+    {%- for level, keep in rate_grouping_levels().items() %}
+    select
+        {{ period_columns }},
+        '{{ level }}' as grouping_level,
+        {%- for d in dims %}
+        {{ d if d in keep else "'*'" }} as {{ d }},
+        {%- endfor %}
+        sum(total_runs) as total_runs,
+        {%- for s in states %}
+        sum({{ s }}) as {{ s }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from finest
+    group by {{ period_columns }}{% for d in keep %}, {{ d }}{% endfor %}
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
+),
+
+rated as (
+    select
+        *,
+        total_runs - cancelled - no_commitment as evaluated_runs,
+        completed_normal + completed_acceptable + completed_warning as completed_judged_runs
+    from rolled
+)
+
+select
+    {{ dbt.concat(["period_id", "'|'", "grouping_level", "'|'", "process_code", "'|'", "node_code", "'|'", "department", "'|'", "position", "'|'", "segment"]) }} as achievement_rate_id,
+    rated.*,
+    case when evaluated_runs > 0 then cast(completed_normal + in_progress_normal as {{ dbt.type_float() }}) / evaluated_runs end as normal_share,
+    case when evaluated_runs > 0 then cast(completed_acceptable + in_progress_acceptable as {{ dbt.type_float() }}) / evaluated_runs end as acceptable_share,
+    case when evaluated_runs > 0 then cast(completed_warning + in_progress_warning as {{ dbt.type_float() }}) / evaluated_runs end as warning_share,
+    case when evaluated_runs > 0 then cast(completed_normal + in_progress_normal as {{ dbt.type_float() }}) / evaluated_runs end as achievement_rate,
+    case when completed_judged_runs > 0 then cast(completed_normal as {{ dbt.type_float() }}) / completed_judged_runs end as completed_achievement_rate,
+    case
+        when evaluated_runs > 0
+            then cast(completed_normal + in_progress_normal as {{ dbt.type_float() }}) / evaluated_runs >= {{ var('raise_commitment_at') }}
+        else false
+    end as raise_commitment,
+    case
+        when evaluated_runs > 0
+            then cast(completed_normal + in_progress_normal as {{ dbt.type_float() }}) / evaluated_runs < {{ var('improve_process_below') }}
+        else false
+    end as improve_process
+from rated
+{%- endmacro %}

@@ -1,0 +1,37 @@
+{#- The partition window Dagster passes (business-zone dates, end exclusive), and "now" for as_of. -#}
+
+{% macro window_is_set() -%}
+    {{ return(var('window_start') is not none and var('window_end') is not none) }}
+{%- endmacro %}
+
+{% macro as_of_cap() -%}
+    {%- set cap = var('as_of_cap') or modules.datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M:%S') -%}
+    cast('{{ cap }}' as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+{#-
+  True when fct_node_runs is being updated in place for a window: only the work orders that changed in
+  the window are rebuilt, so a daily run's cost follows the day's changes, not the length of history.
+-#}
+{% macro base_table_is_incremental() -%}
+    {%- if not execute or not window_is_set() or flags.FULL_REFRESH -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set existing = adapter.get_relation(database=target.database, schema=target.schema, identifier='fct_node_runs') -%}
+    {{ return(existing is not none) }}
+{%- endmacro %}
+
+{#- A filter keeping only work orders with landed rows in the window (everything when not incremental). -#}
+{% macro changed_work_orders_filter(column='work_order_id') -%}
+    {%- if base_table_is_incremental() %}
+    and {{ column }} in (
+        select work_order_id from {{ source('landing', 'interval_runs') }}
+        where partition_date >= cast('{{ var("window_start") }}' as date)
+          and partition_date < cast('{{ var("window_end") }}' as date)
+        union
+        select work_order_id from {{ source('landing', 'status_events') }}
+        where partition_date >= cast('{{ var("window_start") }}' as date)
+          and partition_date < cast('{{ var("window_end") }}' as date)
+    )
+    {%- endif %}
+{%- endmacro %}

@@ -1,0 +1,97 @@
+{#-
+  Where a status history becomes node runs (SEMANTICS.md "Node runs", status history).
+  Entry-marked: an activity event opens a run that the next event of the work order ends (or, if that
+  event is cancelling, cancels); terminal and cancelling events open none; the last run stays open.
+  Completion-marked: each event after the first closes its own activity's run, begun at the previous
+  event; a cancelling activity's run is cancelled at its timestamp.
+  Then consecutive, contiguous runs with the same node and department collapse into one run.
+-#}
+with events as (
+    select
+        *,
+        row_number() over (
+            partition by source_system, work_order_id order by event_at, event_seq
+        ) as event_number
+    from {{ ref('stg_landing__status_events') }}
+    where 1 = 1 {{ changed_work_orders_filter() }}
+),
+
+sequenced as (
+    select
+        *,
+        lead(event_at) over (partition by source_system, work_order_id order by event_number) as next_event_at,
+        lead(event_role) over (partition by source_system, work_order_id order by event_number) as next_event_role,
+        lag(event_at) over (partition by source_system, work_order_id order by event_number) as previous_event_at
+    from events
+),
+
+single_runs as (
+    select
+        source_system, work_order_id, process_code, node_code, segment, department, position,
+        timestamp_marks, event_number,
+        event_at as start_at,
+        case when next_event_role = 'cancelling' then null else next_event_at end as end_at,
+        case when next_event_role = 'cancelling' then next_event_at end as cancelled_at
+    from sequenced
+    where timestamp_marks = 'entry' and event_role = 'activity'
+
+    union all
+
+    select
+        source_system, work_order_id, process_code, node_code, segment, department, position,
+        timestamp_marks, event_number,
+        previous_event_at as start_at,
+        case when event_role = 'cancelling' then null else event_at end as end_at,
+        case when event_role = 'cancelling' then event_at end as cancelled_at
+    from sequenced
+    where timestamp_marks = 'completion' and previous_event_at is not null and node_code is not null
+),
+
+marked as (
+    select
+        *,
+        case
+            when lag(node_code) over run_order = node_code
+                and coalesce(lag(department) over run_order, '') = coalesce(department, '')
+                and lag(end_at) over run_order = start_at
+                then 0
+            else 1
+        end as starts_new_run
+    from single_runs
+    window run_order as (partition by source_system, work_order_id order by event_number)
+),
+
+grouped as (
+    select
+        *,
+        sum(starts_new_run) over (
+            partition by source_system, work_order_id order by event_number rows unbounded preceding
+        ) as run_number
+    from marked
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (partition by source_system, work_order_id, run_number order by event_number) as rank_first,
+        row_number() over (
+            partition by source_system, work_order_id, run_number order by event_number desc
+        ) as rank_last
+    from grouped
+)
+
+-- A collapsed run carries the segment/position of the event that yields it: the opening event when
+-- entry-marked, the closing event when completion-marked.
+select
+    source_system,
+    work_order_id,
+    max(process_code) as process_code,
+    max(node_code) as node_code,
+    max(case when (timestamp_marks = 'entry' and rank_first = 1) or (timestamp_marks = 'completion' and rank_last = 1) then segment end) as segment,
+    max(department) as department,
+    max(case when (timestamp_marks = 'entry' and rank_first = 1) or (timestamp_marks = 'completion' and rank_last = 1) then position end) as position,
+    min(start_at) as start_at,
+    max(case when rank_last = 1 then end_at end) as end_at,
+    max(case when rank_last = 1 then cancelled_at end) as cancelled_at
+from ranked
+group by source_system, work_order_id, run_number

@@ -1,0 +1,1 @@
+{{ achievement_rates('day', 'node_run_states_daily') }}

@@ -1,0 +1,1 @@
+{{ achievement_rates('month', 'node_run_states_monthly') }}

@@ -1,0 +1,1 @@
+{{ achievement_rates('week', 'node_run_states_weekly') }}

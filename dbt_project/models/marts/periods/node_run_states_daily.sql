@@ -1,0 +1,1 @@
+{{ node_run_states('day') }}

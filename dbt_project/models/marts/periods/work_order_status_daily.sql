@@ -1,0 +1,1 @@
+{{ work_order_status('day', 'node_run_states_daily') }}

@@ -1,0 +1,2 @@
+-- Published reference table for BI tools and the period models.
+select * from {{ ref('stg_landing__nodes') }}

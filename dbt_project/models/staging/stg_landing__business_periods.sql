@@ -1,0 +1,7 @@
+select
+    cast(period_id as {{ dbt.type_string() }}) as period_id,
+    cast(period_grain as {{ dbt.type_string() }}) as period_grain,
+    cast(period_start_date as date) as period_start_date,
+    cast(period_start as {{ dbt.type_timestamp() }}) as period_start,
+    cast(period_end as {{ dbt.type_timestamp() }}) as period_end
+from {{ source('landing', 'business_periods') }}

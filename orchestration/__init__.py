@@ -1,0 +1,1 @@
+"""Service-commitment pipeline: Dagster orchestration of extraction, dbt models and checks."""

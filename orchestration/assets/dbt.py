@@ -1,0 +1,128 @@
+"""The dbt project as Dagster assets, split by partitioning: reference views and dimensions
+(unpartitioned), the base table and daily results, weekly results, monthly results.
+
+Each partitioned set passes its window to dbt as --vars (the portable way on every adapter) and uses
+a single-run backfill policy, so a backfill of any range is one dbt invocation.
+"""
+
+import json
+import subprocess
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec, BackfillPolicy
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+
+from orchestration.assets.extraction import extraction_keys_by_shape
+from orchestration.partitions import daily_partitions, monthly_partitions, weekly_partitions
+from orchestration.settings import DBT_PROJECT_DIR, pipeline_settings
+
+MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+
+
+def ensure_manifest() -> None:
+    """Parse the dbt project when its manifest is missing or older than its sources."""
+    sources = [p for d in ("models", "macros") for p in (DBT_PROJECT_DIR / d).rglob("*") if p.is_file()]
+    sources.append(DBT_PROJECT_DIR / "dbt_project.yml")
+    if MANIFEST.exists() and MANIFEST.stat().st_mtime >= max(p.stat().st_mtime for p in sources):
+        return
+    subprocess.run(
+        [
+            "dbt",
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+        ],
+        check=True,
+        cwd=DBT_PROJECT_DIR,
+    )
+
+
+class Translator(DagsterDbtTranslator):
+    """Landing tables written by several extraction assets become dependencies on those assets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        shapes = extraction_keys_by_shape()
+        every = shapes["intervals"] + shapes["status_history"]
+        self._fan_out = {
+            AssetKey(["landing", "interval_runs"]): shapes["intervals"],
+            AssetKey(["landing", "status_events"]): shapes["status_history"],
+            AssetKey(["landing", "quarantine"]): every,
+            AssetKey(["landing", "extraction_log"]): every,
+        }
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        deps = []
+        for dep in spec.deps:
+            if dep.asset_key in self._fan_out:
+                deps.extend(AssetKey(k) for k in self._fan_out[dep.asset_key])
+            else:
+                deps.append(dep)
+        group = (
+            "results"
+            if unique_id.split(".")[-1].startswith(("node_run_states", "work_order_status", "achievement"))
+            else "warehouse"
+        )
+        return spec.replace_attributes(deps=deps, group_name=group)
+
+
+PERIOD_TAGS = {"day": "tag:period_day", "week": "tag:period_week", "month": "tag:period_month"}
+
+
+def dbt_vars(context: AssetExecutionContext) -> dict[str, str]:
+    """The partition window as business-zone dates (end exclusive) and the evaluation cap (now, UTC)."""
+    tz = pipeline_settings().business_time_zone
+    window = context.partition_time_window
+    return {
+        "window_start": window.start.astimezone(tz).date().isoformat(),
+        "window_end": window.end.astimezone(tz).date().isoformat(),
+        "as_of_cap": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def _partitioned(name: str, select: str, partitions_def: Any, translator: Translator) -> AssetsDefinition:
+    @dbt_assets(
+        manifest=MANIFEST,
+        select=select,
+        partitions_def=partitions_def,
+        backfill_policy=BackfillPolicy.single_run(),
+        dagster_dbt_translator=translator,
+        name=name,
+        pool="warehouse",
+    )
+    def _models(context: AssetExecutionContext, dbt: DbtCliResource):
+        yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars(context))], context=context).stream()
+
+    return _models
+
+
+def dbt_asset_sets() -> dict[str, AssetsDefinition]:
+    """reference (unpartitioned views and dimensions), daily (base table and day results), weekly, monthly."""
+    ensure_manifest()
+    translator = Translator()
+
+    @dbt_assets(
+        manifest=MANIFEST,
+        select="fqn:*",
+        exclude=f"fct_node_runs {' '.join(PERIOD_TAGS.values())}",
+        dagster_dbt_translator=translator,
+        name="dbt_reference_models",
+        pool="warehouse",
+    )
+    def dbt_reference_models(context: AssetExecutionContext, dbt: DbtCliResource):
+        yield from dbt.cli(["build"], context=context).stream()
+
+    return {
+        "reference": dbt_reference_models,
+        "daily": _partitioned(
+            "dbt_daily_models", f"fct_node_runs {PERIOD_TAGS['day']}", daily_partitions, translator
+        ),
+        "weekly": _partitioned("dbt_weekly_models", PERIOD_TAGS["week"], weekly_partitions, translator),
+        "monthly": _partitioned("dbt_monthly_models", PERIOD_TAGS["month"], monthly_partitions, translator),
+    }

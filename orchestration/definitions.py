@@ -1,0 +1,55 @@
+"""The one Dagster Definitions of the project, assembled from small modules."""
+
+from dagster import AssetSelection, Definitions, build_schedule_from_partitioned_job, define_asset_job
+from dagster_dbt import DbtCliResource
+
+from orchestration.assets.dbt import dbt_asset_sets
+from orchestration.assets.extraction import extraction_assets
+from orchestration.assets.reference import reference_tables
+from orchestration.partitions import daily_partitions, monthly_partitions, weekly_partitions
+from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.warehouse import Warehouse
+
+
+def build_defs() -> Definitions:
+    """Built from config/ and the environment at load time (tests build their own after setting both)."""
+    extraction = extraction_assets()
+    dbt = dbt_asset_sets()
+    reference_job = define_asset_job(
+        "reference_job",
+        selection=AssetSelection.assets(reference_tables, dbt["reference"]),
+        description="Publish the catalogue, commitments and periods; build the views and dimensions.",
+    )
+    daily_job = define_asset_job(
+        "daily_job",
+        selection=AssetSelection.assets(*extraction, dbt["daily"]),
+        partitions_def=daily_partitions,
+        description="Extract every source for the day(s), rebuild the changed work orders, judge the day(s).",
+    )
+    weekly_job = define_asset_job(
+        "weekly_job", selection=AssetSelection.assets(dbt["weekly"]), partitions_def=weekly_partitions,
+        description="Judge the ISO week(s): node-run states, work-order status, achievement rates.",
+    )  # fmt: skip
+    monthly_job = define_asset_job(
+        "monthly_job", selection=AssetSelection.assets(dbt["monthly"]), partitions_def=monthly_partitions,
+        description="Judge the month(s): node-run states, work-order status, achievement rates.",
+    )  # fmt: skip
+    # Each schedule fires just after its period closes (business time zone) and targets that period;
+    # the weekly and monthly ones after the daily one has landed the period's last day.
+    schedules = [
+        build_schedule_from_partitioned_job(daily_job, hour_of_day=0, minute_of_hour=30),
+        build_schedule_from_partitioned_job(weekly_job, hour_of_day=2, minute_of_hour=0),
+        build_schedule_from_partitioned_job(monthly_job, hour_of_day=3, minute_of_hour=0),
+    ]
+    return Definitions(
+        assets=[reference_tables, *extraction, *dbt.values()],
+        jobs=[reference_job, daily_job, weekly_job, monthly_job],
+        schedules=schedules,
+        resources={
+            "warehouse": Warehouse.from_env(),
+            "dbt": DbtCliResource(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR),
+        },
+    )
+
+
+defs = build_defs()

@@ -1,0 +1,35 @@
+"""Project paths and pipeline-wide settings, resolved once from config/pipeline.yaml and the environment."""
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import yaml
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+CONFIG_DIR = PROJECT_DIR / "config"
+DBT_PROJECT_DIR = PROJECT_DIR / "dbt_project"
+
+
+def data_dir() -> Path:
+    """Where the embedded warehouse, demo sources and file drops live (COMMITMENTS_DATA_DIR)."""
+    return Path(os.environ.get("COMMITMENTS_DATA_DIR", PROJECT_DIR / "data")).resolve()
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    business_time_zone: ZoneInfo
+    history_start: date
+
+
+@cache
+def pipeline_settings() -> PipelineSettings:
+    raw = yaml.safe_load((CONFIG_DIR / "pipeline.yaml").read_text(encoding="utf-8"))
+    tz_name = os.environ.get("BUSINESS_TIME_ZONE") or raw["business_time_zone"]
+    return PipelineSettings(
+        business_time_zone=ZoneInfo(tz_name),
+        history_start=date.fromisoformat(str(raw["history_start"])),
+    )

@@ -1,0 +1,140 @@
+"""The schema of a source-system declaration (config/sources/<name>.yaml).
+
+A source system is configuration, not code: adding a fourth system of a known kind means adding a
+YAML file here. Validation happens when the definitions load, so a broken file fails fast with the
+file name and field in the message.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from orchestration.settings import CONFIG_DIR
+
+# Canonical fields a source column can be mapped onto, per shape.
+INTERVAL_FIELDS = ("start_at", "end_at", "cancelled_at")
+EVENT_FIELDS = ("status", "event_at")
+COMMON_FIELDS = ("source_row_key", "work_order_id", "process", "node", "segment", "department", "position")
+
+
+class SourceConfigError(ValueError):
+    pass
+
+
+class Connection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url_env: str = Field(description="environment variable holding the URL (never the URL itself)")
+    token_env: str | None = Field(default=None, description="environment variable holding a bearer token")
+
+
+class SourceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    kind: Literal["sql", "file", "http"]
+    shape: Literal["intervals", "status_history"]
+    time_zone: str
+    columns: dict[str, str]
+
+    # sql / http
+    connection: Connection | None = None
+    query: str | None = None
+    endpoint: str | None = None
+    params: dict[str, str | int] = {}
+    records: str = "data"
+    next_page: str = "next_page"
+    # file
+    path: str | None = None
+    path_env: str | None = None
+    encoding: str = "utf-8"
+    timestamp_format: str | None = None
+    # status history
+    timestamp_marks: Literal["entry", "completion"] | None = None
+    terminal_statuses: list[str] = []
+    cancelling_statuses: list[str] = []
+    # code mappings onto the catalogue
+    process: str | None = None
+    processes: dict[str, str] = {}
+    nodes: dict[str, dict[str, str]] = {}
+    segments: dict[str, str] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> SourceConfig:
+        ZoneInfo(self.time_zone)  # raises on an unknown zone
+        allowed = set(COMMON_FIELDS) | {"changed_at"}
+        allowed |= set(INTERVAL_FIELDS) if self.shape == "intervals" else set(EVENT_FIELDS)
+        unknown = set(self.columns) - allowed
+        if unknown:
+            raise ValueError(
+                f"columns maps unknown canonical fields {sorted(unknown)}; allowed: {sorted(allowed)}"
+            )
+        needed = {"work_order_id"} | ({"start_at"} if self.shape == "intervals" else {"status", "event_at"})
+        needed |= set() if self.process else {"process"}
+        if self.shape == "intervals":
+            needed.add("node")
+        missing = needed - set(self.columns)
+        if missing:
+            raise ValueError(f"columns must map {sorted(missing)}")
+        if self.process and "process" in self.columns:
+            raise ValueError("give either a constant `process` or a `process` column, not both")
+        if self.shape == "status_history" and self.timestamp_marks is None:
+            raise ValueError("a status_history source must declare timestamp_marks: entry or completion")
+        if self.kind == "sql" and not (self.connection and self.query):
+            raise ValueError("a sql source needs connection.url_env and query")
+        if self.kind == "http" and not (self.connection and self.endpoint):
+            raise ValueError("an http source needs connection.url_env and endpoint")
+        if self.kind == "file" and not (self.path or self.path_env):
+            raise ValueError("a file source needs path (or path_env)")
+        if self.kind == "sql" and "changed_at" not in self.columns:
+            raise ValueError("a sql source must map changed_at: the column its partition query filters on")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    def connection_url(self) -> str:
+        assert self.connection is not None
+        url = os.environ.get(self.connection.url_env)
+        if not url:
+            raise SourceConfigError(
+                f"source {self.name}: environment variable {self.connection.url_env} is not set"
+            )
+        return url
+
+    def connection_token(self) -> str | None:
+        if self.connection and self.connection.token_env:
+            return os.environ.get(self.connection.token_env) or None
+        return None
+
+
+def load_source(path: Path) -> SourceConfig:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return SourceConfig.model_validate(raw)
+    except (ValidationError, yaml.YAMLError) as exc:
+        raise SourceConfigError(f"{path}: {exc}") from exc
+
+
+def sources_dir() -> Path:
+    return Path(os.environ.get("COMMITMENTS_SOURCES_DIR", CONFIG_DIR / "sources"))
+
+
+@cache
+def _load_all(directory: Path) -> tuple[SourceConfig, ...]:
+    configs = tuple(load_source(p) for p in sorted(directory.glob("*.yaml")))
+    names = [c.name for c in configs]
+    if len(names) != len(set(names)):
+        raise SourceConfigError(f"{directory}: duplicate source names {names}")
+    return configs
+
+
+def load_sources() -> tuple[SourceConfig, ...]:
+    return _load_all(sources_dir())

@@ -1,0 +1,191 @@
+"""The warehouse: DuckDB (embedded default) or PostgreSQL (production), behind one Dagster resource.
+
+Python only lands data here (bulk: DuckDB reads the DataFrame directly, PostgreSQL gets COPY); all set
+work happens in dbt. Connections are opened per operation and closed at once, because DuckDB allows a
+single read-write process per file and dbt needs the file next.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from dagster import ConfigurableResource
+
+from orchestration.settings import data_dir
+
+LANDING_DDL = {
+    "interval_runs": """
+        source_system varchar, partition_date date, extracted_at timestamp, source_row_key varchar,
+        work_order_id varchar, process_code varchar, node_code varchar, segment varchar,
+        department varchar, position varchar, start_at timestamp, end_at timestamp, cancelled_at timestamp""",
+    "status_events": """
+        source_system varchar, partition_date date, extracted_at timestamp, source_row_key varchar,
+        event_seq bigint, work_order_id varchar, process_code varchar, node_code varchar,
+        status_code varchar, event_role varchar, timestamp_marks varchar, event_at timestamp,
+        segment varchar, department varchar, position varchar""",
+    "quarantine": """
+        source_system varchar, partition_date date, extracted_at timestamp, reason_code varchar,
+        reason_detail varchar, raw_record varchar""",
+    "extraction_log": """
+        source_system varchar, partition_date date, extracted_at timestamp, rows_received bigint,
+        rows_accepted bigint, rows_quarantined bigint""",
+}
+# Indexes that keep a daily partition's cost independent of the length of history on PostgreSQL.
+LANDING_INDEXES = {
+    "interval_runs": ["source_system, partition_date", "work_order_id"],
+    "status_events": ["source_system, partition_date", "work_order_id"],
+    "quarantine": ["source_system, partition_date"],
+    "extraction_log": ["source_system, partition_date"],
+}
+
+
+def default_duckdb_path() -> str:
+    return str(data_dir() / "warehouse.duckdb")
+
+
+class Warehouse(ConfigurableResource):
+    """Where landing tables live. `schema` is the dbt target schema; landing tables go to `<schema>_landing`."""
+
+    target: Literal["duckdb", "postgres"] = "duckdb"
+    duckdb_path: str = ""
+    schema_name: str = "commitments"
+    pg_host: str = "127.0.0.1"
+    pg_port: int = 5432
+    pg_user: str = "postgres"
+    pg_password: str = ""
+    pg_database: str = "test"
+
+    @classmethod
+    def from_env(cls) -> Warehouse:
+        """The same environment variables the dbt profile reads (see dbt_project/profiles.yml)."""
+        from dagster import EnvVar
+
+        env = os.environ.get
+        return cls(
+            target=env("WAREHOUSE_TARGET", "duckdb"),  # type: ignore[arg-type]
+            duckdb_path=env("WAREHOUSE_DUCKDB_PATH", default_duckdb_path()),
+            schema_name=env("WAREHOUSE_SCHEMA", "commitments"),
+            pg_host=env("PGHOST", "127.0.0.1"),
+            pg_port=int(env("PGPORT", "5432")),
+            pg_user=env("PGUSER", "postgres"),
+            pg_password=EnvVar("PGPASSWORD") if env("PGPASSWORD") else "",
+            pg_database=env("PGDATABASE", "test"),
+        )
+
+    @property
+    def landing_schema(self) -> str:
+        return f"{self.schema_name}_landing"
+
+    def _duckdb_file(self) -> str:
+        return self.duckdb_path or default_duckdb_path()
+
+    @contextmanager
+    def connect(self) -> Iterator[Any]:
+        """A DB-API connection, committed on success and always closed."""
+        if self.target == "duckdb":
+            import duckdb
+
+            Path(self._duckdb_file()).parent.mkdir(parents=True, exist_ok=True)
+            conn = duckdb.connect(self._duckdb_file())
+        else:
+            import psycopg2
+
+            conn = psycopg2.connect(
+                host=self.pg_host, port=self.pg_port, user=self.pg_user,
+                password=self.pg_password or None, dbname=self.pg_database,
+            )  # fmt: skip
+        try:
+            yield conn
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            conn.close()
+
+    def query(self, sql: str) -> pd.DataFrame:
+        with self.connect() as conn:
+            if self.target == "duckdb":
+                return conn.execute(sql).df()
+            cur = conn.cursor()
+            cur.execute(sql)
+            return pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
+
+    def ensure_landing(self) -> None:
+        with self.connect() as conn:
+            cur = conn.cursor()
+            cur.execute(f"create schema if not exists {self.landing_schema}")
+            for table, columns in LANDING_DDL.items():
+                cur.execute(f"create table if not exists {self.landing_schema}.{table} ({columns})")
+                if self.target == "postgres":
+                    for i, cols in enumerate(LANDING_INDEXES[table]):
+                        cur.execute(
+                            f"create index if not exists {table}_ix{i} on {self.landing_schema}.{table} ({cols})"
+                        )
+
+    def replace_partitions(
+        self, table: str, source_system: str, days: Sequence[date], frame: pd.DataFrame
+    ) -> None:
+        """Atomically replace a source's rows for the given day partitions: a rerun never duplicates."""
+        where = f"source_system = '{source_system}' and partition_date >= '{min(days)}' and partition_date <= '{max(days)}'"
+        self._replace(table, where, frame)
+
+    def replace_table(self, table: str, frame: pd.DataFrame) -> None:
+        """Replace a small reference table whole (catalogue, commitments, periods)."""
+        with self.connect() as conn:
+            cur = conn.cursor()
+            cur.execute(f"create schema if not exists {self.landing_schema}")
+            cur.execute(f"drop table if exists {self.landing_schema}.{table}")
+            if self.target == "duckdb":
+                conn.register("frame", frame)
+                cur.execute(f"create table {self.landing_schema}.{table} as select * from frame")
+                conn.unregister("frame")
+            else:
+                cur.execute(f"create table {self.landing_schema}.{table} ({_pg_columns(frame)})")
+                _pg_copy(cur, f"{self.landing_schema}.{table}", frame)
+
+    def _replace(self, table: str, where: str, frame: pd.DataFrame) -> None:
+        qualified = f"{self.landing_schema}.{table}"
+        columns = ", ".join(frame.columns)
+        with self.connect() as conn:
+            cur = conn.cursor()
+            cur.execute(f"delete from {qualified} where {where}")
+            if frame.empty:
+                return
+            if self.target == "duckdb":
+                conn.register("frame", frame)
+                cur.execute(f"insert into {qualified} ({columns}) select {columns} from frame")
+                conn.unregister("frame")
+            else:
+                _pg_copy(cur, qualified, frame)
+
+
+def _pg_columns(frame: pd.DataFrame) -> str:
+    def sql_type(dtype: Any) -> str:
+        if pd.api.types.is_bool_dtype(dtype):
+            return "boolean"
+        if pd.api.types.is_integer_dtype(dtype):
+            return "bigint"
+        if pd.api.types.is_float_dtype(dtype):
+            return "double precision"
+        if pd.api.types.is_datetime64_any_dtype(dtype):
+            return "timestamp"
+        return "varchar"
+
+    return ", ".join(f"{name} {sql_type(dtype)}" for name, dtype in frame.dtypes.items())
+
+
+def _pg_copy(cur: Any, qualified: str, frame: pd.DataFrame) -> None:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, header=False, na_rep="\\N", date_format="%Y-%m-%d %H:%M:%S.%f")
+    buffer.seek(0)
+    cur.copy_expert(
+        f"copy {qualified} ({', '.join(frame.columns)}) from stdin with (format csv, null '\\N')", buffer
+    )

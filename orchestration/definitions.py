@@ -6,8 +6,7 @@ from dagster_dbt import DbtCliResource
 from orchestration.assets.dbt import dbt_asset_sets
 from orchestration.assets.extraction import extraction_assets
 from orchestration.assets.reference import reference_tables
-from orchestration.partitions import daily_partitions, monthly_partitions, weekly_partitions
-from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR
 from orchestration.warehouse import Warehouse
 
 
@@ -23,15 +22,14 @@ def build_defs() -> Definitions:
     daily_job = define_asset_job(
         "daily_job",
         selection=AssetSelection.assets(*extraction, dbt["daily"]),
-        partitions_def=daily_partitions,
         description="Extract every source for the day(s), rebuild the changed work orders, judge the day(s).",
     )
     weekly_job = define_asset_job(
-        "weekly_job", selection=AssetSelection.assets(dbt["weekly"]), partitions_def=weekly_partitions,
+        "weekly_job", selection=AssetSelection.assets(dbt["weekly"]),
         description="Judge the ISO week(s): node-run states, work-order status, achievement rates.",
     )  # fmt: skip
     monthly_job = define_asset_job(
-        "monthly_job", selection=AssetSelection.assets(dbt["monthly"]), partitions_def=monthly_partitions,
+        "monthly_job", selection=AssetSelection.assets(dbt["monthly"]),
         description="Judge the month(s): node-run states, work-order status, achievement rates.",
     )  # fmt: skip
     # Each schedule fires just after its period closes (business time zone) and targets that period;
@@ -47,7 +45,9 @@ def build_defs() -> Definitions:
         schedules=schedules,
         resources={
             "warehouse": Warehouse.from_env(),
-            "dbt": DbtCliResource(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR),
+            "dbt": DbtCliResource(
+                project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, dbt_executable=DBT_EXECUTABLE
+            ),
         },
     )
 

@@ -1,6 +1,7 @@
 """Project paths and pipeline-wide settings, resolved once from config/pipeline.yaml and the environment."""
 
 import os
+import sys
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -12,6 +13,8 @@ import yaml
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CONFIG_DIR = PROJECT_DIR / "config"
 DBT_PROJECT_DIR = PROJECT_DIR / "dbt_project"
+# The dbt installed beside this interpreter, so it works without an activated virtualenv.
+DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 
 
 def data_dir() -> Path:

@@ -297,19 +297,19 @@ rated as (
 select
     {{ dbt.concat(["period_id", "'|'", "grouping_level", "'|'", "process_code", "'|'", "node_code", "'|'", "department", "'|'", "position", "'|'", "segment"]) }} as achievement_rate_id,
     rated.*,
-    case when evaluated_runs > 0 then cast(completed_normal + in_progress_normal as {{ dbt.type_float() }}) / evaluated_runs end as normal_share,
-    case when evaluated_runs > 0 then cast(completed_acceptable + in_progress_acceptable as {{ dbt.type_float() }}) / evaluated_runs end as acceptable_share,
-    case when evaluated_runs > 0 then cast(completed_warning + in_progress_warning as {{ dbt.type_float() }}) / evaluated_runs end as warning_share,
-    case when evaluated_runs > 0 then cast(completed_normal + in_progress_normal as {{ dbt.type_float() }}) / evaluated_runs end as achievement_rate,
-    case when completed_judged_runs > 0 then cast(completed_normal as {{ dbt.type_float() }}) / completed_judged_runs end as completed_achievement_rate,
+    case when evaluated_runs > 0 then cast(completed_normal + in_progress_normal as {{ type_double() }}) / evaluated_runs end as normal_share,
+    case when evaluated_runs > 0 then cast(completed_acceptable + in_progress_acceptable as {{ type_double() }}) / evaluated_runs end as acceptable_share,
+    case when evaluated_runs > 0 then cast(completed_warning + in_progress_warning as {{ type_double() }}) / evaluated_runs end as warning_share,
+    case when evaluated_runs > 0 then cast(completed_normal + in_progress_normal as {{ type_double() }}) / evaluated_runs end as achievement_rate,
+    case when completed_judged_runs > 0 then cast(completed_normal as {{ type_double() }}) / completed_judged_runs end as completed_achievement_rate,
     case
         when evaluated_runs > 0
-            then cast(completed_normal + in_progress_normal as {{ dbt.type_float() }}) / evaluated_runs >= {{ var('raise_commitment_at') }}
+            then cast(completed_normal + in_progress_normal as {{ type_double() }}) / evaluated_runs >= {{ var('raise_commitment_at') }}
         else false
     end as raise_commitment,
     case
         when evaluated_runs > 0
-            then cast(completed_normal + in_progress_normal as {{ dbt.type_float() }}) / evaluated_runs < {{ var('improve_process_below') }}
+            then cast(completed_normal + in_progress_normal as {{ type_double() }}) / evaluated_runs < {{ var('improve_process_below') }}
         else false
     end as improve_process
 from rated

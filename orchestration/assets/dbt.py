@@ -16,7 +16,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.assets.extraction import extraction_keys_by_shape
 from orchestration.partitions import daily_partitions, monthly_partitions, weekly_partitions
-from orchestration.settings import DBT_PROJECT_DIR, pipeline_settings
+from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, pipeline_settings
 
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 
@@ -29,7 +29,7 @@ def ensure_manifest() -> None:
         return
     subprocess.run(
         [
-            "dbt",
+            DBT_EXECUTABLE,
             "parse",
             "--quiet",
             "--project-dir",

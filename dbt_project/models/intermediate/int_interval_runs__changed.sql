@@ -1,3 +1,4 @@
+-- depends_on: {{ source('landing', 'interval_runs') }}
 -- Interval rows are node runs already; this narrows them to the work orders being rebuilt.
 select
     source_system,

@@ -1,11 +1,12 @@
-{#-
+-- depends_on: {{ source('landing', 'status_events') }}
+{#
   Where a status history becomes node runs (SEMANTICS.md "Node runs", status history).
   Entry-marked: an activity event opens a run that the next event of the work order ends (or, if that
   event is cancelling, cancels); terminal and cancelling events open none; the last run stays open.
   Completion-marked: each event after the first closes its own activity's run, begun at the previous
   event; a cancelling activity's run is cancelled at its timestamp.
   Then consecutive, contiguous runs with the same node and department collapse into one run.
--#}
+#}
 with events as (
     select
         *,

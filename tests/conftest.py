@@ -1,0 +1,121 @@
+"""Shared fixtures: an isolated warehouse per test on DuckDB and on PostgreSQL, and a pipeline runner.
+
+A test that needs a server skips when none is reachable, except under CI=true, where the skip
+becomes a failure: CI must never go green by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+CONFIG_DIR = PROJECT_DIR / "config"
+HELPDESK_CSV = PROJECT_DIR.parent / "shared" / "datasets" / "helpdesk" / "helpdesk.csv"
+
+
+def server_reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def require_server(name: str, host: str, port: int) -> None:
+    """Skip without the server; under CI a missing server fails the test instead."""
+    if server_reachable(host, port):
+        return
+    message = f"{name} is not reachable on {host}:{port}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{message}, and CI=true forbids skipping", pytrace=False)
+    pytest.skip(message)
+
+
+PG_HOST, PG_PORT = os.environ.get("PGHOST", "127.0.0.1"), int(os.environ.get("PGPORT", "5432"))
+MARIADB_HOST, MARIADB_PORT = "127.0.0.1", 3306
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def warehouse_target(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgres":
+        require_server("PostgreSQL", PG_HOST, PG_PORT)
+    return request.param
+
+
+@contextmanager
+def isolated_pipeline(root: Path, target: str) -> Iterator[Path]:
+    """Point every setting at a fresh data dir, source dir and warehouse schema. Yields the data dir;
+    a test activates sources by writing declarations into <data dir>/sources_config."""
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    sources = root / "sources_config"
+    sources.mkdir()
+    (root / "dagster_home").mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COMMITMENTS_DATA_DIR", str(root))
+        mp.setenv("COMMITMENTS_SOURCES_DIR", str(sources))
+        mp.setenv("WAREHOUSE_TARGET", target)
+        mp.setenv("WAREHOUSE_DUCKDB_PATH", str(root / "warehouse.duckdb"))
+        mp.setenv("WAREHOUSE_SCHEMA", schema)
+        mp.setenv("DAGSTER_HOME", str(root / "dagster_home"))
+        try:
+            yield root
+        finally:
+            if target == "postgres":
+                _drop_pg_schemas(schema)
+
+
+def _drop_pg_schemas(schema: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="test")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f"drop schema if exists {schema} cascade; drop schema if exists {schema}_landing cascade")
+    conn.close()
+
+
+@pytest.fixture
+def pipeline_env(tmp_path: Path, warehouse_target: str) -> Iterator[Path]:
+    with isolated_pipeline(tmp_path, warehouse_target) as root:
+        yield root
+
+
+@pytest.fixture(scope="module")
+def module_pipeline_env(tmp_path_factory: pytest.TempPathFactory, warehouse_target: str) -> Iterator[Path]:
+    """One isolated pipeline shared by a module's tests (they only read what it built)."""
+    with isolated_pipeline(tmp_path_factory.mktemp("pipeline"), warehouse_target) as root:
+        yield root
+
+
+def use_source(data_dir: Path, name: str) -> None:
+    """Activate one of the project's own source declarations in a test."""
+    shutil.copy(CONFIG_DIR / "sources" / f"{name}.yaml", data_dir / "sources_config" / f"{name}.yaml")
+
+
+def run_pipeline(first: date, last: date) -> None:
+    """Build definitions from the current environment and run every job over [first, last]."""
+    from dagster import DagsterInstance
+
+    from orchestration.definitions import build_defs
+    from orchestration.runner import PeriodRange, run_periods
+
+    with DagsterInstance.ephemeral() as instance:
+        run_periods(build_defs(), instance, PeriodRange(first, last))
+
+
+def query(sql: str) -> pd.DataFrame:
+    """Read from the test's warehouse; `{s}` is replaced by the dbt schema."""
+    from orchestration.warehouse import Warehouse
+
+    warehouse = Warehouse.from_env()
+    return warehouse.query(sql.replace("{s}", warehouse.schema_name))

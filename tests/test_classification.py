@@ -1,0 +1,154 @@
+"""The seven states, periods and rates of SEMANTICS.md on hand-made node runs, end to end through a
+file source, the Dagster jobs and dbt, on DuckDB and on PostgreSQL.
+
+Business zone Asia/Shanghai (UTC+8): the day 2026-03-10 is [2026-03-09T16:00Z, 2026-03-10T16:00Z).
+Commitments (tests/fixtures/commitments_cases.yaml): BROADBAND ACCEPT * 1h/2h, ACCEPT VIP 30min/1h,
+DISPATCH * 1h/2h until 2026-03-10 12:00 local then 2h/4h; INSTALL has none.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import query, run_pipeline
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+# wo, node, segment, start, end, cancelled (UTC)
+CASES = """\
+wo,process,node,segment,dept,start,end,cancelled
+AT_COMMITMENT,KDZJ,ACCEPT,公众,营业厅,2026-03-10T01:00:00,2026-03-10T02:00:00,
+AT_TOLERANCE,KDZJ,ACCEPT,公众,营业厅,2026-03-10T01:00:00,2026-03-10T03:00:00,
+OVER_TOLERANCE,KDZJ,ACCEPT,公众,营业厅,2026-03-10T01:00:00,2026-03-10T03:00:01,
+ACROSS_BOUNDARY,KDZJ,ACCEPT,公众,营业厅,2026-03-10T15:30:00,2026-03-11T00:00:00,
+CANCEL_BEFORE,KDZJ,ACCEPT,公众,营业厅,2026-03-09T10:00:00,,2026-03-09T12:00:00
+CANCEL_WITHIN,KDZJ,ACCEPT,公众,营业厅,2026-03-10T01:00:00,,2026-03-10T05:00:00
+CANCEL_AFTER,KDZJ,ACCEPT,公众,营业厅,2026-03-10T10:00:00,,2026-03-11T01:00:00
+REWORK,KDZJ,ACCEPT,公众,营业厅,2026-03-10T01:00:00,2026-03-10T01:30:00,
+REWORK,KDZJ,ACCEPT,公众,营业厅,2026-03-10T03:00:00,2026-03-10T04:30:00,
+VIP_OWN,KDZJ,ACCEPT,VIP,营业厅,2026-03-10T01:00:00,2026-03-10T01:40:00,
+GOV_FALLBACK,KDZJ,ACCEPT,政企,营业厅,2026-03-10T01:00:00,2026-03-10T01:40:00,
+BEFORE_CHANGE,KDZJ,DISPATCH,公众,调度中心,2026-03-10T02:00:00,2026-03-10T03:30:00,
+AFTER_CHANGE,KDZJ,DISPATCH,公众,调度中心,2026-03-10T05:00:00,2026-03-10T06:30:00,
+NO_COMMITMENT,KDZJ,INSTALL,公众,装维中心,2026-03-10T01:00:00,2026-03-10T02:00:00,
+ENDED_AT_START,KDZJ,ACCEPT,公众,营业厅,2026-03-09T15:30:00,2026-03-09T16:00:00,
+ENDED_BEFORE,KDZJ,ACCEPT,公众,营业厅,2026-03-09T15:00:00,2026-03-09T15:59:59,
+"""
+
+SOURCE = """\
+name: cases
+kind: file
+path: "{data_dir}/cases.csv"
+time_zone: UTC
+shape: intervals
+columns:
+  work_order_id: wo
+  process: process
+  node: node
+  segment: segment
+  department: dept
+  start_at: start
+  end_at: end
+  cancelled_at: cancelled
+processes: {KDZJ: BROADBAND}
+nodes:
+  BROADBAND: {ACCEPT: ACCEPT, DISPATCH: DISPATCH, INSTALL: INSTALL}
+"""
+
+
+@pytest.fixture(scope="module")
+def classified(module_pipeline_env: Path) -> Iterator[None]:
+    (module_pipeline_env / "cases.csv").write_text(CASES, encoding="utf-8")
+    (module_pipeline_env / "sources_config" / "cases.yaml").write_text(
+        textwrap.dedent(SOURCE), encoding="utf-8"
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COMMITMENTS_FILE", str(FIXTURES / "commitments_cases.yaml"))
+        run_pipeline(date(2026, 3, 9), date(2026, 3, 11))
+        yield
+
+
+def day_states(day: str) -> dict[tuple[str, int], tuple[str, str | None]]:
+    rows = query(
+        "select work_order_id, visit, state, commitment_version_id from {s}.node_run_states_daily "
+        f"where period_id = 'day:{day}'"
+    )
+    return {(r.work_order_id, int(r.visit)): (r.state, r.commitment_version_id) for r in rows.itertuples()}
+
+
+def test_seven_states_on_the_edges(classified: None) -> None:
+    states = {k: v[0] for k, v in day_states("2026-03-10").items()}
+    assert states == {
+        ("AT_COMMITMENT", 1): "completed_normal",  # run time == commitment limit is normal
+        ("AT_TOLERANCE", 1): "completed_acceptable",  # == tolerance limit is still acceptable
+        ("OVER_TOLERANCE", 1): "completed_warning",
+        ("ACROSS_BOUNDARY", 1): "in_progress_normal",  # 30 min at the day's end, not yet finished
+        ("CANCEL_WITHIN", 1): "cancelled",
+        ("CANCEL_AFTER", 1): "in_progress_warning",  # cancelled only the next day: 6 h open at as_of
+        ("REWORK", 1): "completed_normal",
+        ("REWORK", 2): "completed_acceptable",  # the second visit is judged on its own
+        ("VIP_OWN", 1): "completed_acceptable",  # VIP has its own 30 min limit
+        ("GOV_FALLBACK", 1): "completed_normal",  # no 政企 line: falls back to segment *
+        ("BEFORE_CHANGE", 1): "completed_acceptable",  # judged by the version in force at its start
+        ("AFTER_CHANGE", 1): "completed_normal",
+        ("NO_COMMITMENT", 1): "no_commitment",
+        ("ENDED_AT_START", 1): "completed_normal",  # not ended *before* the period: in scope
+    }  # CANCEL_BEFORE and ENDED_BEFORE are out of scope
+
+
+def test_run_open_across_boundary_completes_next_day(classified: None) -> None:
+    next_day = {k: v[0] for k, v in day_states("2026-03-11").items()}
+    assert next_day == {
+        ("ACROSS_BOUNDARY", 1): "completed_warning",  # 8.5 h in all
+        ("CANCEL_AFTER", 1): "cancelled",
+    }
+
+
+def test_commitment_version_recorded(classified: None) -> None:
+    versions = {k: v[1] for k, v in day_states("2026-03-10").items()}
+    assert versions[("BEFORE_CHANGE", 1)] != versions[("AFTER_CHANGE", 1)]
+    assert versions[("VIP_OWN", 1)].startswith("BROADBAND|ACCEPT|VIP|")
+    assert versions[("GOV_FALLBACK", 1)].startswith("BROADBAND|ACCEPT|*|")
+    assert pd.isna(versions[("NO_COMMITMENT", 1)])
+
+
+def test_rates_follow_the_states(classified: None) -> None:
+    rates = query(
+        "select * from {s}.achievement_rates_daily where period_id = 'day:2026-03-10' "
+        "and grouping_level = 'process_node' and node_code = 'ACCEPT'"
+    ).iloc[0]
+    # ACCEPT runs in scope: 12; normal: AT_COMMITMENT, ACROSS_BOUNDARY, REWORK#1, GOV_FALLBACK,
+    # ENDED_AT_START; acceptable: AT_TOLERANCE, REWORK#2, VIP_OWN; warning: OVER_TOLERANCE, CANCEL_AFTER.
+    assert int(rates.total_runs) == 11
+    assert int(rates.cancelled) == 1
+    assert int(rates.evaluated_runs) == 10
+    assert rates.normal_share == pytest.approx(0.5)
+    assert rates.acceptable_share == pytest.approx(0.3)
+    assert rates.warning_share == pytest.approx(0.2)
+    assert rates.achievement_rate == pytest.approx(0.5)
+    assert rates.completed_achievement_rate == pytest.approx(4 / 8)
+    everything = query(
+        "select * from {s}.achievement_rates_daily where period_id = 'day:2026-03-10' and grouping_level = 'all'"
+    ).iloc[0]
+    assert int(everything.total_runs) == 14
+    assert int(everything.no_commitment) == 1
+    assert int(everything.evaluated_runs) == 12
+    assert everything.normal_share + everything.acceptable_share + everything.warning_share == pytest.approx(
+        1
+    )
+
+
+def test_flags_use_the_thresholds(classified: None) -> None:
+    flags = query(
+        "select node_code, achievement_rate, raise_commitment, improve_process from {s}.achievement_rates_daily "
+        "where period_id = 'day:2026-03-10' and grouping_level = 'process_node'"
+    ).set_index("node_code")
+    assert not flags.loc["ACCEPT"].raise_commitment and not flags.loc["ACCEPT"].improve_process
+    assert pd.isna(flags.loc["INSTALL"].achievement_rate)  # nothing evaluated: no rate, no flag
+    assert not flags.loc["INSTALL"].raise_commitment

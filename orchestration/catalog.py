@@ -76,9 +76,7 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
     for frame, key in ((proc, ["process_code"]), (nod, ["process_code", "node_code"])):
         dup = frame[frame.duplicated(key, keep=False)]
         if len(dup):
-            raise CommitmentError(
-                f"processes.yaml: duplicate {key}: {dup[key].drop_duplicates().values.tolist()}"
-            )
+            raise CommitmentError(f"processes.yaml: duplicate {key}: {dup[key].drop_duplicates().values.tolist()}")
     return Catalogue(proc, nod)
 
 
@@ -108,9 +106,7 @@ def load_commitments(catalogue: Catalogue, path: Path | None = None) -> pd.DataF
     processes = set(catalogue.processes.process_code)
     node_keys = catalogue.node_keys()
     owners = {(r.process_code, r.node_code): (r.department, r.position) for r in catalogue.nodes.itertuples()}
-    proc_owner = dict(
-        zip(catalogue.processes.process_code, catalogue.processes.owner_department, strict=True)
-    )
+    proc_owner = dict(zip(catalogue.processes.process_code, catalogue.processes.owner_department, strict=True))
     rows = []
     for i, e in enumerate(entries, start=1):
         process, node, segment = e.get("process"), str(e.get("node", "")), str(e.get("segment", WILDCARD))
@@ -127,9 +123,7 @@ def load_commitments(catalogue: Catalogue, path: Path | None = None) -> pd.DataF
         if commitment <= 0:
             raise CommitmentError(f"{where}: commitment must be positive")
         if tolerance < commitment:
-            raise CommitmentError(
-                f"{where}: tolerance {e['tolerance']} is shorter than commitment {e['commitment']}"
-            )
+            raise CommitmentError(f"{where}: tolerance {e['tolerance']} is shorter than commitment {e['commitment']}")
         valid_from = _local_instant(e.get("valid_from"), tz, where)
         if valid_from is None:
             raise CommitmentError(f"{where}: valid_from is required")

@@ -22,7 +22,9 @@ class PeriodRange:
     def weeks(self) -> tuple[date, date] | None:
         monday = self.first + timedelta(days=(7 - self.first.weekday()) % 7)
         # The last week that ends (Sunday) on or before `last`.
-        last_monday = self.last - timedelta(days=self.last.weekday()) - timedelta(days=0 if self.last.weekday() == 6 else 7)
+        last_monday = (
+            self.last - timedelta(days=self.last.weekday()) - timedelta(days=0 if self.last.weekday() == 6 else 7)
+        )
         return (monday, last_monday) if monday <= last_monday else None
 
     @property

@@ -67,6 +67,8 @@ class Warehouse(ConfigurableResource):
         """The same environment variables the dbt profile reads (see dbt_project/profiles.yml)."""
         from dagster import EnvVar
 
+        # dbt runs as a subprocess and reads these same variables: settle the DuckDB file for both.
+        os.environ.setdefault("WAREHOUSE_DUCKDB_PATH", default_duckdb_path())
         env = os.environ.get
         return cls(
             target=env("WAREHOUSE_TARGET", "duckdb"),  # type: ignore[arg-type]
@@ -130,11 +132,11 @@ class Warehouse(ConfigurableResource):
                             f"create index if not exists {table}_ix{i} on {self.landing_schema}.{table} ({cols})"
                         )
 
-    def replace_partitions(
-        self, table: str, source_system: str, days: Sequence[date], frame: pd.DataFrame
-    ) -> None:
+    def replace_partitions(self, table: str, source_system: str, days: Sequence[date], frame: pd.DataFrame) -> None:
         """Atomically replace a source's rows for the given day partitions: a rerun never duplicates."""
-        where = f"source_system = '{source_system}' and partition_date >= '{min(days)}' and partition_date <= '{max(days)}'"
+        where = (
+            f"source_system = '{source_system}' and partition_date >= '{min(days)}' and partition_date <= '{max(days)}'"
+        )
         self._replace(table, where, frame)
 
     def replace_table(self, table: str, frame: pd.DataFrame) -> None:
@@ -186,6 +188,4 @@ def _pg_copy(cur: Any, qualified: str, frame: pd.DataFrame) -> None:
     buffer = io.StringIO()
     frame.to_csv(buffer, index=False, header=False, na_rep="\\N", date_format="%Y-%m-%d %H:%M:%S.%f")
     buffer.seek(0)
-    cur.copy_expert(
-        f"copy {qualified} ({', '.join(frame.columns)}) from stdin with (format csv, null '\\N')", buffer
-    )
+    cur.copy_expert(f"copy {qualified} ({', '.join(frame.columns)}) from stdin with (format csv, null '\\N')", buffer)

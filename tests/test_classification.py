@@ -65,9 +65,7 @@ nodes:
 @pytest.fixture(scope="module")
 def classified(module_pipeline_env: Path) -> Iterator[None]:
     (module_pipeline_env / "cases.csv").write_text(CASES, encoding="utf-8")
-    (module_pipeline_env / "sources_config" / "cases.yaml").write_text(
-        textwrap.dedent(SOURCE), encoding="utf-8"
-    )
+    (module_pipeline_env / "sources_config" / "cases.yaml").write_text(textwrap.dedent(SOURCE), encoding="utf-8")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("COMMITMENTS_FILE", str(FIXTURES / "commitments_cases.yaml"))
         run_pipeline(date(2026, 3, 9), date(2026, 3, 11))
@@ -139,9 +137,7 @@ def test_rates_follow_the_states(classified: None) -> None:
     assert int(everything.total_runs) == 14
     assert int(everything.no_commitment) == 1
     assert int(everything.evaluated_runs) == 12
-    assert everything.normal_share + everything.acceptable_share + everything.warning_share == pytest.approx(
-        1
-    )
+    assert everything.normal_share + everything.acceptable_share + everything.warning_share == pytest.approx(1)
 
 
 def test_flags_use_the_thresholds(classified: None) -> None:

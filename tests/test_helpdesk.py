@@ -60,9 +60,7 @@ def helpdesk(module_pipeline_env: Path) -> Iterator[None]:
 
 
 def test_helpdesk_yields_the_completion_marked_runs(helpdesk: None) -> None:
-    got = query(
-        "select work_order_id, node_code, visit, start_at, end_at, cancelled_at from {s}.fct_node_runs"
-    )
+    got = query("select work_order_id, node_code, visit, start_at, end_at, cancelled_at from {s}.fct_node_runs")
     assert got.cancelled_at.isna().all()
     got = got.drop(columns="cancelled_at")
     want = expected_runs()

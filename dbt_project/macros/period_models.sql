@@ -4,13 +4,32 @@
   periods that start in it, so a backfill, a timely run and a rerun write identical rows.
 -#}
 
+{#- Cast to a named portable type, so contracts hold on every adapter. -#}
+{% macro typed(expression, type) -%}
+    {%- set types = {
+        'string': dbt.type_string(), 'int': dbt.type_int(), 'bigint': dbt.type_bigint(),
+        'double': type_double(), 'timestamp': dbt.type_timestamp(), 'date': 'date', 'boolean': dbt.type_boolean(),
+    } -%}
+    cast({{ expression }} as {{ types[type] }})
+{%- endmacro %}
+
+{% macro typed_period_columns() -%}
+    {{ typed('period_id', 'string') }} as period_id,
+    {{ typed('period_grain', 'string') }} as period_grain,
+    {{ typed('period_start_date', 'date') }} as period_start_date,
+    {{ typed('period_start', 'timestamp') }} as period_start,
+    {{ typed('period_end', 'timestamp') }} as period_end,
+    {{ typed('as_of', 'timestamp') }} as as_of
+{%- endmacro %}
+
 {% macro period_model_config(grain) -%}
     {{ config(
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='period_id',
         on_schema_change='fail',
-        tags=['period_' ~ grain]
+        tags=['period_' ~ grain],
+        contract={'enforced': true}
     ) }}
 {%- endmacro %}
 
@@ -106,17 +125,32 @@ banded as (
 )
 
 select
-    {{ dbt.concat(["period_id", "'|'", "node_run_id"]) }} as period_node_run_id,
-    period_id, period_grain, period_start_date, period_start, period_end, as_of,
-    node_run_id, work_order_id, process_code, node_code, visit, segment, department, position,
-    source_system, start_at, end_at, cancelled_at, run_status, run_seconds,
-    commitment_version_id, commitment_seconds, tolerance_seconds, band,
+    {{ typed(dbt.concat(["period_id", "'|'", "node_run_id"]), 'string') }} as period_node_run_id,
+    {{ typed_period_columns() }},
+    {{ typed('node_run_id', 'string') }} as node_run_id,
+    {{ typed('work_order_id', 'string') }} as work_order_id,
+    {{ typed('process_code', 'string') }} as process_code,
+    {{ typed('node_code', 'string') }} as node_code,
+    {{ typed('visit', 'int') }} as visit,
+    {{ typed('segment', 'string') }} as segment,
+    {{ typed('department', 'string') }} as department,
+    {{ typed('position', 'string') }} as position,
+    {{ typed('source_system', 'string') }} as source_system,
+    {{ typed('start_at', 'timestamp') }} as start_at,
+    {{ typed('end_at', 'timestamp') }} as end_at,
+    {{ typed('cancelled_at', 'timestamp') }} as cancelled_at,
+    {{ typed('run_status', 'string') }} as run_status,
+    {{ typed('run_seconds', 'double') }} as run_seconds,
+    {{ typed('commitment_version_id', 'string') }} as commitment_version_id,
+    {{ typed('commitment_seconds', 'bigint') }} as commitment_seconds,
+    {{ typed('tolerance_seconds', 'bigint') }} as tolerance_seconds,
+    {{ typed('band', 'string') }} as band,
     -- A cancelled run is `cancelled` whether or not a commitment exists, so the states are disjoint.
-    case
+    {{ typed("case
         when run_status = 'cancelled' then 'cancelled'
         when band is null then 'no_commitment'
-        else {{ dbt.concat(["run_status", "'_'", "band"]) }}
-    end as state
+        else " ~ dbt.concat(["run_status", "'_'", "band"]) ~ "
+    end", 'string') }} as state
 from banded
 {%- endmacro %}
 
@@ -208,22 +242,27 @@ timed as (
 )
 
 select
-    {{ dbt.concat(["period_id", "'|'", "work_order_id"]) }} as period_work_order_id,
-    period_id, period_grain, period_start_date, period_start, period_end, as_of,
-    work_order_id, process_code, segment, current_node_code, current_department,
-    nodes_completed, order_status,
-    case worst_band_rank when 3 then 'warning' when 2 then 'acceptable' when 1 then 'normal' end as worst_band,
-    first_start_at,
-    case when order_status = 'completed' then last_end_at end as last_end_at,
-    e2e_commitment_version_id,
-    case when e2e_commitment_version_id is not null then e2e_run_seconds end as e2e_run_seconds,
-    case
+    {{ typed(dbt.concat(["period_id", "'|'", "work_order_id"]), 'string') }} as period_work_order_id,
+    {{ typed_period_columns() }},
+    {{ typed('work_order_id', 'string') }} as work_order_id,
+    {{ typed('process_code', 'string') }} as process_code,
+    {{ typed('segment', 'string') }} as segment,
+    {{ typed('current_node_code', 'string') }} as current_node_code,
+    {{ typed('current_department', 'string') }} as current_department,
+    {{ typed('nodes_completed', 'bigint') }} as nodes_completed,
+    {{ typed('order_status', 'string') }} as order_status,
+    {{ typed("case worst_band_rank when 3 then 'warning' when 2 then 'acceptable' when 1 then 'normal' end", 'string') }} as worst_band,
+    {{ typed('first_start_at', 'timestamp') }} as first_start_at,
+    {{ typed("case when order_status = 'completed' then last_end_at end", 'timestamp') }} as last_end_at,
+    {{ typed('e2e_commitment_version_id', 'string') }} as e2e_commitment_version_id,
+    {{ typed('case when e2e_commitment_version_id is not null then e2e_run_seconds end', 'double') }} as e2e_run_seconds,
+    {{ typed("case
         when e2e_commitment_version_id is null then null
         when order_status = 'cancelled' then 'cancelled'
-        when e2e_run_seconds <= e2e_commitment_seconds then {{ dbt.concat(["order_status", "'_normal'"]) }}
-        when e2e_run_seconds <= e2e_tolerance_seconds then {{ dbt.concat(["order_status", "'_acceptable'"]) }}
-        else {{ dbt.concat(["order_status", "'_warning'"]) }}
-    end as e2e_state
+        when e2e_run_seconds <= e2e_commitment_seconds then " ~ dbt.concat(["order_status", "'_normal'"]) ~ "
+        when e2e_run_seconds <= e2e_tolerance_seconds then " ~ dbt.concat(["order_status", "'_acceptable'"]) ~ "
+        else " ~ dbt.concat(["order_status", "'_warning'"]) ~ "
+    end", 'string') }} as e2e_state
 from timed
 {%- endmacro %}
 
@@ -294,23 +333,26 @@ rated as (
     from rolled
 )
 
+{%- set normal = "cast(completed_normal + in_progress_normal as " ~ type_double() ~ ")" %}
 select
-    {{ dbt.concat(["period_id", "'|'", "grouping_level", "'|'", "process_code", "'|'", "node_code", "'|'", "department", "'|'", "position", "'|'", "segment"]) }} as achievement_rate_id,
-    rated.*,
-    case when evaluated_runs > 0 then cast(completed_normal + in_progress_normal as {{ type_double() }}) / evaluated_runs end as normal_share,
-    case when evaluated_runs > 0 then cast(completed_acceptable + in_progress_acceptable as {{ type_double() }}) / evaluated_runs end as acceptable_share,
-    case when evaluated_runs > 0 then cast(completed_warning + in_progress_warning as {{ type_double() }}) / evaluated_runs end as warning_share,
-    case when evaluated_runs > 0 then cast(completed_normal + in_progress_normal as {{ type_double() }}) / evaluated_runs end as achievement_rate,
-    case when completed_judged_runs > 0 then cast(completed_normal as {{ type_double() }}) / completed_judged_runs end as completed_achievement_rate,
-    case
-        when evaluated_runs > 0
-            then cast(completed_normal + in_progress_normal as {{ type_double() }}) / evaluated_runs >= {{ var('raise_commitment_at') }}
-        else false
-    end as raise_commitment,
-    case
-        when evaluated_runs > 0
-            then cast(completed_normal + in_progress_normal as {{ type_double() }}) / evaluated_runs < {{ var('improve_process_below') }}
-        else false
-    end as improve_process
+    {{ typed(dbt.concat(["period_id", "'|'", "grouping_level", "'|'", "process_code", "'|'", "node_code", "'|'", "department", "'|'", "position", "'|'", "segment"]), 'string') }} as achievement_rate_id,
+    {{ typed_period_columns() }},
+    {{ typed('grouping_level', 'string') }} as grouping_level,
+    {%- for d in dims %}
+    {{ typed(d, 'string') }} as {{ d }},
+    {%- endfor %}
+    {{ typed('total_runs', 'bigint') }} as total_runs,
+    {%- for s in states %}
+    {{ typed(s, 'bigint') }} as {{ s }},
+    {%- endfor %}
+    {{ typed('evaluated_runs', 'bigint') }} as evaluated_runs,
+    {{ typed('case when evaluated_runs > 0 then ' ~ normal ~ ' / evaluated_runs end', 'double') }} as normal_share,
+    {{ typed('case when evaluated_runs > 0 then cast(completed_acceptable + in_progress_acceptable as ' ~ type_double() ~ ') / evaluated_runs end', 'double') }} as acceptable_share,
+    {{ typed('case when evaluated_runs > 0 then cast(completed_warning + in_progress_warning as ' ~ type_double() ~ ') / evaluated_runs end', 'double') }} as warning_share,
+    -- 服务承诺达成率: the commitment achievement rate is the normal share.
+    {{ typed('case when evaluated_runs > 0 then ' ~ normal ~ ' / evaluated_runs end', 'double') }} as achievement_rate,
+    {{ typed('case when completed_judged_runs > 0 then cast(completed_normal as ' ~ type_double() ~ ') / completed_judged_runs end', 'double') }} as completed_achievement_rate,
+    {{ typed('case when evaluated_runs > 0 then ' ~ normal ~ ' / evaluated_runs >= ' ~ var('raise_commitment_at') ~ ' else false end', 'boolean') }} as raise_commitment,
+    {{ typed('case when evaluated_runs > 0 then ' ~ normal ~ ' / evaluated_runs < ' ~ var('improve_process_below') ~ ' else false end', 'boolean') }} as improve_process
 from rated
 {%- endmacro %}

@@ -120,9 +120,7 @@ def dbt_asset_sets() -> dict[str, AssetsDefinition]:
 
     return {
         "reference": dbt_reference_models,
-        "daily": _partitioned(
-            "dbt_daily_models", f"fct_node_runs {PERIOD_TAGS['day']}", daily_partitions, translator
-        ),
+        "daily": _partitioned("dbt_daily_models", f"fct_node_runs {PERIOD_TAGS['day']}", daily_partitions, translator),
         "weekly": _partitioned("dbt_weekly_models", PERIOD_TAGS["week"], weekly_partitions, translator),
         "monthly": _partitioned("dbt_monthly_models", PERIOD_TAGS["month"], monthly_partitions, translator),
     }

@@ -72,9 +72,7 @@ class SourceConfig(BaseModel):
         allowed |= set(INTERVAL_FIELDS) if self.shape == "intervals" else set(EVENT_FIELDS)
         unknown = set(self.columns) - allowed
         if unknown:
-            raise ValueError(
-                f"columns maps unknown canonical fields {sorted(unknown)}; allowed: {sorted(allowed)}"
-            )
+            raise ValueError(f"columns maps unknown canonical fields {sorted(unknown)}; allowed: {sorted(allowed)}")
         needed = {"work_order_id"} | ({"start_at"} if self.shape == "intervals" else {"status", "event_at"})
         needed |= set() if self.process else {"process"}
         if self.shape == "intervals":
@@ -104,9 +102,7 @@ class SourceConfig(BaseModel):
         assert self.connection is not None
         url = os.environ.get(self.connection.url_env)
         if not url:
-            raise SourceConfigError(
-                f"source {self.name}: environment variable {self.connection.url_env} is not set"
-            )
+            raise SourceConfigError(f"source {self.name}: environment variable {self.connection.url_env} is not set")
         return url
 
     def connection_token(self) -> str | None:

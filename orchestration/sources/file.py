@@ -56,6 +56,4 @@ def read_file(cfg: SourceConfig, window: Window) -> pd.DataFrame:
         frame = _read_csv(cfg, Path(template.format(date=day, **fmt)))
         frame["_partition_date"] = day
         frames.append(frame)
-    return (
-        pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(cfg.columns.values()))
-    )
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(cfg.columns.values()))

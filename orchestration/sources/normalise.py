@@ -136,9 +136,7 @@ def normalise(cfg: SourceConfig, raw: pd.DataFrame, window: Window, catalogue: C
             flag(bad, UNPARSEABLE_TIMESTAMP, "changed_at is not a timestamp")
         else:
             changed = times["event_at" if cfg.shape == "status_history" else "start_at"]
-        local_day = (
-            changed.dt.tz_localize("UTC").dt.tz_convert(business_tz).dt.tz_localize(None).dt.normalize()
-        )
+        local_day = changed.dt.tz_localize("UTC").dt.tz_convert(business_tz).dt.tz_localize(None).dt.normalize()
         # A row whose change instant is unreadable cannot be placed: it is quarantined in the window's first day.
         partition_date = local_day.fillna(first_day).astype("datetime64[us]")
     # A single history file holds every partition: keep only the window's rows (the others belong to
@@ -237,9 +235,7 @@ def normalise(cfg: SourceConfig, raw: pd.DataFrame, window: Window, catalogue: C
         }
     )
     if cfg.shape == "intervals":
-        rows = base.assign(
-            start_at=times["start_at"], end_at=times["end_at"], cancelled_at=times["cancelled_at"]
-        )
+        rows = base.assign(start_at=times["start_at"], end_at=times["end_at"], cancelled_at=times["cancelled_at"])
         rows = rows[good][INTERVAL_COLUMNS]
     else:
         rows = base.assign(
@@ -268,8 +264,6 @@ def normalise(cfg: SourceConfig, raw: pd.DataFrame, window: Window, catalogue: C
             else [],
         }
     )[QUARANTINE_COLUMNS]
-    extract = Extract(
-        cfg.name, cfg.shape, rows.reset_index(drop=True), quarantine.reset_index(drop=True), received
-    )
+    extract = Extract(cfg.name, cfg.shape, rows.reset_index(drop=True), quarantine.reset_index(drop=True), received)
     assert extract.received == extract.accepted + len(extract.quarantine), "rows lost in normalisation"
     return extract

@@ -1,0 +1,1 @@
+"""Demo source systems: a seeded generator of the three systems the pipeline reads, and the ticket API."""

@@ -49,26 +49,28 @@ def closed_days_until(now: datetime, days_back: int) -> PeriodRange:
     return PeriodRange(today - timedelta(days=days_back), today - timedelta(days=1))
 
 
-def _run(defs: Definitions, job: str, instance: DagsterInstance, first: str | None = None, last: str | None = None):
+def run_job(
+    defs: Definitions, job: str, instance: DagsterInstance, first: str | None = None, last: str | None = None
+) -> None:
+    """Run one job, for the partition range [first, last] when given, as a single run."""
     tags = {}
     if first is not None:
         tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
     result = defs.resolve_job_def(job).execute_in_process(instance=instance, tags=tags)
     if not result.success:
         raise RuntimeError(f"{job} failed for {first}...{last}")
-    return result
 
 
 def run_periods(defs: Definitions, instance: DagsterInstance, periods: PeriodRange) -> list[str]:
     """Reference, then daily over the range, then the whole weeks and months in it."""
     done = ["reference_job"]
-    _run(defs, "reference_job", instance)
-    _run(defs, "daily_job", instance, periods.first.isoformat(), periods.last.isoformat())
+    run_job(defs, "reference_job", instance)
+    run_job(defs, "daily_job", instance, periods.first.isoformat(), periods.last.isoformat())
     done.append(f"daily_job {periods.first}...{periods.last}")
     if periods.weeks:
-        _run(defs, "weekly_job", instance, *(d.isoformat() for d in periods.weeks))
+        run_job(defs, "weekly_job", instance, *(d.isoformat() for d in periods.weeks))
         done.append(f"weekly_job {periods.weeks[0]}...{periods.weeks[1]}")
     if periods.months:
-        _run(defs, "monthly_job", instance, *(d.isoformat() for d in periods.months))
+        run_job(defs, "monthly_job", instance, *(d.isoformat() for d in periods.months))
         done.append(f"monthly_job {periods.months[0]}...{periods.months[1]}")
     return done

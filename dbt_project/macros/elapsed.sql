@@ -18,16 +18,3 @@
 {% macro bigquery__epoch_seconds(ts) -%}
     cast(unix_micros({{ ts }}) / 1000000 as float64)
 {%- endmacro %}
-
-{#- A 64-bit float everywhere: dbt.type_float() is a 32-bit REAL on DuckDB, too coarse for epoch seconds. -#}
-{% macro type_double() -%}
-    {{ return(adapter.dispatch('type_double', 'service_commitments')()) }}
-{%- endmacro %}
-
-{% macro default__type_double() -%}
-    double precision
-{%- endmacro %}
-
-{% macro bigquery__type_double() -%}
-    float64
-{%- endmacro %}

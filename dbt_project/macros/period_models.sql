@@ -4,15 +4,6 @@
   periods that start in it, so a backfill, a timely run and a rerun write identical rows.
 -#}
 
-{#- Cast to a named portable type, so contracts hold on every adapter. -#}
-{% macro typed(expression, type) -%}
-    {%- set types = {
-        'string': dbt.type_string(), 'int': dbt.type_int(), 'bigint': dbt.type_bigint(),
-        'double': type_double(), 'timestamp': dbt.type_timestamp(), 'date': 'date', 'boolean': dbt.type_boolean(),
-    } -%}
-    cast({{ expression }} as {{ types[type] }})
-{%- endmacro %}
-
 {% macro typed_period_columns() -%}
     {{ typed('period_id', 'string') }} as period_id,
     {{ typed('period_grain', 'string') }} as period_grain,
@@ -137,8 +128,9 @@ select
     {{ typed('position', 'string') }} as position,
     {{ typed('source_system', 'string') }} as source_system,
     {{ typed('start_at', 'timestamp') }} as start_at,
-    {{ typed('end_at', 'timestamp') }} as end_at,
-    {{ typed('cancelled_at', 'timestamp') }} as cancelled_at,
+    -- Only what was known at as_of: a closed period's rows never depend on when the pipeline ran.
+    {{ typed('case when end_at <= as_of then end_at end', 'timestamp') }} as end_at,
+    {{ typed('case when cancelled_at <= as_of then cancelled_at end', 'timestamp') }} as cancelled_at,
     {{ typed('run_status', 'string') }} as run_status,
     {{ typed('run_seconds', 'double') }} as run_seconds,
     {{ typed('commitment_version_id', 'string') }} as commitment_version_id,

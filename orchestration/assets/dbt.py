@@ -5,6 +5,7 @@ Each partitioned set passes its window to dbt as --vars (the portable way on eve
 a single-run backfill policy, so a backfill of any range is one dbt invocation.
 """
 
+import fcntl
 import json
 import subprocess
 from collections.abc import Mapping
@@ -22,24 +23,17 @@ MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 
 
 def ensure_manifest() -> None:
-    """Parse the dbt project when its manifest is missing or older than its sources."""
-    sources = [p for d in ("models", "macros") for p in (DBT_PROJECT_DIR / d).rglob("*") if p.is_file()]
+    """Parse the dbt project when its manifest is missing or older than its sources. A lock keeps
+    processes that load the definitions at once (code server, runs, tests) from parsing over each other."""
+    sources = [p for d in ("models", "macros", "tests") for p in (DBT_PROJECT_DIR / d).rglob("*") if p.is_file()]
     sources.append(DBT_PROJECT_DIR / "dbt_project.yml")
-    if MANIFEST.exists() and MANIFEST.stat().st_mtime >= max(p.stat().st_mtime for p in sources):
-        return
-    subprocess.run(
-        [
-            DBT_EXECUTABLE,
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-        ],
-        check=True,
-        cwd=DBT_PROJECT_DIR,
-    )
+    MANIFEST.parent.mkdir(parents=True, exist_ok=True)
+    with open(MANIFEST.parent / ".parse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if MANIFEST.exists() and MANIFEST.stat().st_mtime >= max(p.stat().st_mtime for p in sources):
+            return
+        command = [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR)]
+        subprocess.run([*command, "--profiles-dir", str(DBT_PROJECT_DIR)], check=True, cwd=DBT_PROJECT_DIR)
 
 
 class Translator(DagsterDbtTranslator):

@@ -45,12 +45,12 @@ def read_http(cfg: SourceConfig, window: Window) -> pd.DataFrame:
                 body = response.json()
             except ValueError as exc:
                 raise ApiPageError(f"source {cfg.name}: page {page} of {url} is not valid JSON") from exc
-            rows = body.get(cfg.records)
+            rows = body.get(cfg.records) if isinstance(body, dict) else None
             if not isinstance(rows, list):
                 raise ApiPageError(f"source {cfg.name}: page {page} has no list in field {cfg.records!r}")
             if rows:
                 frames.append(pd.DataFrame.from_records(rows))
-            page = body.get(cfg.next_page)
+            page = body.get(cfg.next_page)  # type: ignore[union-attr]
     if not frames:
         return pd.DataFrame(columns=list(cfg.columns.values()))
     return pd.concat(frames, ignore_index=True)

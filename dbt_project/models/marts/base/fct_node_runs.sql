@@ -28,16 +28,16 @@ numbered as (
 )
 
 select
-    {{ dbt.hash(dbt.concat(["work_order_id", "'|'", "node_code", "'|'", dbt.cast("visit", dbt.type_string())])) }} as node_run_id,
-    cast(work_order_id as {{ dbt.type_string() }}) as work_order_id,
-    cast(process_code as {{ dbt.type_string() }}) as process_code,
-    cast(node_code as {{ dbt.type_string() }}) as node_code,
-    cast(visit as {{ dbt.type_int() }}) as visit,
-    cast(segment as {{ dbt.type_string() }}) as segment,
-    cast(department as {{ dbt.type_string() }}) as department,
-    cast(position as {{ dbt.type_string() }}) as position,
-    cast(start_at as {{ dbt.type_timestamp() }}) as start_at,
-    cast(end_at as {{ dbt.type_timestamp() }}) as end_at,
-    cast(cancelled_at as {{ dbt.type_timestamp() }}) as cancelled_at,
-    cast(source_system as {{ dbt.type_string() }}) as source_system
+    {{ typed(dbt.hash(dbt.concat(["work_order_id", "'|'", "node_code", "'|'", dbt.cast("visit", dbt.type_string())])), 'string') }} as node_run_id,
+    {{ typed('work_order_id', 'string') }} as work_order_id,
+    {{ typed('process_code', 'string') }} as process_code,
+    {{ typed('node_code', 'string') }} as node_code,
+    {{ typed('visit', 'int') }} as visit,
+    {{ typed('segment', 'string') }} as segment,
+    {{ typed('department', 'string') }} as department,
+    {{ typed('position', 'string') }} as position,
+    {{ typed('start_at', 'timestamp') }} as start_at,
+    {{ typed('end_at', 'timestamp') }} as end_at,
+    {{ typed('cancelled_at', 'timestamp') }} as cancelled_at,
+    {{ typed('source_system', 'string') }} as source_system
 from numbered

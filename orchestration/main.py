@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 
@@ -47,10 +49,13 @@ def start_ticket_api() -> object:
 
 
 def dagster_instance():
+    """The instance under DAGSTER_HOME (default ./.dagster_home), set up from deploy/dagster.yaml."""
     from dagster import DagsterInstance
 
-    home = os.environ.setdefault("DAGSTER_HOME", str(PROJECT_DIR / ".dagster_home"))
-    os.makedirs(home, exist_ok=True)
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_DIR / ".dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copy(PROJECT_DIR / "deploy" / "dagster.yaml", home / "dagster.yaml")
     return DagsterInstance.get()
 
 

@@ -28,8 +28,15 @@ sequenced as (
 
 single_runs as (
     select
-        source_system, work_order_id, process_code, node_code, segment, department, position,
-        timestamp_marks, event_number,
+        source_system,
+        work_order_id,
+        process_code,
+        node_code,
+        segment,
+        department,
+        position,
+        timestamp_marks,
+        event_number,
         event_at as start_at,
         case when next_event_role = 'cancelling' then null else next_event_at end as end_at,
         case when next_event_role = 'cancelling' then next_event_at end as cancelled_at
@@ -39,8 +46,15 @@ single_runs as (
     union all
 
     select
-        source_system, work_order_id, process_code, node_code, segment, department, position,
-        timestamp_marks, event_number,
+        source_system,
+        work_order_id,
+        process_code,
+        node_code,
+        segment,
+        department,
+        position,
+        timestamp_marks,
+        event_number,
         previous_event_at as start_at,
         case when event_role = 'cancelling' then null else event_at end as end_at,
         case when event_role = 'cancelling' then event_at end as cancelled_at
@@ -52,7 +66,8 @@ marked as (
     select
         *,
         case
-            when lag(node_code) over run_order = node_code
+            when
+                lag(node_code) over run_order = node_code
                 and coalesce(lag(department) over run_order, '') = coalesce(department, '')
                 and lag(end_at) over run_order = start_at
                 then 0
@@ -88,9 +103,11 @@ select
     work_order_id,
     max(process_code) as process_code,
     max(node_code) as node_code,
-    max(case when (timestamp_marks = 'entry' and rank_first = 1) or (timestamp_marks = 'completion' and rank_last = 1) then segment end) as segment,
+    max(case when (timestamp_marks = 'entry' and rank_first = 1) or (timestamp_marks = 'completion' and rank_last = 1) then segment end)
+        as segment,
     max(department) as department,
-    max(case when (timestamp_marks = 'entry' and rank_first = 1) or (timestamp_marks = 'completion' and rank_last = 1) then position end) as position,
+    max(case when (timestamp_marks = 'entry' and rank_first = 1) or (timestamp_marks = 'completion' and rank_last = 1) then position end)
+        as position,
     min(start_at) as start_at,
     max(case when rank_last = 1 then end_at end) as end_at,
     max(case when rank_last = 1 then cancelled_at end) as cancelled_at

@@ -28,7 +28,8 @@ numbered as (
 )
 
 select
-    {{ typed(dbt.hash(dbt.concat(["work_order_id", "'|'", "node_code", "'|'", dbt.cast("visit", dbt.type_string())])), 'string') }} as node_run_id,
+    {{ typed(dbt.hash(dbt.concat(["work_order_id", "'|'", "node_code", "'|'", dbt.cast("visit", dbt.type_string())])), 'string') }}
+        as node_run_id,
     {{ typed('work_order_id', 'string') }} as work_order_id,
     {{ typed('process_code', 'string') }} as process_code,
     {{ typed('node_code', 'string') }} as node_code,

@@ -1,0 +1,39 @@
+# Two commands for a new user: `make demo` (set up, run the main job on DuckDB) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: setup demo test lint dev benchmark clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: setup
+	$(BIN)/python -m orchestration.main
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	WAREHOUSE_DUCKDB_PATH=$(CURDIR)/.lint.duckdb $(BIN)/sqlfluff lint dbt_project/models
+
+test: lint
+	$(BIN)/python -m pytest
+
+# The Dagster UI over the demo sources (run `make demo` once first): serves the demo ticket API too.
+dev: setup
+	mkdir -p $(DAGSTER_HOME) && cp -n deploy/dagster.yaml $(DAGSTER_HOME)/ || true
+	$(BIN)/python -m orchestration.demo.ticket_api_server --store data/sources/ticket_events.jsonl --port 8765 & \
+	OA_DB_URL=sqlite:///$(CURDIR)/data/sources/oa_workflow.sqlite TICKET_API_URL=http://127.0.0.1:8765 \
+	$(BIN)/dagster dev -w workspace.yaml
+
+benchmark: setup
+	$(BIN)/python -m orchestration.benchmark
+
+clean:
+	rm -rf data .dagster_home dbt_project/target dbt_project/logs

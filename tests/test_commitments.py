@@ -1,0 +1,75 @@
+"""Commitments maintained by service-quality staff: an invalid file fails with a message naming the
+offending entry, and valid versions land with UTC bounds drawn in the business time zone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestration.catalog import CommitmentError, load_catalogue, load_commitments, parse_duration
+
+
+def write(tmp_path: Path, lines: str) -> Path:
+    path = tmp_path / "commitments.yaml"
+    path.write_text("commitments:\n" + lines, encoding="utf-8")
+    return path
+
+
+def load(tmp_path: Path, lines: str):
+    return load_commitments(load_catalogue(), write(tmp_path, lines))
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (
+            "  - {process: BROADBAND, node: ACCEPT, segment: '*', commitment: 2h, tolerance: 1h, valid_from: 2026-01-01}\n",
+            r"entry 1 \(BROADBAND / ACCEPT / \*\): tolerance 1h is shorter than commitment 2h",
+        ),
+        (
+            "  - {process: BROADBAND, node: ACCEPT, segment: VIP, commitment: 1h, tolerance: 2h, valid_from: 2026-01-01}\n"
+            "  - {process: BROADBAND, node: ACCEPT, segment: VIP, commitment: 1h, tolerance: 3h,"
+            " valid_from: 2026-02-01, valid_to: 2026-03-01}\n",
+            r"entry 2 \(BROADBAND / ACCEPT / VIP\): overlaps .*entry 1",
+        ),
+        (
+            "  - {process: BROADBND, node: ACCEPT, segment: '*', commitment: 1h, tolerance: 2h, valid_from: 2026-01-01}\n",
+            r"entry 1 .*unknown process 'BROADBND'",
+        ),
+        (
+            "  - {process: BROADBAND, node: INSTAL, segment: '*', commitment: 1h, tolerance: 2h, valid_from: 2026-01-01}\n",
+            r"entry 1 .*unknown node 'INSTAL' of process BROADBAND",
+        ),
+        (
+            "  - {process: BROADBAND, node: ACCEPT, segment: '*', commitment: soon, tolerance: 2h, valid_from: 2026-01-01}\n",
+            r"entry 1 .*'soon' is not a duration",
+        ),
+    ],
+)
+def test_invalid_commitments_name_the_entry(tmp_path: Path, lines: str, message: str) -> None:
+    with pytest.raises(CommitmentError, match=message):
+        load(tmp_path, lines)
+
+
+def test_versions_meeting_end_to_end_are_valid_and_in_utc(tmp_path: Path) -> None:
+    frame = load(
+        tmp_path,
+        "  - {process: BROADBAND, node: ACCEPT, segment: '*', commitment: 30min, tolerance: 2h,"
+        " valid_from: 2026-01-01, valid_to: '2026-03-10 12:00'}\n"
+        "  - {process: BROADBAND, node: ACCEPT, segment: '*', commitment: 1h, tolerance: 2h,"
+        " valid_from: '2026-03-10 12:00'}\n",
+    ).sort_values("valid_from")
+    assert list(frame.commitment_seconds) == [1800, 3600]
+    # Asia/Shanghai is UTC+8: local noon is 04:00 UTC; the versions meet without overlapping.
+    assert str(frame.valid_to.iloc[0]) == str(frame.valid_from.iloc[1]) == "2026-03-10 04:00:00"
+    assert list(frame.department) == ["营业厅", "营业厅"]  # the node's owner from processes.yaml
+
+
+def test_the_shipped_commitments_are_valid() -> None:
+    assert len(load_commitments(load_catalogue())) > 10
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("30min", 1800), ("4h", 14400), ("3d", 259200), (90, 90)])
+def test_durations(text: str | int, seconds: int) -> None:
+    assert parse_duration(text) == seconds

@@ -1,0 +1,53 @@
+"""The documented instance configurations load: SQLite by default, PostgreSQL storage in production."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PG_HOST, PG_PORT, PROJECT_DIR, require_server
+
+
+def _instance(home: Path, config: str):
+    from dagster import DagsterInstance
+
+    shutil.copy(PROJECT_DIR / "deploy" / config, home / "dagster.yaml")
+    return DagsterInstance.from_config(str(home))
+
+
+def test_default_instance_uses_local_storage(tmp_path: Path) -> None:
+    with _instance(tmp_path, "dagster.yaml") as instance:
+        assert "Sqlite" in type(instance.run_storage).__name__
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+
+
+def test_postgres_instance_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    require_server("PostgreSQL", PG_HOST, PG_PORT)
+    import psycopg2
+    from dagster import job, op
+
+    database = f"dagster_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="test")
+    admin.autocommit = True
+    admin.cursor().execute(f"create database {database}")
+    try:
+        monkeypatch.setenv("DAGSTER_PG_URL", f"postgresql+psycopg2://postgres@{PG_HOST}:{PG_PORT}/{database}")
+
+        @op
+        def noop() -> None:
+            return None
+
+        @job
+        def smoke() -> None:
+            noop()
+
+        with _instance(tmp_path, "dagster.postgres.yaml") as instance:
+            assert "Postgres" in type(instance.run_storage).__name__
+            assert smoke.execute_in_process(instance=instance).success
+            assert len(instance.get_runs()) == 1
+    finally:
+        admin.cursor().execute(f"drop database if exists {database} with (force)")
+        admin.close()

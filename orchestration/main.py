@@ -33,7 +33,8 @@ def prepare_demo_sources(days: int, orders_per_day: int, now: datetime, seed: in
     start = (now - timedelta(days=days + 1)).date()
     truth = generate_truth(start, now, orders_per_day, seed=seed)
     counts = write_sources(truth, data_dir(), now, start=start)
-    os.environ.setdefault("OA_DB_URL", f"sqlite:///{data_dir() / 'sources' / 'oa_workflow.sqlite'}")
+    if not os.environ.get("OA_DB_URL"):
+        os.environ["OA_DB_URL"] = f"sqlite:///{data_dir() / 'sources' / 'oa_workflow.sqlite'}"
     return counts
 
 
@@ -65,6 +66,8 @@ def summary(schema: str) -> str:
     warehouse = Warehouse.from_env()
     lines = []
     for grain in ("monthly", "weekly"):
+        if not warehouse.table_exists(schema, f"achievement_rates_{grain}"):
+            continue
         rates = warehouse.query(
             f"select * from {schema}.achievement_rates_{grain} where grouping_level = 'process' and period_id = "
             f"(select max(period_id) from {schema}.achievement_rates_{grain}) order by process_code"
@@ -80,6 +83,8 @@ def summary(schema: str) -> str:
         ]
         table.columns = [c.replace("completed_", "done_").replace("in_progress_", "open_") for c in table.columns]
         lines.append(table.to_string(index=False))
+    if not warehouse.table_exists(schema, "achievement_rates_monthly"):
+        return "\n".join(lines)
     nodes = warehouse.query(
         f"select process_code, node_code, achievement_rate, raise_commitment, improve_process "
         f"from {schema}.achievement_rates_monthly where grouping_level = 'process_node' "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -107,7 +107,8 @@ class Warehouse(ConfigurableResource):
             yield conn
             conn.commit()
         except BaseException:
-            conn.rollback()
+            with suppress(Exception):  # DuckDB has no transaction open outside explicit ones
+                conn.rollback()
             raise
         finally:
             conn.close()
@@ -119,6 +120,13 @@ class Warehouse(ConfigurableResource):
             cur = conn.cursor()
             cur.execute(sql)
             return pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
+
+    def table_exists(self, schema: str, table: str) -> bool:
+        found = self.query(
+            "select count(*) as n from information_schema.tables "
+            f"where table_schema = '{schema}' and table_name = '{table}'"
+        )
+        return int(found.n.iloc[0]) > 0
 
     def ensure_landing(self) -> None:
         with self.connect() as conn:

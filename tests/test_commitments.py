@@ -10,6 +10,14 @@ import pytest
 from orchestration.catalog import CommitmentError, load_catalogue, load_commitments, parse_duration
 
 
+def entry(process: str = "BROADBAND", node: str = "ACCEPT", segment: str = "'*'", commitment: str = "1h",
+          tolerance: str = "2h", valid: str = "valid_from: 2026-01-01") -> str:  # fmt: skip
+    return (
+        f"  - {{process: {process}, node: {node}, segment: {segment}, commitment: {commitment},"
+        f" tolerance: {tolerance}, {valid}}}\n"
+    )
+
+
 def write(tmp_path: Path, lines: str) -> Path:
     path = tmp_path / "commitments.yaml"
     path.write_text("commitments:\n" + lines, encoding="utf-8")
@@ -23,28 +31,14 @@ def load(tmp_path: Path, lines: str):
 @pytest.mark.parametrize(
     ("lines", "message"),
     [
+        (entry(commitment="2h", tolerance="1h"), r"entry 1 \(BROADBAND / ACCEPT / \*\): tolerance 1h is shorter"),
         (
-            "  - {process: BROADBAND, node: ACCEPT, segment: '*', commitment: 2h, tolerance: 1h, valid_from: 2026-01-01}\n",
-            r"entry 1 \(BROADBAND / ACCEPT / \*\): tolerance 1h is shorter than commitment 2h",
-        ),
-        (
-            "  - {process: BROADBAND, node: ACCEPT, segment: VIP, commitment: 1h, tolerance: 2h, valid_from: 2026-01-01}\n"
-            "  - {process: BROADBAND, node: ACCEPT, segment: VIP, commitment: 1h, tolerance: 3h,"
-            " valid_from: 2026-02-01, valid_to: 2026-03-01}\n",
+            entry(segment="VIP") + entry(segment="VIP", valid="valid_from: 2026-02-01, valid_to: 2026-03-01"),
             r"entry 2 \(BROADBAND / ACCEPT / VIP\): overlaps .*entry 1",
         ),
-        (
-            "  - {process: BROADBND, node: ACCEPT, segment: '*', commitment: 1h, tolerance: 2h, valid_from: 2026-01-01}\n",
-            r"entry 1 .*unknown process 'BROADBND'",
-        ),
-        (
-            "  - {process: BROADBAND, node: INSTAL, segment: '*', commitment: 1h, tolerance: 2h, valid_from: 2026-01-01}\n",
-            r"entry 1 .*unknown node 'INSTAL' of process BROADBAND",
-        ),
-        (
-            "  - {process: BROADBAND, node: ACCEPT, segment: '*', commitment: soon, tolerance: 2h, valid_from: 2026-01-01}\n",
-            r"entry 1 .*'soon' is not a duration",
-        ),
+        (entry(process="BROADBND"), r"entry 1 .*unknown process 'BROADBND'"),
+        (entry(node="INSTAL"), r"entry 1 .*unknown node 'INSTAL' of process BROADBAND"),
+        (entry(commitment="soon"), r"entry 1 .*'soon' is not a duration"),
     ],
 )
 def test_invalid_commitments_name_the_entry(tmp_path: Path, lines: str, message: str) -> None:

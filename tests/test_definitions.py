@@ -1,0 +1,42 @@
+"""What `dagster dev` shows: one Definitions with every source, the dbt models, jobs and schedules."""
+
+from __future__ import annotations
+
+from dagster import AssetKey
+
+from orchestration.definitions import build_defs
+
+
+def test_definitions_load_with_every_declared_source() -> None:
+    defs = build_defs()
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    for source in ("oa_workflow", "settlement_files", "ticket_api", "helpdesk"):
+        assert f"landing/{source}" in keys
+    for model in ("fct_node_runs", "node_run_states_daily", "work_order_status_weekly", "achievement_rates_monthly"):
+        assert model in keys
+    # the base table waits for every source's landing
+    parents = {k.to_user_string() for k in graph.get(AssetKey("fct_node_runs")).parent_keys}
+    assert {"landing/oa_workflow", "landing/settlement_files", "landing/ticket_api", "landing/helpdesk"} <= parents
+
+
+def test_partitions_and_schedules_in_the_business_time_zone() -> None:
+    defs = build_defs()
+    graph = defs.resolve_asset_graph()
+    grains = {
+        "landing/ticket_api": "0 0 * * *",
+        "fct_node_runs": "0 0 * * *",
+        "node_run_states_weekly": "0 0 * * 1",
+        "achievement_rates_monthly": "0 0 1 * *",
+    }
+    for key, cron in grains.items():
+        partitions = graph.get(AssetKey.from_user_string(key)).partitions_def
+        assert partitions.cron_schedule == cron and partitions.timezone == "Asia/Shanghai"
+        assert graph.get(AssetKey.from_user_string(key)).backfill_policy.max_partitions_per_run is None
+    schedules = [defs.resolve_schedule_def(s.name) for s in defs.schedules]
+    assert {s.job_name: s.cron_schedule for s in schedules} == {
+        "daily_job": "30 0 * * *",  # just after each period closes
+        "weekly_job": "0 2 * * 1",
+        "monthly_job": "0 3 1 * *",
+    }
+    assert all(s.execution_timezone == "Asia/Shanghai" for s in schedules)

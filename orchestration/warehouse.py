@@ -39,8 +39,8 @@ LANDING_DDL = {
 }
 # Indexes that keep a daily partition's cost independent of the length of history on PostgreSQL.
 LANDING_INDEXES = {
-    "interval_runs": ["source_system, partition_date", "work_order_id"],
-    "status_events": ["source_system, partition_date", "work_order_id"],
+    "interval_runs": ["partition_date", "work_order_id"],
+    "status_events": ["partition_date", "work_order_id"],
     "quarantine": ["source_system, partition_date"],
     "extraction_log": ["source_system, partition_date"],
 }

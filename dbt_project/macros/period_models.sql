@@ -20,7 +20,8 @@
         unique_key='period_id',
         on_schema_change='fail',
         tags=['period_' ~ grain],
-        contract={'enforced': true}
+        contract={'enforced': true},
+        post_hook=["{{ index_on(this, ['period_id']) }}"]
     ) }}
 {%- endmacro %}
 
@@ -52,7 +53,7 @@ with periods as (
 ),
 
 -- In scope: open at some moment of the period. Started before as_of, and neither ended nor
--- cancelled before the period started.
+-- cancelled before the period started (open_until = the earlier of the two, far future while open).
 in_scope as (
     select
         p.period_id, p.period_grain, p.period_start_date, p.period_start, p.period_end, p.as_of,
@@ -60,9 +61,8 @@ in_scope as (
         r.department, r.position, r.source_system, r.start_at, r.end_at, r.cancelled_at
     from periods as p
     inner join {{ ref('fct_node_runs') }} as r
-        on r.start_at < p.as_of
-        and (r.end_at is null or r.end_at >= p.period_start)
-        and (r.cancelled_at is null or r.cancelled_at >= p.period_start)
+        on r.open_until >= p.period_start
+        and r.start_at < p.as_of
 ),
 
 -- The commitment version in force at the run's start, for its segment, else for segment '*'.

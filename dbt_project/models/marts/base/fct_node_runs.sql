@@ -8,7 +8,7 @@
     incremental_strategy='delete+insert',
     unique_key='work_order_id',
     on_schema_change='fail',
-    post_hook=["{{ index_on(this, ['work_order_id']) }}", "{{ index_on(this, ['start_at']) }}"]
+    post_hook=["{{ index_on(this, ['work_order_id']) }}", "{{ index_on(this, ['open_until']) }}"]
 ) }}
 
 with runs as (
@@ -40,5 +40,13 @@ select
     {{ typed('start_at', 'timestamp') }} as start_at,
     {{ typed('end_at', 'timestamp') }} as end_at,
     {{ typed('cancelled_at', 'timestamp') }} as cancelled_at,
-    {{ typed('source_system', 'string') }} as source_system
+    {{ typed('source_system', 'string') }} as source_system,
+    -- When the run stopped being open (end or cancellation, far future while open): the period models
+    -- find a period's runs by `open_until >= period_start`, an index range on PostgreSQL, so a day's
+    -- cost follows the runs open around it, not the length of history.
+    {{ typed("case
+        when end_at is null and cancelled_at is null then cast('9999-12-31' as " ~ dbt.type_timestamp() ~ ")
+        when cancelled_at is null or end_at <= cancelled_at then end_at
+        else cancelled_at
+    end", 'timestamp') }} as open_until
 from numbered

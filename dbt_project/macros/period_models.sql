@@ -45,6 +45,37 @@
     {%- endif %}
 {%- endmacro %}
 
+{#-
+  The commitment a run is judged by: the version in force at `at` for its own segment, else for
+  segment '*' (SEMANTICS.md "Commitments"). Joins dim_commitments as `own` and `fallback`.
+-#}
+{% macro join_commitment_in_force(runs, node, segment, at) -%}
+    {%- for alias, seg in [('own', segment), ('fallback', "'*'")] %}
+    left join {{ ref('dim_commitments') }} as {{ alias }}
+        on {{ alias }}.process_code = {{ runs }}.process_code
+        and {{ alias }}.node_code = {{ node }}
+        and {{ alias }}.segment = {{ seg }}
+        and {{ alias }}.valid_from <= {{ at }}
+        and ({{ alias }}.valid_to is null or {{ at }} < {{ alias }}.valid_to)
+    {%- endfor %}
+{%- endmacro %}
+
+{#- Status of a run at an instant (SEMANTICS.md "State as of an instant T"). -#}
+{% macro run_status_at(runs, at) -%}
+    case
+            when {{ runs }}.cancelled_at <= {{ at }} then 'cancelled'
+            when {{ runs }}.end_at <= {{ at }} then 'completed'
+            else 'in_progress'
+        end
+{%- endmacro %}
+
+{% macro commitment_columns(prefix='') -%}
+        coalesce(own.commitment_version_id, fallback.commitment_version_id) as {{ prefix }}commitment_version_id,
+        coalesce(own.commitment_seconds, fallback.commitment_seconds) as {{ prefix }}commitment_seconds,
+        coalesce(own.tolerance_seconds, fallback.tolerance_seconds) as {{ prefix }}tolerance_seconds,
+        coalesce(own.clock, fallback.clock) as clock
+{%- endmacro %}
+
 {#- Where the seven states are decided (SEMANTICS.md "State as of an instant T", "Periods"). -#}
 {% macro node_run_states(grain) -%}
 {{ period_model_config(grain) }}
@@ -69,28 +100,10 @@ in_scope as (
 judged as (
     select
         s.*,
-        coalesce(own.commitment_version_id, fallback.commitment_version_id) as commitment_version_id,
-        coalesce(own.commitment_seconds, fallback.commitment_seconds) as commitment_seconds,
-        coalesce(own.tolerance_seconds, fallback.tolerance_seconds) as tolerance_seconds,
-        coalesce(own.clock, fallback.clock) as clock,
-        case
-            when s.cancelled_at <= s.as_of then 'cancelled'
-            when s.end_at <= s.as_of then 'completed'
-            else 'in_progress'
-        end as run_status
+        {{ commitment_columns() }},
+        {{ run_status_at('s', 's.as_of') }} as run_status
     from in_scope as s
-    left join {{ ref('dim_commitments') }} as own
-        on own.process_code = s.process_code
-        and own.node_code = s.node_code
-        and own.segment = s.segment
-        and own.valid_from <= s.start_at
-        and (own.valid_to is null or s.start_at < own.valid_to)
-    left join {{ ref('dim_commitments') }} as fallback
-        on fallback.process_code = s.process_code
-        and fallback.node_code = s.node_code
-        and fallback.segment = '*'
-        and fallback.valid_from <= s.start_at
-        and (fallback.valid_to is null or s.start_at < fallback.valid_to)
+    {{ join_commitment_in_force('s', 's.node_code', 's.segment', 's.start_at') }}
 ),
 
 timed as (
@@ -169,11 +182,7 @@ order_runs as (
         p.period_id, p.period_grain, p.period_start_date, p.period_start, p.period_end, p.as_of,
         o.worst_band_rank, r.work_order_id, r.process_code, r.node_code, r.segment, r.department,
         r.start_at, r.end_at, r.cancelled_at,
-        case
-            when r.cancelled_at <= p.as_of then 'cancelled'
-            when r.end_at <= p.as_of then 'completed'
-            else 'in_progress'
-        end as run_status,
+        {{ run_status_at('r', 'p.as_of') }} as run_status,
         row_number() over (partition by p.period_id, r.work_order_id order by r.start_at desc, r.visit desc, r.node_code) as recency,
         row_number() over (partition by p.period_id, r.work_order_id order by r.start_at, r.visit, r.node_code) as seniority
     from in_scope as o
@@ -209,18 +218,9 @@ end_to_end as (
             when last_run_cancelled = 1 then 'cancelled'
             else 'completed'
         end as order_status,
-        coalesce(own.commitment_version_id, fallback.commitment_version_id) as e2e_commitment_version_id,
-        coalesce(own.commitment_seconds, fallback.commitment_seconds) as e2e_commitment_seconds,
-        coalesce(own.tolerance_seconds, fallback.tolerance_seconds) as e2e_tolerance_seconds,
-        coalesce(own.clock, fallback.clock) as clock
+        {{ commitment_columns('e2e_') }}
     from orders as o
-    left join {{ ref('dim_commitments') }} as own
-        on own.process_code = o.process_code and own.node_code = '*' and own.segment = o.segment
-        and own.valid_from <= o.first_start_at and (own.valid_to is null or o.first_start_at < own.valid_to)
-    left join {{ ref('dim_commitments') }} as fallback
-        on fallback.process_code = o.process_code and fallback.node_code = '*' and fallback.segment = '*'
-        and fallback.valid_from <= o.first_start_at
-        and (fallback.valid_to is null or o.first_start_at < fallback.valid_to)
+    {{ join_commitment_in_force('o', "'*'", 'o.segment', 'o.first_start_at') }}
 ),
 
 timed as (

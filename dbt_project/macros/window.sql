@@ -24,14 +24,26 @@
 {#- A filter keeping only work orders with landed rows in the window (everything when not incremental). -#}
 {% macro changed_work_orders_filter(column='work_order_id') -%}
     {%- if base_table_is_incremental() %}
-    and {{ column }} in (
+    and {{ adapter.dispatch('in_changed_work_orders', 'service_commitments')(column, changed_work_orders_sql()) }}
+    {%- endif %}
+{%- endmacro %}
+
+{% macro changed_work_orders_sql() -%}
         select work_order_id from {{ source('landing', 'interval_runs') }}
         where partition_date >= cast('{{ var("window_start") }}' as date)
-          and partition_date < cast('{{ var("window_end") }}' as date)
+            and partition_date < cast('{{ var("window_end") }}' as date)
         union
         select work_order_id from {{ source('landing', 'status_events') }}
         where partition_date >= cast('{{ var("window_start") }}' as date)
-          and partition_date < cast('{{ var("window_end") }}' as date)
-    )
-    {%- endif %}
+            and partition_date < cast('{{ var("window_end") }}' as date)
+{%- endmacro %}
+
+{% macro default__in_changed_work_orders(column, changed) -%}
+    {{ column }} in ({{ changed }})
+{%- endmacro %}
+
+{#- PostgreSQL pushes `= any(array(...))` (an init-plan parameter) below the staging views' window
+    functions into an index scan; an IN semi-join would dedupe the whole landing history first. -#}
+{% macro postgres__in_changed_work_orders(column, changed) -%}
+    {{ column }} = any(array({{ changed }}))
 {%- endmacro %}

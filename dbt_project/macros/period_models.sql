@@ -21,7 +21,7 @@
         on_schema_change='fail',
         tags=['period_' ~ grain],
         contract={'enforced': true},
-        post_hook=["{{ index_on(this, ['period_id']) }}"]
+        post_hook=["{{ index_on(this, ['period_id']) }}", "{{ index_on(this, ['period_start_date']) }}"]
     ) }}
 {%- endmacro %}
 

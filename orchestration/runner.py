@@ -20,18 +20,17 @@ class PeriodRange:
 
     @property
     def weeks(self) -> tuple[date, date] | None:
+        """Mondays of the first and last ISO weeks wholly inside the range."""
         monday = self.first + timedelta(days=(7 - self.first.weekday()) % 7)
-        # The last week that ends (Sunday) on or before `last`.
-        last_monday = (
-            self.last - timedelta(days=self.last.weekday()) - timedelta(days=0 if self.last.weekday() == 6 else 7)
-        )
+        last_sunday = self.last - timedelta(days=(self.last.weekday() + 1) % 7)
+        last_monday = last_sunday - timedelta(days=6)
         return (monday, last_monday) if monday <= last_monday else None
 
     @property
     def months(self) -> tuple[date, date] | None:
+        """First days of the first and last calendar months wholly inside the range."""
         first = self.first if self.first.day == 1 else _next_month(self.first)
-        after = _next_month(self.last) if (self.last + timedelta(days=1)).day == 1 else self.last.replace(day=1)
-        last = _previous_month(after)
+        last = _previous_month((self.last + timedelta(days=1)).replace(day=1))
         return (first, last) if first <= last else None
 
 

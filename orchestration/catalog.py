@@ -7,7 +7,6 @@ lives here, and each error names the offending line so the author can fix it wit
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -16,25 +15,14 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import yaml
 
+from orchestration.calendars import WALL_CLOCK, CalendarVersion, load_calendars, parse_duration
 from orchestration.settings import CONFIG_DIR, pipeline_settings
 
 WILDCARD = "*"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|min|m|h|d)\s*$")
-_UNIT_SECONDS = {"s": 1, "sec": 1, "min": 60, "m": 60, "h": 3600, "d": 86400}
 
 
 class CommitmentError(ValueError):
     pass
-
-
-def parse_duration(text: str | int | float) -> int:
-    """'30min', '4h', '3d' -> seconds. A bare number is seconds. On the wall clock 1d = 24h."""
-    if isinstance(text, int | float):
-        return int(text)
-    match = _DURATION.match(str(text))
-    if not match:
-        raise ValueError(f"{text!r} is not a duration like 30min, 4h or 3d")
-    return int(float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
 
 
 def catalogue_path() -> Path:
@@ -97,11 +85,17 @@ def _local_instant(value: object, tz: ZoneInfo, where: str) -> datetime | None:
     return local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
 
 
-def load_commitments(catalogue: Catalogue, path: Path | None = None) -> pd.DataFrame:
-    """One row per commitment version, instants in UTC, with a stable version id.
+def load_commitments(
+    catalogue: Catalogue, path: Path | None = None, calendars: dict[str, list[CalendarVersion]] | None = None
+) -> pd.DataFrame:
+    """One row per commitment version, instants in UTC, with a stable version id and its clock
+    (`wall` or a calendar of config/calendars.yaml, whose nominal working day a `d` means).
     Raises CommitmentError naming the line (1-based entry number and its key) on any invalid entry."""
     path = path or commitments_path()
-    tz = pipeline_settings().business_time_zone
+    settings = pipeline_settings()
+    tz = settings.business_time_zone
+    if calendars is None:
+        calendars = load_calendars(settings.history_start)
     entries = yaml.safe_load(path.read_text(encoding="utf-8"))["commitments"]
     processes = set(catalogue.processes.process_code)
     node_keys = catalogue.node_keys()
@@ -115,9 +109,14 @@ def load_commitments(catalogue: Catalogue, path: Path | None = None) -> pd.DataF
             raise CommitmentError(f"{where}: unknown process {process!r}")
         if node != WILDCARD and (process, node) not in node_keys:
             raise CommitmentError(f"{where}: unknown node {node!r} of process {process}")
+        clock = str(e.get("clock", WALL_CLOCK))
+        if clock != WALL_CLOCK and clock not in calendars:
+            raise CommitmentError(f"{where}: clock {clock!r} is neither 'wall' nor a calendar of calendars.yaml")
+        # Versions of one calendar may differ in hours but share the nominal day, so a limit has one meaning.
+        day = calendars[clock][0].nominal_day_seconds if clock != WALL_CLOCK else 86400
         try:
-            commitment = parse_duration(e["commitment"])
-            tolerance = parse_duration(e["tolerance"])
+            commitment = parse_duration(e["commitment"], day)
+            tolerance = parse_duration(e["tolerance"], day)
         except (KeyError, ValueError) as exc:
             raise CommitmentError(f"{where}: {exc}") from exc
         if commitment <= 0:
@@ -142,7 +141,7 @@ def load_commitments(catalogue: Catalogue, path: Path | None = None) -> pd.DataF
                 "tolerance_seconds": tolerance,
                 "valid_from": valid_from,
                 "valid_to": valid_to,
-                "clock": str(e.get("clock", "wall")),
+                "clock": clock,
                 "department": e.get("department", department),
                 "position": e.get("position", position),
             }

@@ -106,15 +106,18 @@ judged as (
     {{ join_commitment_in_force('s', 's.node_code', 's.segment', 's.start_at') }}
 ),
 
-timed as (
+-- Where the run time ends: its end when completed, as_of while in progress (none when cancelled).
+bounded as (
     select
         *,
         case
-            when run_status = 'completed' then {{ elapsed_seconds('start_at', 'end_at', 'clock') }}
-            when run_status = 'in_progress' then {{ elapsed_seconds('start_at', 'as_of', 'clock') }}
-        end as run_seconds
+            when run_status = 'completed' then end_at
+            when run_status = 'in_progress' then as_of
+        end as measured_until
     from judged
 ),
+
+{{ measured_on_clock('timed', 'bounded', ['period_id', 'node_run_id'], 'measured_until') }},
 
 banded as (
     select
@@ -146,7 +149,11 @@ select
     {{ typed('case when cancelled_at <= as_of then cancelled_at end', 'timestamp') }} as cancelled_at,
     {{ typed('run_status', 'string') }} as run_status,
     {{ typed('run_seconds', 'double') }} as run_seconds,
+    {{ typed('wall_seconds', 'double') }} as wall_seconds,
+    {{ typed('paused_seconds', 'double') }} as paused_seconds,
     {{ typed('commitment_version_id', 'string') }} as commitment_version_id,
+    {{ typed('clock', 'string') }} as clock,
+    {{ typed('calendar_version_id', 'string') }} as calendar_version_id,
     {{ typed('commitment_seconds', 'bigint') }} as commitment_seconds,
     {{ typed('tolerance_seconds', 'bigint') }} as tolerance_seconds,
     {{ typed('band', 'string') }} as band,
@@ -223,15 +230,18 @@ end_to_end as (
     {{ join_commitment_in_force('o', "'*'", 'o.segment', 'o.first_start_at') }}
 ),
 
-timed as (
+bounded as (
     select
         *,
+        first_start_at as start_at,
         case
-            when order_status = 'completed' then {{ elapsed_seconds('first_start_at', 'last_end_at', 'clock') }}
-            when order_status = 'in_progress' then {{ elapsed_seconds('first_start_at', 'as_of', 'clock') }}
-        end as e2e_run_seconds
+            when order_status = 'completed' then last_end_at
+            when order_status = 'in_progress' then as_of
+        end as measured_until
     from end_to_end
-)
+),
+
+{{ measured_on_clock('timed', 'bounded', ['period_id', 'work_order_id'], 'measured_until') }}
 
 select
     {{ typed(dbt.concat(["period_id", "'|'", "work_order_id"]), 'string') }} as period_work_order_id,
@@ -247,12 +257,12 @@ select
     {{ typed('first_start_at', 'timestamp') }} as first_start_at,
     {{ typed("case when order_status = 'completed' then last_end_at end", 'timestamp') }} as last_end_at,
     {{ typed('e2e_commitment_version_id', 'string') }} as e2e_commitment_version_id,
-    {{ typed('case when e2e_commitment_version_id is not null then e2e_run_seconds end', 'double') }} as e2e_run_seconds,
+    {{ typed('case when e2e_commitment_version_id is not null then run_seconds end', 'double') }} as e2e_run_seconds,
     {{ typed("case
         when e2e_commitment_version_id is null then null
         when order_status = 'cancelled' then 'cancelled'
-        when e2e_run_seconds <= e2e_commitment_seconds then " ~ dbt.concat(["order_status", "'_normal'"]) ~ "
-        when e2e_run_seconds <= e2e_tolerance_seconds then " ~ dbt.concat(["order_status", "'_acceptable'"]) ~ "
+        when run_seconds <= e2e_commitment_seconds then " ~ dbt.concat(["order_status", "'_normal'"]) ~ "
+        when run_seconds <= e2e_tolerance_seconds then " ~ dbt.concat(["order_status", "'_acceptable'"]) ~ "
         else " ~ dbt.concat(["order_status", "'_warning'"]) ~ "
     end", 'string') }} as e2e_state
 from timed

@@ -66,6 +66,8 @@ class Translator(DagsterDbtTranslator):
         return spec.replace_attributes(deps=deps, group_name=group)
 
 
+# The base data table and the pauses beside it: updated per day window, before the day results.
+BASE_MODELS = "fct_node_runs fct_work_order_pauses"
 PERIOD_TAGS = {"day": "tag:period_day", "week": "tag:period_week", "month": "tag:period_month"}
 
 
@@ -104,7 +106,7 @@ def dbt_asset_sets() -> dict[str, AssetsDefinition]:
     @dbt_assets(
         manifest=MANIFEST,
         select="fqn:*",
-        exclude=f"fct_node_runs {' '.join(PERIOD_TAGS.values())}",
+        exclude=f"{BASE_MODELS} {' '.join(PERIOD_TAGS.values())}",
         dagster_dbt_translator=translator,
         name="dbt_reference_models",
         pool="warehouse",
@@ -114,7 +116,7 @@ def dbt_asset_sets() -> dict[str, AssetsDefinition]:
 
     return {
         "reference": dbt_reference_models,
-        "daily": _partitioned("dbt_daily_models", f"fct_node_runs {PERIOD_TAGS['day']}", daily_partitions, translator),
+        "daily": _partitioned("dbt_daily_models", f"{BASE_MODELS} {PERIOD_TAGS['day']}", daily_partitions, translator),
         "weekly": _partitioned("dbt_weekly_models", PERIOD_TAGS["week"], weekly_partitions, translator),
         "monthly": _partitioned("dbt_monthly_models", PERIOD_TAGS["month"], monthly_partitions, translator),
     }

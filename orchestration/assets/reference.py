@@ -3,7 +3,7 @@ from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, multi_a
 from orchestration.reference import load_reference
 from orchestration.warehouse import Warehouse
 
-REFERENCE_TABLES = ("processes", "nodes", "commitments", "business_periods")
+REFERENCE_TABLES = ("processes", "nodes", "commitments", "calendar_versions", "calendar_days", "business_periods")
 
 
 @multi_asset(
@@ -15,6 +15,8 @@ REFERENCE_TABLES = ("processes", "nodes", "commitments", "business_periods")
                 "The process catalogue (config/processes.yaml).",
                 "Nodes with their owning department and position.",
                 "Validated, versioned commitments (config/commitments.yaml), instants in UTC.",
+                "Versions of the business calendars (config/calendars.yaml).",
+                "Cumulative working time per calendar version and UTC day, for business-clock durations.",
                 "Days, ISO weeks and months with bounds drawn in the business time zone.",
             ),
             strict=True,

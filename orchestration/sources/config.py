@@ -59,6 +59,9 @@ class SourceConfig(BaseModel):
     timestamp_marks: Literal["entry", "completion"] | None = None
     terminal_statuses: list[str] = []
     cancelling_statuses: list[str] = []
+    # Statuses that stop the clock (waiting for the customer, for a vendor): they open no run; the work
+    # order's runs open meanwhile go on, and the time in the pause is taken off their run time.
+    pausing_statuses: list[str] = []
     # code mappings onto the catalogue
     process: str | None = None
     processes: dict[str, str] = {}
@@ -84,6 +87,11 @@ class SourceConfig(BaseModel):
             raise ValueError("give either a constant `process` or a `process` column, not both")
         if self.shape == "status_history" and self.timestamp_marks is None:
             raise ValueError("a status_history source must declare timestamp_marks: entry or completion")
+        roles = [set(self.terminal_statuses), set(self.cancelling_statuses), set(self.pausing_statuses)]
+        if any(a & b for i, a in enumerate(roles) for b in roles[i + 1 :]):
+            raise ValueError("a status can be only one of terminal, cancelling and pausing")
+        if self.pausing_statuses and self.shape != "status_history":
+            raise ValueError("pausing_statuses apply to status histories only")
         if self.kind == "sql" and not (self.connection and self.query):
             raise ValueError("a sql source needs connection.url_env and query")
         if self.kind == "http" and not (self.connection and self.endpoint):

@@ -176,23 +176,26 @@ def normalise(cfg: SourceConfig, raw: pd.DataFrame, window: Window, catalogue: C
     else:
         role = pd.Series(
             np.select(
-                [code.isin(cfg.terminal_statuses).to_numpy(), code.isin(cfg.cancelling_statuses).to_numpy()],
-                ["terminal", "cancelling"],
+                [
+                    code.isin(cfg.terminal_statuses).to_numpy(),
+                    code.isin(cfg.cancelling_statuses).to_numpy(),
+                    code.isin(cfg.pausing_statuses).to_numpy(),
+                ],
+                ["terminal", "cancelling", "pausing"],
                 "activity",
             ),
             index=raw.index,
             dtype="string",
         )
-        # Entry-marked: terminal and cancelling statuses open no run, so they need no node.
-        needs_node = (role == "activity") | (cfg.timestamp_marks == "completion")
+        # Pausing statuses open no run; entry-marked terminal and cancelling ones neither: none needs a node.
+        needs_node = (role == "activity") | ((cfg.timestamp_marks == "completion") & (role != "pausing"))
         flag(needs_node & node.isna(), UNKNOWN_STATUS, "status is not in the source's declared statuses")
         flag(
             needs_node & node.notna() & ~node_known,
             UNKNOWN_NODE,
             "status maps to a node not in the catalogue",
         )
-        if cfg.timestamp_marks == "entry":
-            node = node.where(role == "activity")
+        node = node.where(role == "activity") if cfg.timestamp_marks == "entry" else node.where(role != "pausing")
 
     segment = _text(_column(raw, cfg, "segment"))
     if cfg.segments is not None:

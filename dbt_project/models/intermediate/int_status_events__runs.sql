@@ -6,6 +6,9 @@
   Completion-marked: each event after the first closes its own activity's run, begun at the previous
   event; a cancelling activity's run is cancelled at its timestamp.
   Then consecutive, contiguous runs with the same node and department collapse into one run.
+  Pausing events are not events of the runs: a run goes on through a pause (which
+  int_status_events__pauses takes off its run time), so a work order resuming the same step after
+  waiting for the customer keeps one run.
 #}
 with events as (
     select
@@ -14,7 +17,7 @@ with events as (
             partition by source_system, work_order_id order by event_at, event_seq
         ) as event_number
     from {{ ref('stg_landing__status_events') }}
-    where 1 = 1 {{ changed_work_orders_filter() }}
+    where event_role <> 'pausing' {{ changed_work_orders_filter() }}
 ),
 
 sequenced as (

@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from orchestration.settings import PROJECT_DIR, data_dir
+from orchestration.warehouse import Warehouse
 
 SUMMARY_STATES = [
     "completed_normal", "completed_acceptable", "completed_warning",
@@ -61,8 +62,6 @@ def dagster_instance():
 
 
 def summary(schema: str) -> str:
-    from orchestration.warehouse import Warehouse
-
     warehouse = Warehouse.from_env()
     lines = []
     for grain in ("monthly", "weekly"):
@@ -83,8 +82,14 @@ def summary(schema: str) -> str:
         ]
         table.columns = [c.replace("completed_", "done_").replace("in_progress_", "open_") for c in table.columns]
         lines.append(table.to_string(index=False))
-    if not warehouse.table_exists(schema, "achievement_rates_monthly"):
-        return "\n".join(lines)
+    if warehouse.table_exists(schema, "achievement_rates_monthly"):
+        lines.extend(flagged_nodes(warehouse, schema))
+    lines.extend(business_clocks(warehouse, schema))
+    return "\n".join(lines)
+
+
+def flagged_nodes(warehouse: Warehouse, schema: str) -> list[str]:
+    lines = []
     nodes = warehouse.query(
         f"select process_code, node_code, achievement_rate, raise_commitment, improve_process "
         f"from {schema}.achievement_rates_monthly where grouping_level = 'process_node' "
@@ -96,7 +101,32 @@ def summary(schema: str) -> str:
         for r in nodes.itertuples():
             flag = "raise_commitment" if r.raise_commitment else "improve_process"
             lines.append(f"  {r.process_code:<13} {r.node_code:<12} {r.achievement_rate:6.1%}  {flag}")
-    return "\n".join(lines)
+    return lines
+
+
+def business_clocks(warehouse: Warehouse, schema: str) -> list[str]:
+    """How much a business calendar takes off the wall clock, in the latest month (else week)."""
+    lines = []
+    for grain in ("monthly", "weekly"):
+        states = f"{schema}.node_run_states_{grain}"
+        if not warehouse.table_exists(schema, f"node_run_states_{grain}"):
+            continue
+        clocks = warehouse.query(
+            f"select process_code, node_code, clock, avg(wall_seconds) / 3600 as wall_hours, "
+            f"avg(run_seconds) / 3600 as clock_hours, count(*) as runs from {states} "
+            f"where clock <> 'wall' and run_status = 'completed' and period_id = (select max(period_id) from {states}) "
+            f"group by process_code, node_code, clock order by process_code, node_code"
+        )
+        if clocks.empty:
+            continue
+        lines.append(f"\nbusiness clocks, {grain}: mean hours of the completed runs, wall clock -> working time")
+        for r in clocks.itertuples():
+            lines.append(
+                f"  {r.process_code:<13} {r.node_code:<12} {r.clock:<10} {r.wall_hours:6.1f} h -> "
+                f"{r.clock_hours:5.1f} h  ({r.runs} runs)"
+            )
+        break
+    return lines
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -108,7 +138,6 @@ def main(argv: list[str] | None = None) -> None:
 
     from orchestration.definitions import build_defs
     from orchestration.runner import closed_days_until, run_periods
-    from orchestration.warehouse import Warehouse
 
     now = datetime.now(UTC).replace(microsecond=0)
     began = time.perf_counter()

@@ -26,5 +26,13 @@ def test_main_job_prints_the_summary(
     for process in ("BROADBAND", "COMPLAINT", "REMUNERATION"):
         assert process in out
     assert "%" in out
+    # Remuneration settlement runs on the China business calendar: the summary shows wall vs working time.
+    assert "business clocks, weekly" in out and "cn_office" in out
+    clocks = query(
+        "select clock, sum(wall_seconds) as wall, sum(run_seconds) as run from {s}.node_run_states_weekly "
+        "where process_code = 'REMUNERATION' and run_status = 'completed' group by clock"
+    )
+    assert list(clocks.clock) == ["cn_office"]
+    assert float(clocks.run.iloc[0]) < float(clocks.wall.iloc[0]) / 2  # 7.5 working hours in a 24-hour day
     days = query("select count(distinct period_id) as n from {s}.achievement_rates_daily").n.iloc[0]
     assert int(days) == 14

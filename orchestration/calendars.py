@@ -329,9 +329,13 @@ def calendar_days_table(calendars: dict[str, list[CalendarVersion]], first: date
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
-def working_seconds(version: CalendarVersion, first: date, start: datetime, end: datetime) -> float:
-    """Working seconds between two naive-UTC instants, by plain interval arithmetic: the independent
-    yardstick the tests hold the warehouse's table-based answer against."""
+def working_time_at(version: CalendarVersion, first: date, instants: np.ndarray) -> np.ndarray:
+    """Working seconds from the first interval to each epoch-second instant, by a search over the sorted
+    working intervals: an implementation independent of the table, which the tests and the benchmark's
+    yardstick hold the warehouse's answers against."""
     intervals = _working_intervals(version, first)
-    a, b = (pd.Timestamp(x).value / 10**9 for x in (start, end))
-    return float((np.minimum(intervals.end, b) - np.maximum(intervals.start, a)).clip(lower=0).sum())
+    starts, lengths = intervals.start.to_numpy(), (intervals.end - intervals.start).to_numpy()
+    before = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    i = np.searchsorted(starts, instants, side="right") - 1
+    inside = np.clip(instants - starts[np.maximum(i, 0)], 0, lengths[np.maximum(i, 0)])
+    return np.where(i < 0, 0, before[np.maximum(i, 0)] + inside)

@@ -1,6 +1,7 @@
 """The benchmark: demo sources of about N node runs, timed stage by stage from the sources to every mart.
 
     python -m orchestration.benchmark [--runs 1000000] [--days 60] [--warehouse duckdb|postgres|both]
+                                      [--clock config|wall|business]
                                       [--data-dir DIR] [--history-factors 1,2] [--repeat 3] [--keep]
                                       [--output BENCHMARKS.md | --no-write]
 
@@ -51,6 +52,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from orchestration.assets.dbt import BASE_MODELS, PERIOD_TAGS
 from orchestration.settings import CONFIG_DIR, DBT_EXECUTABLE, DBT_PROJECT_DIR, PROJECT_DIR, pipeline_settings
 
 DEMO_SOURCES = ("oa_workflow", "settlement_files", "ticket_api")
@@ -61,9 +63,10 @@ STATES = (
     "in_progress_normal", "in_progress_acceptable", "in_progress_warning", "cancelled", "no_commitment",
 )  # fmt: skip
 # The dbt selections of orchestration/assets/dbt.py (reference = everything else).
-PERIOD_TAGS = {"day": "tag:period_day", "week": "tag:period_week", "month": "tag:period_month"}
-REFERENCE_SELECTION = ("fqn:*", f"fct_node_runs {' '.join(PERIOD_TAGS.values())}")
-DAILY_SELECTION = f"fct_node_runs {PERIOD_TAGS['day']}"
+REFERENCE_SELECTION = ("fqn:*", f"{BASE_MODELS} {' '.join(PERIOD_TAGS.values())}")
+DAILY_SELECTION = f"{BASE_MODELS} {PERIOD_TAGS['day']}"
+# --clock: the project's commitments as configured, all on the wall clock, or all on this calendar.
+BUSINESS_CALENDAR = "cn_office"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -209,6 +212,21 @@ def business_midnight_today() -> dt.datetime:
     return dt.datetime(today.year, today.month, today.day, tzinfo=tz).astimezone(dt.UTC)
 
 
+def use_clock(scratch: Path, clock: str) -> None:
+    """Judge by the project's commitments as configured, or by the same limits all on the wall clock or
+    all on the business calendar (so the two figures differ in the clock alone)."""
+    if clock == "config":
+        return
+    import yaml
+
+    raw = yaml.safe_load((CONFIG_DIR / "commitments.yaml").read_text(encoding="utf-8"))
+    for entry in raw["commitments"]:
+        entry["clock"] = "wall" if clock == "wall" else BUSINESS_CALENDAR
+    path = scratch / "commitments.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    os.environ["COMMITMENTS_FILE"] = str(path)
+
+
 def use_demo_sources(scratch: Path) -> Path:
     """Copies of the three demo declarations (not the helpdesk) in a directory of their own."""
     directory = scratch / "sources_config"
@@ -286,11 +304,44 @@ def _epoch(values: pd.Series) -> np.ndarray:
 def _version_in_force(runs: pd.DataFrame, versions: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Per run (index kept), the version of `by` with valid_from <= start_at < valid_to, or NaN."""
     left = runs[[*by, "start_s"]].reset_index().sort_values("start_s", kind="stable")
-    right = versions[[*by, "from_s", "to_s", "commitment_seconds", "tolerance_seconds"]].sort_values("from_s")
+    right = versions[[*by, "from_s", "to_s", "commitment_seconds", "tolerance_seconds", "clock"]].sort_values("from_s")
     merged = pd.merge_asof(left, right, left_on="start_s", right_on="from_s", by=by, direction="backward")
     expired = merged["to_s"].notna() & (merged["start_s"] >= merged["to_s"])
-    merged.loc[expired, ["commitment_seconds", "tolerance_seconds"]] = np.nan
-    return merged.set_index("index")[["commitment_seconds", "tolerance_seconds"]].reindex(runs.index)
+    merged.loc[expired, ["commitment_seconds", "tolerance_seconds", "clock"]] = np.nan
+    return merged.set_index("index")[["commitment_seconds", "tolerance_seconds", "clock"]].reindex(runs.index)
+
+
+class ClockReadings:
+    """Readings of each run's clock, the way one would compute them in numpy: the wall clock reads epoch
+    seconds; a business calendar version reads its working time by a search over its sorted working
+    intervals (orchestration.calendars.working_time_reader), independent of the warehouse's day table."""
+
+    def __init__(self, clocks: pd.Series, start: np.ndarray, first: dt.date) -> None:
+        from orchestration.calendars import load_calendars, working_time_reader
+
+        first = first - dt.timedelta(days=400)  # runs may start before the first day
+        self.groups: list[tuple[Callable[[np.ndarray], np.ndarray], np.ndarray]] = []  # (reader, run mask)
+        clock = clocks.fillna("wall").to_numpy()
+        for name, versions in load_calendars(first).items():
+            for v in versions:
+                valid_to = _epoch(pd.Series([v.valid_to]))[0] if v.valid_to else _NEVER
+                mask = (clock == name) & (start >= _epoch(pd.Series([v.valid_from]))[0]) & (start < valid_to)
+                if mask.any():
+                    self.groups.append((working_time_reader(v, first), mask))
+
+    def read(self, instants: np.ndarray) -> np.ndarray:
+        """Per run, its clock's reading at its instant; wall-clock runs keep the instant."""
+        out = instants.astype("float64")
+        for reader, mask in self.groups:
+            out[mask] = reader(np.minimum(instants[mask], _NEVER // 2))
+        return out
+
+    def read_all(self, instant: int, n: int) -> np.ndarray:
+        """Per run, its clock's reading at one instant shared by all (a period's as_of)."""
+        out = np.full(n, float(instant))
+        for reader, mask in self.groups:
+            out[mask] = reader(np.array([instant]))[0]
+        return out
 
 
 def classify_with_pandas(truth: pd.DataFrame, first: dt.date, last: dt.date) -> tuple[pd.DataFrame, int]:
@@ -315,6 +366,7 @@ def classify_with_pandas(truth: pd.DataFrame, first: dt.date, last: dt.date) -> 
     own = _version_in_force(runs, commitments[commitments["segment"] != "*"], ["process_code", "node_code", "segment"])
     fallback = _version_in_force(runs, commitments[commitments["segment"] == "*"], ["process_code", "node_code"])
     limits = own.fillna(fallback)
+    clocks = ClockReadings(limits["clock"], runs["start_s"].to_numpy(), first)
     commitment = limits["commitment_seconds"].to_numpy()
     tolerance = limits["tolerance_seconds"].to_numpy()
     no_commitment = np.isnan(commitment)
@@ -323,6 +375,7 @@ def classify_with_pandas(truth: pd.DataFrame, first: dt.date, last: dt.date) -> 
     end = _epoch(truth["end_at"])
     cancel = _epoch(truth["cancelled_at"])
     stop = np.minimum(end, cancel)
+    start_reading, end_reading = clocks.read(start), clocks.read(end)
     tz = pipeline_settings().business_time_zone.key
     local = pd.date_range(first, last + dt.timedelta(days=1), freq="D").tz_localize(tz)
     bounds = _epoch(pd.Series(local.tz_convert("UTC")))
@@ -332,11 +385,12 @@ def classify_with_pandas(truth: pd.DataFrame, first: dt.date, last: dt.date) -> 
         period_start, as_of = bounds[i], bounds[i + 1]  # closed days: as_of = period end
         # In scope: started before as_of, neither ended nor cancelled before the day began.
         scope = (start < as_of) & (stop >= period_start)
-        s, e, c = start[scope], end[scope], cancel[scope]
+        e, c = end[scope], cancel[scope]
         limit, tol, none = commitment[scope], tolerance[scope], no_commitment[scope]
         cancelled = c <= as_of
         completed = ~cancelled & (e <= as_of)
-        run_seconds = np.where(completed, e - s, as_of - s)
+        as_of_reading = clocks.read_all(as_of, len(start))[scope]
+        run_seconds = np.where(completed, end_reading[scope], as_of_reading) - start_reading[scope]
         band = np.where(run_seconds <= limit, 0, np.where(run_seconds <= tol, 1, 2))
         state = np.where(cancelled, 6, np.where(none, 7, np.where(completed, band, 3 + band)))
         counts[i] = np.bincount(state, minlength=len(STATES))
@@ -919,6 +973,12 @@ def main(argv: list[str] | None = None) -> None:
         help="history lengths as multiples of --days, same orders per day (default 1,2: the one-day cost at "
         "--days and at twice as many days of history)",
     )
+    parser.add_argument(
+        "--clock",
+        choices=("config", "wall", "business"),
+        default="config",
+        help=f"commitments as configured, all on the wall clock, or all on the {BUSINESS_CALENDAR} calendar",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=3, help="one-day runs per history (median reported)")
     parser.add_argument("--keep", action="store_true", help="keep the warehouses and the scratch directory")
@@ -938,6 +998,7 @@ def main(argv: list[str] | None = None) -> None:
     root = root.resolve()
     root.mkdir(parents=True, exist_ok=True)
     use_demo_sources(root)
+    use_clock(root, args.clock)
     dbt_hash = snapshot_dbt_project(root)
     first = (now.astimezone(pipeline_settings().business_time_zone) - dt.timedelta(days=args.days)).date()
     orders_per_day = orders_for_runs(args.runs, first, now)
@@ -975,6 +1036,10 @@ def main(argv: list[str] | None = None) -> None:
         key = f"{'+'.join(targets)} runs={args.runs} days={args.days}"
         names = " + ".join(WAREHOUSE_NAMES[t] for t in targets)
         title = f"Results: {args.runs:,} node runs, {args.days} days, {names}"
+        if args.clock != "config":
+            key += f" clock={args.clock}"
+            clock = "the wall clock" if args.clock == "wall" else f"the {BUSINESS_CALENDAR} business calendar"
+            title += f", every commitment on {clock}"
         write_section(args.output, key, title, body)
         print(f"\nwritten to {args.output}")
     if any(r.mismatches or r.failures for w in worlds for r in w.runs):

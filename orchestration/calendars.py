@@ -14,6 +14,7 @@ import csv
 import importlib.metadata
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -330,12 +331,20 @@ def calendar_days_table(calendars: dict[str, list[CalendarVersion]], first: date
 
 
 def working_time_at(version: CalendarVersion, first: date, instants: np.ndarray) -> np.ndarray:
-    """Working seconds from the first interval to each epoch-second instant, by a search over the sorted
-    working intervals: an implementation independent of the table, which the tests and the benchmark's
+    """Working seconds from `first` to each epoch-second instant, by a search over the sorted working
+    intervals: an implementation independent of the table, which the tests and the benchmark's
     yardstick hold the warehouse's answers against."""
+    return working_time_reader(version, first)(instants)
+
+
+def working_time_reader(version: CalendarVersion, first: date) -> Callable[[np.ndarray], np.ndarray]:
     intervals = _working_intervals(version, first)
     starts, lengths = intervals.start.to_numpy(), (intervals.end - intervals.start).to_numpy()
     before = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    i = np.searchsorted(starts, instants, side="right") - 1
-    inside = np.clip(instants - starts[np.maximum(i, 0)], 0, lengths[np.maximum(i, 0)])
-    return np.where(i < 0, 0, before[np.maximum(i, 0)] + inside)
+
+    def read(instants: np.ndarray) -> np.ndarray:
+        i = np.searchsorted(starts, instants, side="right") - 1
+        j = np.maximum(i, 0)
+        return np.where(i < 0, 0, before[j] + np.clip(instants - starts[j], 0, lengths[j]))
+
+    return read

@@ -66,6 +66,28 @@ P_OPEN,CALLBACK,2026-10-13 09:00:00
 P_OPEN,WAIT_CUSTOMER,2026-10-13 10:00:00
 """
 
+# Completion-marked: the pausing activity took the time since the previous event.
+COMPLETION_EVENTS = """\
+order,activity,at
+C_PAUSE,ACCEPTED,2026-10-12 09:00:00
+C_PAUSE,WAIT_VENDOR,2026-10-12 11:00:00
+C_PAUSE,INSTALLED,2026-10-12 15:00:00
+"""
+
+COMPLETION_SOURCE = """\
+name: clock_completions
+kind: file
+path: "{data_dir}/clock_completions.csv"
+time_zone: Asia/Shanghai
+shape: status_history
+timestamp_marks: completion
+columns: {work_order_id: order, status: activity, event_at: at}
+process: BROADBAND
+nodes:
+  BROADBAND: {ACCEPTED: ACCEPT, INSTALLED: INSTALL}
+pausing_statuses: [WAIT_VENDOR]
+"""
+
 INTERVAL_SOURCE = """\
 name: clock_runs
 kind: file
@@ -113,7 +135,9 @@ def measured(module_pipeline_env: Path) -> Iterator[pd.DataFrame]:
         root / "clock_runs.csv", index=False
     )
     (root / "clock_events.csv").write_text(EVENTS, encoding="utf-8")
-    for name, text in (("clock_runs", INTERVAL_SOURCE), ("clock_events", EVENT_SOURCE)):
+    (root / "clock_completions.csv").write_text(COMPLETION_EVENTS, encoding="utf-8")
+    sources = {"clock_runs": INTERVAL_SOURCE, "clock_events": EVENT_SOURCE, "clock_completions": COMPLETION_SOURCE}
+    for name, text in sources.items():
         (root / "sources_config" / f"{name}.yaml").write_text(textwrap.dedent(text), encoding="utf-8")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("COMMITMENTS_CALENDARS_FILE", str(CALENDARS))
@@ -185,6 +209,15 @@ def test_pause_spanning_a_holiday_removes_only_its_working_time(measured) -> Non
 def test_pause_on_the_wall_clock(measured) -> None:
     row = completed("P_WALL")
     assert (row.paused_seconds, row.run_seconds, row.state) == (8 * H, 4 * H, "completed_normal")
+
+
+def test_completion_marked_pause(measured) -> None:
+    """INSTALLED at 15:00 closes the run begun at the last other event (09:00); WAIT_VENDOR at 11:00 says
+    the two hours before it were spent waiting."""
+    row = completed("C_PAUSE")
+    assert row.node_code == "INSTALL"
+    assert (row.wall_seconds, row.paused_seconds, row.run_seconds) == (6 * H, 2 * H, 4 * H)
+    assert query("select count(*) as n from {s}.fct_node_runs where work_order_id = 'C_PAUSE'").n.iloc[0] == 1
 
 
 def test_open_pause_freezes_the_clock(measured) -> None:
@@ -273,6 +306,30 @@ def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "calendars.yaml"
     path.write_text(textwrap.dedent(text), encoding="utf-8")
     return path
+
+
+def test_holidays_from_a_file(tmp_path: Path) -> None:
+    """A company calendar from a file: Wednesday 2026-03-11 off, Saturday 2026-03-14 worked (Friday's hours)."""
+    (tmp_path / "days.csv").write_text("date,kind\n2026-03-11,holiday\n2026-03-14,workday\n", encoding="utf-8")
+    path = write(
+        tmp_path,
+        f"""\
+        calendars:
+          plant:
+            time_zone: Europe/Berlin
+            versions:
+              - valid_from: 2026-01-01
+                working_hours: {{mon: [08:00-16:00], tue: [08:00-16:00], wed: [08:00-16:00], thu: [08:00-16:00],
+                                 fri: [07:00-13:00]}}
+                holidays: {{file: "{tmp_path / "days.csv"}"}}
+                make_up_hours: fri
+        """,
+    )
+    version = load_calendars(date(2026, 1, 1), path)["plant"][0]
+    # Mon 03-09 00:00 to Mon 03-16 00:00 local (UTC+1): Mon, Tue, Thu 8 h; Fri and Sat 6 h.
+    week = pd.to_datetime(["2026-03-08 23:00", "2026-03-15 23:00"]).astype("datetime64[s]").astype("int64")
+    readings = working_time_at(version, date(2026, 1, 1), week.to_numpy())
+    assert readings[1] - readings[0] == (3 * 8 + 2 * 6) * H
 
 
 def test_china_calendar_fails_clearly_beyond_the_package(tmp_path: Path) -> None:

@@ -86,7 +86,11 @@ def _date(value: object, where: str) -> date:
         raise CalendarError(f"{where}: {value!r} is not a date") from exc
 
 
-def _instant(value: object, tz: ZoneInfo, where: str) -> datetime:
+def local_instant(value: object, tz: ZoneInfo, where: str, error: type[ValueError]) -> datetime | None:
+    """A `valid_from`/`valid_to` of the config files: a date or date-time, local to `tz` unless it has an
+    offset, as naive UTC; None when empty. Raises `error` naming `where` otherwise."""
+    if value is None or value == "":
+        return None
     if isinstance(value, datetime):
         local = value
     elif isinstance(value, date):
@@ -95,7 +99,7 @@ def _instant(value: object, tz: ZoneInfo, where: str) -> datetime:
         try:
             local = datetime.fromisoformat(str(value))
         except ValueError as exc:
-            raise CalendarError(f"{where}: {value!r} is not a date or date-time") from exc
+            raise error(f"{where}: {value!r} is not a date or date-time") from exc
     if local.tzinfo is None:
         local = local.replace(tzinfo=tz)
     return local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
@@ -193,10 +197,10 @@ def load_calendars(first: date, path: Path | None = None) -> dict[str, list[Cale
         versions = []
         for i, v in enumerate(spec.get("versions") or [], start=1):
             vwhere = f"{where} version {i}"
-            if "valid_from" not in v:
+            valid_from = local_instant(v.get("valid_from"), tz, vwhere, CalendarError)
+            if valid_from is None:
                 raise CalendarError(f"{vwhere}: valid_from is required")
-            valid_from = _instant(v["valid_from"], tz, vwhere)
-            valid_to = _instant(v["valid_to"], tz, vwhere) if v.get("valid_to") else None
+            valid_to = local_instant(v.get("valid_to"), tz, vwhere, CalendarError)
             if valid_to is not None and valid_to <= valid_from:
                 raise CalendarError(f"{vwhere}: valid_to must be after valid_from")
             until = _date(v.get("until", DEFAULT_UNTIL), vwhere)

@@ -10,12 +10,11 @@ import os
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 import yaml
 
-from orchestration.calendars import WALL_CLOCK, CalendarVersion, load_calendars, parse_duration
+from orchestration.calendars import WALL_CLOCK, CalendarVersion, load_calendars, local_instant, parse_duration
 from orchestration.settings import CONFIG_DIR, pipeline_settings
 
 WILDCARD = "*"
@@ -68,23 +67,6 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
     return Catalogue(proc, nod)
 
 
-def _local_instant(value: object, tz: ZoneInfo, where: str) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        local = value
-    elif isinstance(value, date):
-        local = datetime(value.year, value.month, value.day)
-    else:
-        try:
-            local = datetime.fromisoformat(str(value))
-        except ValueError as exc:
-            raise CommitmentError(f"{where}: {value!r} is not a date or date-time") from exc
-    if local.tzinfo is None:
-        local = local.replace(tzinfo=tz)
-    return local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
-
-
 def load_commitments(
     catalogue: Catalogue, path: Path | None = None, calendars: dict[str, list[CalendarVersion]] | None = None
 ) -> pd.DataFrame:
@@ -123,10 +105,10 @@ def load_commitments(
             raise CommitmentError(f"{where}: commitment must be positive")
         if tolerance < commitment:
             raise CommitmentError(f"{where}: tolerance {e['tolerance']} is shorter than commitment {e['commitment']}")
-        valid_from = _local_instant(e.get("valid_from"), tz, where)
+        valid_from = local_instant(e.get("valid_from"), tz, where, CommitmentError)
         if valid_from is None:
             raise CommitmentError(f"{where}: valid_from is required")
-        valid_to = _local_instant(e.get("valid_to"), tz, where)
+        valid_to = local_instant(e.get("valid_to"), tz, where, CommitmentError)
         if valid_to is not None and valid_to <= valid_from:
             raise CommitmentError(f"{where}: valid_to must be after valid_from")
         department, position = owners.get((process, node), (proc_owner[process], None))

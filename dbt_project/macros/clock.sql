@@ -22,26 +22,32 @@
     cast(extract(epoch from {{ ts }}) as {{ type_double() }})
 {%- endmacro %}
 
+{#- extract() returns numeric on PostgreSQL 14+, several times slower than date_part's double. -#}
+{% macro postgres__epoch_seconds(ts) -%}
+    date_part('epoch', {{ ts }})
+{%- endmacro %}
+
 {% macro bigquery__epoch_seconds(ts) -%}
     cast(unix_micros({{ ts }}) / 1000000 as float64)
 {%- endmacro %}
 
-{#- The row of the working-time table for the UTC day of `ts`, as `alias` (no row on the wall clock). -#}
-{% macro calendar_day_join(alias, calendar_version_id, ts) -%}
+{#- The row of the working-time table for the UTC day of an instant given as epoch seconds, as `alias`
+    (no row on the wall clock). -#}
+{% macro calendar_day_join(alias, calendar_version_id, epoch) -%}
     left join {{ ref('dim_calendar_days') }} as {{ alias }}
         on {{ alias }}.calendar_version_id = {{ calendar_version_id }}
-        and {{ alias }}.utc_day = cast(floor({{ epoch_seconds(ts) }} / 86400) as {{ dbt.type_bigint() }})
+        and {{ alias }}.utc_day = cast(floor({{ epoch }} / 86400) as {{ dbt.type_bigint() }})
 {%- endmacro %}
 
-{#- The clock's reading at `ts`: epoch seconds on the wall clock, working seconds on a business clock.
-    Null when a business clock has no row for the day (outside its calendar's coverage): the marts'
-    tests then fail by name instead of judging the run on a wrong clock. -#}
-{% macro clock_reading(alias, calendar_version_id, ts) -%}
+{#- The clock's reading at an instant given as epoch seconds: the instant itself on the wall clock,
+    working seconds on a business clock. Null when a business clock has no row for the day (outside its
+    calendar's coverage): the marts' tests then fail by name instead of judging on a wrong clock. -#}
+{% macro clock_reading(alias, calendar_version_id, epoch) -%}
     case
-        when {{ calendar_version_id }} is null then {{ epoch_seconds(ts) }}
+        when {{ calendar_version_id }} is null then {{ epoch }}
         else {{ alias }}.cum_seconds
         {%- for i in range(1, clock_slots() + 1) %}
-            + greatest(0, least({{ epoch_seconds(ts) }}, {{ alias }}.w{{ i }}_end) - {{ alias }}.w{{ i }}_start)
+            + greatest(0, least({{ epoch }}, {{ alias }}.w{{ i }}_end) - {{ alias }}.w{{ i }}_start)
         {%- endfor %}
     end
 {%- endmacro %}
@@ -60,7 +66,10 @@
 {{ name }}__versioned as (
     select
         r.*,
-        cal.calendar_version_id
+        cal.calendar_version_id,
+        -- Each instant converted once: the lookups and readings below use it a dozen times.
+        {{ epoch_seconds('r.start_at') }} as start_epoch,
+        {{ epoch_seconds('r.' ~ until) }} as until_epoch
     from {{ relation }} as r
     left join {{ ref('dim_calendar_versions') }} as cal
         on cal.calendar_name = r.clock
@@ -72,8 +81,12 @@
     select
         {% for k in keys %}v.{{ k }}, {% endfor %}
         v.calendar_version_id,
-        case when p.pause_start > v.start_at then p.pause_start else v.start_at end as pause_from,
-        case when p.pause_end is null or p.pause_end > v.{{ until }} then v.{{ until }} else p.pause_end end as pause_to
+        case when p.pause_start > v.start_at then {{ epoch_seconds('p.pause_start') }} else v.start_epoch end
+            as from_epoch,
+        case
+            when p.pause_end is null or p.pause_end > v.{{ until }} then v.until_epoch
+            else {{ epoch_seconds('p.pause_end') }}
+        end as to_epoch
     from {{ name }}__versioned as v
     inner join {{ ref('fct_work_order_pauses') }} as p
         on p.work_order_id = v.work_order_id
@@ -85,26 +98,26 @@
     select
         {% for k in keys %}s.{{ k }}, {% endfor %}
         sum(
-            {{ clock_reading('pause_to_day', 's.calendar_version_id', 's.pause_to') }}
-            - {{ clock_reading('pause_from_day', 's.calendar_version_id', 's.pause_from') }}
+            {{ clock_reading('to_day', 's.calendar_version_id', 's.to_epoch') }}
+            - {{ clock_reading('from_day', 's.calendar_version_id', 's.from_epoch') }}
         ) as paused_seconds
     from {{ name }}__pause_spans as s
-    {{ calendar_day_join('pause_from_day', 's.calendar_version_id', 's.pause_from') }}
-    {{ calendar_day_join('pause_to_day', 's.calendar_version_id', 's.pause_to') }}
+    {{ calendar_day_join('from_day', 's.calendar_version_id', 's.from_epoch') }}
+    {{ calendar_day_join('to_day', 's.calendar_version_id', 's.to_epoch') }}
     group by {% for k in keys %}s.{{ k }}{{ ', ' if not loop.last }}{% endfor %}
 ),
 
 {{ name }} as (
     select
         v.*,
-        {{ epoch_seconds('v.' ~ until) }} - {{ epoch_seconds('v.start_at') }} as wall_seconds,
+        v.until_epoch - v.start_epoch as wall_seconds,
         case when v.{{ until }} is not null then coalesce(pz.paused_seconds, 0) end as paused_seconds,
-        {{ clock_reading('until_day', 'v.calendar_version_id', 'v.' ~ until) }}
-        - {{ clock_reading('start_day', 'v.calendar_version_id', 'v.start_at') }}
+        {{ clock_reading('until_day', 'v.calendar_version_id', 'v.until_epoch') }}
+        - {{ clock_reading('start_day', 'v.calendar_version_id', 'v.start_epoch') }}
         - coalesce(pz.paused_seconds, 0) as run_seconds
     from {{ name }}__versioned as v
-    {{ calendar_day_join('start_day', 'v.calendar_version_id', 'v.start_at') }}
-    {{ calendar_day_join('until_day', 'v.calendar_version_id', 'v.' ~ until) }}
+    {{ calendar_day_join('start_day', 'v.calendar_version_id', 'v.start_epoch') }}
+    {{ calendar_day_join('until_day', 'v.calendar_version_id', 'v.until_epoch') }}
     left join {{ name }}__paused as pz
         on {% for k in keys %}pz.{{ k }} = v.{{ k }}{{ ' and ' if not loop.last }}{% endfor %}
 )

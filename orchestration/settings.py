@@ -26,6 +26,10 @@ def data_dir() -> Path:
 class PipelineSettings:
     business_time_zone: ZoneInfo
     history_start: date
+    # Data quality: the quarantined share of a partition above which its checks block downstream,
+    # and how far in the future a source's clock may run before a start counts as impossible.
+    quarantine_limit: float = 0.01
+    clock_skew: str = "5min"
 
 
 @cache
@@ -35,4 +39,6 @@ def pipeline_settings() -> PipelineSettings:
     return PipelineSettings(
         business_time_zone=ZoneInfo(tz_name),
         history_start=date.fromisoformat(str(raw["history_start"])),
+        quarantine_limit=float(raw.get("quarantine_limit", 0.01)),
+        clock_skew=str(raw.get("clock_skew", "5min")),
     )

@@ -1,9 +1,19 @@
 """One asset per declared source system: extract a range of day partitions and land it in one go."""
 
-from dagster import AssetExecutionContext, AssetsDefinition, BackfillPolicy, MaterializeResult, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
 from orchestration.catalog import load_catalogue
 from orchestration.partitions import daily_partitions
+from orchestration.quality.checks import evaluate_extraction, extraction_check_specs
+from orchestration.quality.summary import summary_frame, summary_markdown, write_summary
 from orchestration.settings import pipeline_settings
 from orchestration.sources.config import SourceConfig, load_sources
 from orchestration.sources.extract import extract, land
@@ -18,8 +28,10 @@ def window_of(context: AssetExecutionContext) -> Window:
 
 
 def extraction_asset(cfg: SourceConfig) -> AssetsDefinition:
+    key = AssetKey(["landing", cfg.name])
+
     @asset(
-        key=["landing", cfg.name],
+        key=key,
         group_name="extraction",
         partitions_def=daily_partitions,
         # A range backfill is one run reading the range once (e.g. one pass over a history file).
@@ -28,6 +40,8 @@ def extraction_asset(cfg: SourceConfig) -> AssetsDefinition:
         description=f"{cfg.kind} source `{cfg.name}` ({cfg.shape}), landed per day partition.",
         metadata={"shape": cfg.shape, "time_zone": cfg.time_zone},
         pool="warehouse",
+        # Blocking: a partition that does not reconcile or quarantines too much stops the marts downstream.
+        check_specs=extraction_check_specs(key),
     )
     def _extract(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
         window = window_of(context)
@@ -39,6 +53,9 @@ def extraction_asset(cfg: SourceConfig) -> AssetsDefinition:
             f"{cfg.name}: {result.received} rows received, {result.accepted} accepted, "
             f"{len(result.quarantine)} quarantined over {len(window.days)} day(s)"
         )
+        checks, counts, by_reason = evaluate_extraction(warehouse, cfg, window.days)
+        summary = summary_frame(cfg, counts, by_reason, checks)
+        write_summary(warehouse, window.days, summary, cfg.name)
         return MaterializeResult(
             metadata={
                 "rows_received": result.received,
@@ -46,7 +63,9 @@ def extraction_asset(cfg: SourceConfig) -> AssetsDefinition:
                 "rows_quarantined": len(result.quarantine),
                 "quarantine_reasons": reasons,
                 "days": len(log),
-            }
+                "data_quality": MetadataValue.md(summary_markdown(summary)),
+            },
+            check_results=checks,
         )
 
     return _extract

@@ -9,7 +9,6 @@ import datetime as dt
 from pathlib import Path
 
 import pandas as pd
-import pytest
 import yaml
 from dagster import AssetCheckSeverity, AssetKey, DagsterInstance
 

@@ -13,7 +13,8 @@ import yaml
 from dagster import AssetCheckSeverity, AssetKey, DagsterInstance
 
 from orchestration.demo import generator as gen
-from orchestration.quality.checks import QUARANTINE_SHARE, ROWS_RECONCILE
+from orchestration.quality.checks import GX_LANDING, QUARANTINE_SHARE, ROWS_RECONCILE
+from orchestration.quality.model_checks import GX_CHECK
 from tests.conftest import query, use_source
 
 START = dt.date(2026, 10, 1)
@@ -40,7 +41,14 @@ def _marts() -> dict[str, pd.DataFrame]:
 
 
 def _checks(result) -> dict[str, object]:
-    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+    """The run's checks on the extraction asset, by name."""
+    return {
+        e.check_name: e for e in result.get_asset_check_evaluations() if e.asset_key == AssetKey(["landing", SOURCE])
+    }
+
+
+def _model_checks(result) -> dict[AssetKey, object]:
+    return {e.asset_key: e for e in result.get_asset_check_evaluations() if e.check_name == GX_CHECK}
 
 
 def _assert_marts_whole(marts: dict[str, pd.DataFrame]) -> None:
@@ -61,7 +69,14 @@ def test_bad_day_blocks_its_marts_and_the_previous_marts_stay_whole(pipeline_env
         assert build_defs().resolve_job_def("reference_job").execute_in_process(instance=instance).success
         good = _run_daily(instance, *GOOD_DAYS)
         assert good.success
+        assert set(_checks(good)) == {GX_LANDING, ROWS_RECONCILE, QUARANTINE_SHARE}
         assert all(c.passed for c in _checks(good).values())
+        # Great Expectations validated the base table and each daily mart, with a Data Docs page per run.
+        suites = _model_checks(good)
+        assert set(suites) == set(MART_KEYS) | {AssetKey("work_order_status_daily")}
+        assert all(c.passed for c in suites.values())
+        docs = suites[AssetKey("fct_node_runs")].metadata["data_docs"].value
+        assert docs.startswith("file://") and Path(docs.removeprefix("file://")).is_file()
         before = _marts()
         assert set(before["states"].period_id) == {f"day:{d}" for d in GOOD_DAYS}
         _assert_marts_whole(before)
@@ -82,6 +97,7 @@ def test_bad_day_blocks_its_marts_and_the_previous_marts_stay_whole(pipeline_env
         materialized = {e.asset_key for e in blocked.get_asset_materialization_events()}
         assert AssetKey(["landing", SOURCE]) in materialized
         assert not materialized & set(MART_KEYS)
+        assert not _model_checks(blocked)  # nothing built, nothing to validate
         after = _marts()
         for name in before:
             pd.testing.assert_frame_equal(after[name], before[name], obj=name)

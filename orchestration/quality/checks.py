@@ -21,12 +21,21 @@ from orchestration.warehouse import Warehouse
 
 ROWS_RECONCILE = "rows_reconcile"
 QUARANTINE_SHARE = "quarantine_share"
+GX_LANDING = "gx_landing"
 # Partitions listed in check metadata at most (a long backfill would otherwise flood the UI).
 SHOWN = 20
 
 
-def extraction_check_specs(key: AssetKey) -> list[AssetCheckSpec]:
-    return [
+def extraction_check_specs(key: AssetKey, with_gx: bool) -> list[AssetCheckSpec]:
+    gx = [
+        AssetCheckSpec(
+            GX_LANDING,
+            asset=key,
+            blocking=True,
+            description="Great Expectations suite (expectations/landing__<source or shape>.json) on the landed rows.",
+        )
+    ]
+    return (gx if with_gx else []) + [
         AssetCheckSpec(
             ROWS_RECONCILE,
             asset=key,

@@ -14,7 +14,7 @@ from orchestration.warehouse import Warehouse
 LANDING_TABLE = {"intervals": "interval_runs", "status_history": "status_events"}
 
 
-def _where(source_system: str, days: Sequence[date], alias: str = "") -> str:
+def partition_filter(source_system: str, days: Sequence[date], alias: str = "") -> str:
     a = f"{alias}." if alias else ""
     return (
         f"{a}source_system = '{source_system}' and {a}partition_date >= '{min(days)}' "
@@ -25,7 +25,7 @@ def _where(source_system: str, days: Sequence[date], alias: str = "") -> str:
 def partition_counts(warehouse: Warehouse, source_system: str, shape: str, days: Sequence[date]) -> pd.DataFrame:
     """One row per day partition of the window: the logged counts, the rows really landed and really
     quarantined, the quarantined share and whether it all reconciles."""
-    where = _where(source_system, days)
+    where = partition_filter(source_system, days)
     landing = warehouse.landing_schema
     frame = warehouse.query(
         f"""
@@ -41,7 +41,7 @@ def partition_counts(warehouse: Warehouse, source_system: str, shape: str, days:
         from {landing}.extraction_log as log
         left join landed on landed.partition_date = log.partition_date
         left join quarantined on quarantined.partition_date = log.partition_date
-        where {_where(source_system, days, "log")}
+        where {partition_filter(source_system, days, "log")}
         order by log.partition_date
         """
     )
@@ -63,7 +63,8 @@ def quarantine_reasons(warehouse: Warehouse, source_system: str, days: Sequence[
     """partition_date, reason_code, rows: the quarantined rows of the window by reason."""
     frame = warehouse.query(
         f"select partition_date, reason_code, count(*) as n_rows from {warehouse.landing_schema}.quarantine "
-        f"where {_where(source_system, days)} group by partition_date, reason_code order by partition_date, reason_code"
+        f"where {partition_filter(source_system, days)} "
+        "group by partition_date, reason_code order by partition_date, reason_code"
     )
     frame["partition_date"] = pd.to_datetime(frame.partition_date).dt.date
     return frame.astype({"n_rows": "int64"}).rename(columns={"n_rows": "rows"})

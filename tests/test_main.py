@@ -26,5 +26,6 @@ def test_main_job_prints_the_summary(
     for process in ("BROADBAND", "COMPLAINT", "REMUNERATION"):
         assert process in out
     assert "%" in out
+    assert "data quality per source" in out and "settlement_files" in out.split("data quality per source")[1]
     days = query("select count(distinct period_id) as n from {s}.achievement_rates_daily").n.iloc[0]
     assert int(days) == 14

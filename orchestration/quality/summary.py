@@ -66,3 +66,20 @@ def summary_markdown(frame: pd.DataFrame) -> str:
         ]
     ]  # fmt: skip
     return markdown_table(shown.tail(31))
+
+
+def overview(warehouse: Warehouse) -> str:
+    """Per source over all partitions in the summary table: rows and partitions with failed checks."""
+    if not warehouse.table_exists(warehouse.landing_schema, SUMMARY_TABLE):
+        return "data quality: no summary yet"
+    frame = warehouse.query(
+        f"""
+        select source_system, count(*) as partitions, sum(rows_received) as received,
+            sum(rows_accepted) as accepted, sum(rows_quarantined) as quarantined,
+            sum(case when checks_failed > 0 then 1 else 0 end) as partitions_with_failed_checks,
+            sum(case when blocking_failures <> '' then 1 else 0 end) as partitions_blocked
+        from {warehouse.landing_schema}.{SUMMARY_TABLE}
+        group by source_system order by source_system
+        """
+    )
+    return "data quality per source (all partitions checked)\n" + frame.to_string(index=False)

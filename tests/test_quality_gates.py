@@ -6,6 +6,8 @@ summary table records both, and the demo generator's bad-row option is what prod
 from __future__ import annotations
 
 import datetime as dt
+import json
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +17,7 @@ from dagster import AssetCheckSeverity, AssetKey, DagsterInstance
 from orchestration.demo import generator as gen
 from orchestration.quality.checks import GX_LANDING, QUARANTINE_SHARE, ROWS_RECONCILE
 from orchestration.quality.model_checks import GX_CHECK
+from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR
 from tests.conftest import query, use_source
 
 START = dt.date(2026, 10, 1)
@@ -128,3 +131,27 @@ def test_bad_day_blocks_its_marts_and_the_previous_marts_stay_whole(pipeline_env
         _assert_marts_whole(published)
         # The day's classified runs never include the quarantined rows.
         assert not query("select * from {s}.fct_node_runs where node_code = '质检'").shape[0]
+
+    # A mart that lost a run no longer adds up to the base table: dbt's reconciliation test (a blocking
+    # check in Dagster) fails.
+    from orchestration.warehouse import Warehouse
+
+    warehouse = Warehouse.from_env()
+    with warehouse.connect() as conn:
+        conn.cursor().execute(
+            f"delete from {warehouse.schema_name}.node_run_states_daily where period_node_run_id = "
+            f"(select min(period_node_run_id) from {warehouse.schema_name}.node_run_states_daily "
+            f"where period_id = 'day:{BAD_DAY}')"
+        )
+    window = {"window_start": BAD_DAY.isoformat(), "window_end": (BAD_DAY + dt.timedelta(days=1)).isoformat()}
+    tested = subprocess.run(
+        [DBT_EXECUTABLE, "test", "--select", "achievement_rates_daily", "--vars", json.dumps(window)]
+        + ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+        + ["--target-path", str(pipeline_env / "dbt_target")],
+        capture_output=True,
+        text=True,
+        cwd=DBT_PROJECT_DIR,
+    )
+    assert tested.returncode != 0
+    failed = [line for line in tested.stdout.splitlines() if "FAIL" in line and "runs_reconcile_with_base" in line]
+    assert failed, tested.stdout[-2000:]

@@ -74,10 +74,10 @@ def overview(warehouse: Warehouse) -> str:
         return "data quality: no summary yet"
     frame = warehouse.query(
         f"""
-        select source_system, count(*) as partitions, sum(rows_received) as received,
-            sum(rows_accepted) as accepted, sum(rows_quarantined) as quarantined,
-            sum(case when checks_failed > 0 then 1 else 0 end) as partitions_with_failed_checks,
-            sum(case when blocking_failures <> '' then 1 else 0 end) as partitions_blocked
+        select source_system, count(*) as partitions, cast(sum(rows_received) as bigint) as received,
+            cast(sum(rows_accepted) as bigint) as accepted, cast(sum(rows_quarantined) as bigint) as quarantined,
+            cast(sum(case when checks_failed > 0 then 1 else 0 end) as bigint) as partitions_with_failed_checks,
+            cast(sum(case when blocking_failures <> '' then 1 else 0 end) as bigint) as partitions_blocked
         from {warehouse.landing_schema}.{SUMMARY_TABLE}
         group by source_system order by source_system
         """

@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 from dagster import AssetCheckSeverity, AssetKey, DagsterInstance
 
@@ -61,7 +62,10 @@ def _assert_marts_whole(marts: dict[str, pd.DataFrame]) -> None:
     assert per_period.to_dict() == totals.astype(int).to_dict()
 
 
-def test_bad_day_blocks_its_marts_and_the_previous_marts_stay_whole(pipeline_env: Path) -> None:
+def test_bad_day_blocks_its_marts_and_the_previous_marts_stay_whole(
+    pipeline_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COMMITMENTS_GX_CHECKS", "true")  # the whole gate, Great Expectations included
     truth = gen.generate_truth(START, NOW, orders_per_day=150)
     drops = pipeline_env / "drops" / "settlement"
     gen.write_settlement_files(truth, drops, START, dt.date(2026, 10, 12))

@@ -605,6 +605,44 @@ def _fail(run: WarehouseRun, message: str) -> None:
     _loud(f"FAILED on {WAREHOUSE_NAMES[run.target]}: {message}")
 
 
+# The data-quality checks the Dagster assets run (orchestration/quality): on unless --no-checks.
+CHECKS = {"on": True}
+
+
+def _landing_checks(warehouse, cfg, days: list[dt.date]) -> None:
+    """What an extraction asset checks after landing: reconciliation, quarantine share, its GX suite."""
+    from orchestration.quality.checks import evaluate_extraction
+    from orchestration.quality.gx import GreatExpectations, suite_for_source
+    from orchestration.quality.reconcile import LANDING_TABLE, partition_filter
+
+    evaluate_extraction(warehouse, cfg, days)
+    GreatExpectations().validate(
+        warehouse,
+        suite_for_source(cfg.name, cfg.shape),
+        f"{warehouse.landing_schema}.{LANDING_TABLE[cfg.shape]}",
+        partition_filter(cfg.name, days),
+        batch=f"landing__{cfg.name}",
+    )
+
+
+def _model_checks(warehouse, models: list[str], first: dt.date, end: dt.date) -> None:
+    """What the GX asset checks on the dbt models validate after a build of the window [first, end)."""
+    from orchestration.quality.gx import GreatExpectations
+    from orchestration.quality.model_checks import _where
+
+    for model in models:
+        suite = model if model == "fct_node_runs" else model.rsplit("_", 1)[0]
+        GreatExpectations().validate(
+            warehouse, suite, f"{warehouse.schema_name}.{model}", _where(model, first, end), batch=model
+        )
+
+
+_GRAIN_MODELS = {
+    grain: [f"{m}_{grain}" for m in ("node_run_states", "work_order_status", "achievement_rates")]
+    for grain in ("daily", "weekly", "monthly")
+}
+
+
 def bench_warehouse(target: str, world: World, now: dt.datetime, keep: bool, repeat: int) -> WarehouseRun:
     from orchestration.catalog import load_catalogue
     from orchestration.reference import load_reference
@@ -644,6 +682,11 @@ def bench_warehouse(target: str, world: World, now: dt.datetime, keep: bool, rep
                 land(warehouse, result, window)
             run.add(Line(f"load/{cfg.name}", f"load {cfg.name}", seconds(), result.accepted, counted=True))
             print(f"  {cfg.name}: {result.received:,} received, {result.accepted:,} accepted", flush=True)
+            if CHECKS["on"]:
+                with timed() as seconds:
+                    _landing_checks(warehouse, cfg, window.days)
+                label = f"checks {cfg.name}: reconcile, quarantine share, GX suite"
+                run.add(Line(f"check/{cfg.name}", label, seconds(), result.accepted, counted=True))
             del result
         with timed() as seconds:
             reference = load_reference(warehouse)
@@ -670,6 +713,17 @@ def bench_warehouse(target: str, world: World, now: dt.datetime, keep: bool, rep
             )
         record_dbt(run, "dbt/daily", f"dbt build: daily, {world.days} days in one invocation", build, counts)
         print(f"  dbt daily {build.wall:.1f} s, fct_node_runs {run.node_runs:,}", flush=True)
+        if CHECKS["on"]:
+            with timed() as seconds:
+                _model_checks(
+                    warehouse,
+                    ["fct_node_runs", *_GRAIN_MODELS["daily"]],
+                    world.first,
+                    world.last + dt.timedelta(days=1),
+                )
+            run.add(
+                Line("check/daily", "GX suites: fct_node_runs, daily marts", seconds(), run.node_runs, counted=True)
+            )
 
         for grain, span in (("week", periods.weeks), ("month", periods.months)):
             if span is None:
@@ -684,6 +738,10 @@ def bench_warehouse(target: str, world: World, now: dt.datetime, keep: bool, rep
             label = f"dbt build: {grain}ly, {span[0]}...{last_end - dt.timedelta(days=1)}"
             record_dbt(run, f"dbt/{grain}ly", label, build, _table_counts(warehouse, schema, _tables(build)))
             print(f"  dbt {grain}ly {build.wall:.1f} s", flush=True)
+            if CHECKS["on"]:
+                with timed() as seconds:
+                    _model_checks(warehouse, _GRAIN_MODELS[f"{grain}ly"], span[0], last_end)
+                run.add(Line(f"check/{grain}ly", f"GX suites: {grain}ly marts", seconds(), None, counted=True))
 
         all_days = list(pd.date_range(world.first, world.last, freq="D").date)
         cross_check(world, run, _daily_state_counts(warehouse, schema), all_days, "after the range build")
@@ -731,7 +789,16 @@ def _one_more_day(run, world, configs, catalogue, warehouse, schema: str, scratc
         sample.update({name: seconds for name, m, seconds in build.models if m not in ("view", "ephemeral")})
         sample["tests"] = sum(s for _, s in build.tests.values())
         sample["tests on fct_node_runs"] = build.tests.get("fct_node_runs", (0, 0.0))[1]
-        sample["total"] = sample["extract+load"] + sample["dbt wall"]
+        sample["checks"] = 0.0
+        if CHECKS["on"]:
+            with timed() as seconds:
+                for cfg in configs:
+                    _landing_checks(warehouse, cfg, one_day.days)
+                _model_checks(
+                    warehouse, ["fct_node_runs", *_GRAIN_MODELS["daily"]], world.last, world.last + dt.timedelta(days=1)
+                )
+            sample["checks"] = seconds()
+        sample["total"] = sample["extract+load"] + sample["dbt wall"] + sample["checks"]
         samples.append(sample)
         print(
             f"  one more day #{attempt}: extract+load {sample['extract+load']:.1f} s, dbt {build.wall:.1f} s",
@@ -984,7 +1051,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the warehouses and the scratch directory")
     parser.add_argument("--output", type=Path, default=PROJECT_DIR / "BENCHMARKS.md", help="markdown file to update")
     parser.add_argument("--no-write", action="store_true", help="print only, do not update the markdown file")
+    parser.add_argument(
+        "--no-checks",
+        action="store_true",
+        help="skip the data-quality checks the assets run (reconciliation, quarantine share, GX suites); dbt tests "
+        "run either way, as part of dbt build",
+    )
     args = parser.parse_args(argv)
+    CHECKS["on"] = not args.no_checks
 
     from orchestration.demo.generator import orders_for_runs
     from orchestration.demo.ticket_api_server import serve_in_background
@@ -1033,7 +1107,7 @@ def main(argv: list[str] | None = None) -> None:
     body = report(worlds, started, command, dbt_hash)
     print("\n" + body)
     if not args.no_write:
-        key = f"{'+'.join(targets)} runs={args.runs} days={args.days}"
+        key = f"{'+'.join(targets)} runs={args.runs} days={args.days}" + (" no-checks" if args.no_checks else "")
         names = " + ".join(WAREHOUSE_NAMES[t] for t in targets)
         title = f"Results: {args.runs:,} node runs, {args.days} days, {names}"
         if args.clock != "config":

@@ -6,7 +6,9 @@ from dagster_dbt import DbtCliResource
 from orchestration.assets.dbt import dbt_asset_sets
 from orchestration.assets.extraction import extraction_assets
 from orchestration.assets.reference import reference_tables
-from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR
+from orchestration.quality.gx import GreatExpectations
+from orchestration.quality.model_checks import model_checks
+from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, gx_checks_enabled
 from orchestration.warehouse import Warehouse
 
 
@@ -41,10 +43,12 @@ def build_defs() -> Definitions:
     ]
     return Definitions(
         assets=[reference_tables, *extraction, *dbt.values()],
+        asset_checks=model_checks() if gx_checks_enabled() else [],
         jobs=[reference_job, daily_job, weekly_job, monthly_job],
         schedules=schedules,
         resources={
             "warehouse": Warehouse.from_env(),
+            "gx": GreatExpectations(),
             "dbt": DbtCliResource(
                 project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, dbt_executable=DBT_EXECUTABLE
             ),

@@ -154,6 +154,9 @@ def main(argv: list[str] | None = None) -> None:
         if server is not None:
             server.shutdown()  # type: ignore[attr-defined]
     print(summary(warehouse.schema_name))
+    from orchestration.quality.summary import overview
+
+    print("\n" + overview(warehouse))
     print(f"\nfinished in {time.perf_counter() - began:.0f} s")
 
 

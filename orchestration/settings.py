@@ -26,6 +26,11 @@ def data_dir() -> Path:
 class PipelineSettings:
     business_time_zone: ZoneInfo
     history_start: date
+    # Data quality: the quarantined share of a partition above which its checks block downstream,
+    # and how far in the future a source's clock may run before a start counts as impossible.
+    quarantine_limit: float = 0.01
+    clock_skew: str = "5min"
+    great_expectations: bool = True
 
 
 @cache
@@ -35,4 +40,15 @@ def pipeline_settings() -> PipelineSettings:
     return PipelineSettings(
         business_time_zone=ZoneInfo(tz_name),
         history_start=date.fromisoformat(str(raw["history_start"])),
+        quarantine_limit=float(raw.get("quarantine_limit", 0.01)),
+        clock_skew=str(raw.get("clock_skew", "5min")),
+        great_expectations=bool(raw.get("great_expectations", True)),
     )
+
+
+def gx_checks_enabled() -> bool:
+    """Great Expectations suites as asset checks: config/pipeline.yaml, overridden by COMMITMENTS_GX_CHECKS."""
+    env = os.environ.get("COMMITMENTS_GX_CHECKS", "").strip().lower()
+    if env:
+        return env not in ("0", "false", "off", "no")
+    return pipeline_settings().great_expectations

@@ -36,6 +36,12 @@ LANDING_DDL = {
     "extraction_log": """
         source_system varchar, partition_date date, extracted_at timestamp, rows_received bigint,
         rows_accepted bigint, rows_quarantined bigint""",
+    # The operator's data-quality view per source and partition (orchestration/quality/summary.py).
+    "quality_summary": """
+        source_system varchar, partition_date date, checked_at timestamp, rows_received bigint,
+        rows_accepted bigint, rows_quarantined bigint, quarantined_share double precision,
+        quarantine_limit double precision, quarantined_by_reason varchar, checks_passed bigint,
+        checks_failed bigint, failed_checks varchar, blocking_failures varchar""",
 }
 # Indexes that keep a daily partition's cost independent of the length of history on PostgreSQL.
 LANDING_INDEXES = {
@@ -43,6 +49,7 @@ LANDING_INDEXES = {
     "status_events": ["partition_date", "work_order_id"],
     "quarantine": ["source_system, partition_date"],
     "extraction_log": ["source_system, partition_date"],
+    "quality_summary": ["source_system, partition_date"],
 }
 
 

@@ -67,6 +67,9 @@ def isolated_pipeline(root: Path, target: str) -> Iterator[Path]:
         mp.setenv("WAREHOUSE_DUCKDB_PATH", str(root / "warehouse.duckdb"))
         mp.setenv("WAREHOUSE_SCHEMA", schema)
         mp.setenv("DAGSTER_HOME", str(root / "dagster_home"))
+        # GX suites cost seconds per asset; tests about other things run without them. The tests of
+        # the quality gates switch them on (tests/test_quality_gates.py, tests/test_great_expectations.py).
+        mp.setenv("COMMITMENTS_GX_CHECKS", "false")
         try:
             yield root
         finally:

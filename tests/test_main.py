@@ -34,5 +34,6 @@ def test_main_job_prints_the_summary(
     )
     assert list(clocks.clock) == ["cn_office"]
     assert float(clocks.run.iloc[0]) < float(clocks.wall.iloc[0]) / 2  # 7.5 working hours in a 24-hour day
+    assert "data quality per source" in out and "settlement_files" in out.split("data quality per source")[1]
     days = query("select count(distinct period_id) as n from {s}.achievement_rates_daily").n.iloc[0]
     assert int(days) == 14

@@ -844,6 +844,24 @@ def write_settlement_files(
     return len(frame), n_files
 
 
+# An activity code the settlement source does not declare: rows carrying it are quarantined (unknown_node).
+BAD_NODE_CODE = "质检"
+
+
+def inject_bad_rows(drop_dir: Path, day: dt.date, share: float, seed: int = 7) -> int:
+    """Corrupt `share` of one day's settlement drop (rounded up, at least one row) with an activity code
+    the source does not know, to show the quality gates at work. Returns the number of rows corrupted."""
+    path = Path(drop_dir) / f"jiesuan_{day:%Y%m%d}.csv"
+    frame = pd.read_csv(path, encoding="gb18030", dtype=str, keep_default_na=False)
+    if frame.empty:
+        raise ValueError(f"{path} has no rows to corrupt")
+    n = min(len(frame), max(1, math.ceil(share * len(frame))))
+    rows = np.random.default_rng(seed).choice(len(frame), size=n, replace=False)
+    frame.iloc[rows, frame.columns.get_loc(SETTLEMENT_HEADER[2])] = BAD_NODE_CODE
+    frame.to_csv(path, index=False, encoding="gb18030")
+    return n
+
+
 def write_ticket_store(truth: pd.DataFrame, path: Path) -> int:
     """The ticket API's status changes as JSON lines, in event_id order (which is time order)."""
     events = ticket_events(truth)
@@ -953,6 +971,12 @@ def main(argv: list[str] | None = None) -> None:
     size.add_argument("--orders-per-day", type=int, default=None, help="default 300")
     size.add_argument("--target-runs", type=int, default=None, help="ask for about this many node runs")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--bad-rows-share", type=float, default=0.0, help="corrupt this share of one day's settlement drop (e.g. 0.05)"
+    )
+    parser.add_argument(
+        "--bad-rows-day", type=dt.date.fromisoformat, default=None, help="the day to corrupt (default: the last day)"
+    )
     args = parser.parse_args(argv)
 
     now = _parse_now(args.now)
@@ -965,6 +989,10 @@ def main(argv: list[str] | None = None) -> None:
     generated = time.perf_counter()
     counts = write_sources(truth, args.data_dir, now, start=args.start)
     written = time.perf_counter()
+    if args.bad_rows_share > 0:
+        day = args.bad_rows_day or _business_day(now) - dt.timedelta(days=1)
+        n = inject_bad_rows(args.data_dir / "drops" / "settlement", day, args.bad_rows_share, seed=args.seed)
+        print(f"injected {n} bad rows ({args.bad_rows_share:.0%}) into the settlement drop of {day}")
 
     print(f"now={now.isoformat()} orders_per_day={orders_per_day} seed={args.seed}")
     print(f"node runs: {len(truth):,} ({truth['work_order_id'].nunique():,} work orders)")

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from orchestration.settings import CONFIG_DIR
+from orchestration.settings import CONFIG_DIR, pipeline_settings
 
 # Canonical fields a source column can be mapped onto, per shape.
 INTERVAL_FIELDS = ("start_at", "end_at", "cancelled_at")
@@ -67,6 +67,9 @@ class SourceConfig(BaseModel):
     processes: dict[str, str] = {}
     nodes: dict[str, dict[str, str]] = {}
     segments: dict[str, str] | None = None
+    # data quality (default: config/pipeline.yaml)
+    quarantine_limit: float | None = Field(default=None, ge=0, le=1)
+    clock_skew: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> SourceConfig:
@@ -101,6 +104,10 @@ class SourceConfig(BaseModel):
         if self.kind == "sql" and "changed_at" not in self.columns:
             raise ValueError("a sql source must map changed_at: the column its partition query filters on")
         return self
+
+    @property
+    def effective_quarantine_limit(self) -> float:
+        return pipeline_settings().quarantine_limit if self.quarantine_limit is None else self.quarantine_limit
 
     @property
     def zone(self) -> ZoneInfo:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -9,10 +10,16 @@ import pandas as pd
 
 from orchestration.settings import PROJECT_DIR, data_dir
 from orchestration.sources.config import SourceConfig
+from orchestration.sources.errors import FILE_MISSING, MISSING_COLUMNS, UNDECODABLE_FILE, SourceRejected
 from orchestration.sources.window import Window
 
+# Column holding a data line that is not valid in the file's encoding (normalise quarantines it).
+UNDECODABLE = "_undecodable"
+# Python marks bytes it cannot decode with lone surrogates under "surrogateescape".
+_ESCAPED_BYTE = r"[\udc80-\udcff]"
 
-class FileDropError(RuntimeError):
+
+class FileDropError(SourceRejected):
     pass
 
 
@@ -27,20 +34,46 @@ def is_daily(cfg: SourceConfig) -> bool:
     return "{date" in _path_template(cfg)
 
 
-def _read_csv(cfg: SourceConfig, path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise FileDropError(f"source {cfg.name}: expected file {path} is missing")
-    try:
-        frame = pd.read_csv(path, encoding=cfg.encoding, dtype=str, keep_default_na=False)
-    except UnicodeDecodeError as exc:
-        raise FileDropError(f"source {cfg.name}: {path} is not valid {cfg.encoding}: {exc}") from exc
+def _check_columns(cfg: SourceConfig, path: Path, frame: pd.DataFrame, problem: str = "") -> None:
     # pandas renames a repeated header (Variant, Variant.1); declared columns are checked as given.
     missing = sorted(set(cfg.columns.values()) - set(frame.columns))
     if missing:
         raise FileDropError(
-            f"source {cfg.name}: {path} lacks declared columns {missing}; the whole file is rejected "
-            f"(found {list(frame.columns)})"
+            f"source {cfg.name}: {path} {problem or 'lacks declared columns'} {missing}; the whole file is "
+            f"rejected (found {list(frame.columns)})",
+            UNDECODABLE_FILE if problem else MISSING_COLUMNS,
         )
+
+
+def _read_mixed(cfg: SourceConfig, path: Path, exc: UnicodeDecodeError) -> pd.DataFrame:
+    """A file with some lines not in its encoding: the decodable lines load, the others come back as
+    one `_undecodable` value each (shown with their bytes escaped) for quarantine. A header that does
+    not decode, or decodes to other columns, means the whole file is in another encoding: rejected."""
+    lines = path.read_bytes().decode(cfg.encoding, errors="surrogateescape").splitlines()
+    # Object dtype: Arrow-backed strings cannot hold the surrogates that mark the undecodable bytes.
+    text = pd.Series(lines, dtype=object)
+    text = text[text.str.strip() != ""]
+    broken = text.str.contains(_ESCAPED_BYTE).astype(bool)
+    if text.empty or broken.iloc[0]:
+        raise FileDropError(f"source {cfg.name}: {path} is not valid {cfg.encoding}: {exc}", UNDECODABLE_FILE)
+    good = pd.read_csv(io.StringIO("\n".join(text[~broken])), dtype=str, keep_default_na=False)
+    _check_columns(cfg, path, good, problem=f"is not valid {cfg.encoding} ({exc}); its header lacks")
+    # Only the few broken lines are re-encoded one by one, to show their bytes as \x.. escapes.
+    shown = [
+        line.encode(cfg.encoding, "surrogateescape").decode(cfg.encoding, "backslashreplace") for line in text[broken]
+    ]
+    bad = pd.DataFrame({UNDECODABLE: shown})
+    return pd.concat([good, bad], ignore_index=True).astype({c: "string" for c in good.columns})
+
+
+def _read_csv(cfg: SourceConfig, path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise FileDropError(f"source {cfg.name}: expected file {path} is missing", FILE_MISSING)
+    try:
+        frame = pd.read_csv(path, encoding=cfg.encoding, dtype=str, keep_default_na=False)
+    except UnicodeDecodeError as exc:
+        return _read_mixed(cfg, path, exc)
+    _check_columns(cfg, path, frame)
     return frame
 
 

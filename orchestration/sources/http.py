@@ -10,11 +10,12 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from orchestration.sources.config import SourceConfig
+from orchestration.sources.errors import INVALID_JSON_PAGE, PAGE_WITHOUT_RECORDS, SourceRejected
 from orchestration.sources.window import Window
 
 
-class ApiPageError(RuntimeError):
-    pass
+class ApiPageError(SourceRejected):
+    """A page whose rows cannot be read: the pages after it are unknown too, so the batch is rejected."""
 
 
 def _session(token: str | None) -> requests.Session:
@@ -44,10 +45,16 @@ def read_http(cfg: SourceConfig, window: Window) -> pd.DataFrame:
             try:
                 body = response.json()
             except ValueError as exc:
-                raise ApiPageError(f"source {cfg.name}: page {page} of {url} is not valid JSON") from exc
+                raise ApiPageError(
+                    f"source {cfg.name}: page {page} of {url} is not valid JSON; the whole batch is rejected "
+                    f"(body starts {response.text[:80]!r})",
+                    INVALID_JSON_PAGE,
+                ) from exc
             rows = body.get(cfg.records) if isinstance(body, dict) else None
             if not isinstance(rows, list):
-                raise ApiPageError(f"source {cfg.name}: page {page} has no list in field {cfg.records!r}")
+                raise ApiPageError(
+                    f"source {cfg.name}: page {page} has no list in field {cfg.records!r}", PAGE_WITHOUT_RECORDS
+                )
             if rows:
                 frames.append(pd.DataFrame.from_records(rows))
             page = body.get(cfg.next_page)  # type: ignore[union-attr]

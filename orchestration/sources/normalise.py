@@ -13,9 +13,11 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from orchestration.catalog import Catalogue
+from orchestration.catalog import Catalogue, parse_duration
 from orchestration.settings import pipeline_settings
 from orchestration.sources.config import SourceConfig
+from orchestration.sources.errors import MISSING_COLUMNS, SourceRejected
+from orchestration.sources.file import UNDECODABLE
 from orchestration.sources.window import Window
 
 INTERVAL_COLUMNS = [
@@ -32,6 +34,8 @@ QUARANTINE_COLUMNS = [
 ]  # fmt: skip
 
 # Reason codes, in the order they are tested: a row gets the first that applies.
+UNDECODABLE_BYTES = "undecodable_bytes"
+DUPLICATE_ROW = "duplicate_row"
 MISSING_WORK_ORDER_KEY = "missing_work_order_key"
 UNPARSEABLE_TIMESTAMP = "unparseable_timestamp"
 LOCAL_TIME_NOT_UNIQUE = "local_time_not_unique"
@@ -40,6 +44,15 @@ UNKNOWN_NODE = "unknown_node"
 UNKNOWN_STATUS = "unknown_status"
 UNKNOWN_SEGMENT = "unknown_segment"
 END_BEFORE_START = "end_before_start"
+START_IN_FUTURE = "start_in_future"
+OVERLAPPING_RUN = "overlapping_run"
+REASON_CODES = (
+    UNDECODABLE_BYTES, UNPARSEABLE_TIMESTAMP, LOCAL_TIME_NOT_UNIQUE, DUPLICATE_ROW, MISSING_WORK_ORDER_KEY,
+    UNKNOWN_PROCESS, UNKNOWN_NODE, UNKNOWN_STATUS, UNKNOWN_SEGMENT, END_BEFORE_START, START_IN_FUTURE,
+    OVERLAPPING_RUN,
+)  # fmt: skip
+# Far future standing in for "still open" when comparing intervals.
+_OPEN_END = pd.Timestamp("2200-01-01")
 
 
 @dataclass
@@ -98,6 +111,53 @@ def _map_codes(keys: pd.DataFrame, mapping: pd.DataFrame, on: list[str], target:
     return pd.Series(merged[target].to_numpy(), index=keys.index, dtype="string")
 
 
+def _clock_skew(cfg: SourceConfig) -> str:
+    return cfg.clock_skew or pipeline_settings().clock_skew
+
+
+def _raw_records(bad: pd.DataFrame) -> list[str]:
+    """Each quarantined row as received: its columns as JSON, or the undecodable line itself."""
+    if bad.empty:
+        return []
+    line = bad[UNDECODABLE] if UNDECODABLE in bad else pd.Series(pd.NA, index=bad.index, dtype="string")
+    columns = bad.drop(columns=["_partition_date", UNDECODABLE], errors="ignore").astype("string")
+    as_json = pd.Series(columns.to_json(orient="records", lines=True, force_ascii=False).splitlines(), index=bad.index)
+    return as_json.where(line.isna(), line).tolist()
+
+
+def _overlapping(
+    ok: pd.Series,
+    row_key: pd.Series,
+    work_order: pd.Series,
+    process: pd.Series,
+    node: pd.Series,
+    times: dict[str, pd.Series],
+    partition_date: pd.Series,
+) -> pd.Series:
+    """Rows whose run overlaps an earlier-starting run of the same work order and node in this batch
+    (two passes through one node cannot run at once; touching runs are fine). Versions of one source
+    row (same key, several days) are one run: its newest version stands for it."""
+    runs = pd.DataFrame(
+        {
+            "key": row_key.to_numpy(),
+            "work_order": work_order.to_numpy(),
+            "process": process.to_numpy(),
+            "node": node.to_numpy(),
+            "start": times["start_at"].to_numpy(),
+            "stop": times["end_at"].fillna(times["cancelled_at"]).fillna(_OPEN_END).to_numpy(),
+            "day": partition_date.to_numpy(),
+            "pos": np.arange(len(row_key)),
+        }
+    )[ok.to_numpy()]
+    runs = runs.sort_values(["day", "pos"]).drop_duplicates("key", keep="last")
+    runs = runs.sort_values(["work_order", "process", "node", "start", "key"])
+    group = ["work_order", "process", "node"]
+    previous_stop = runs.groupby(group, sort=False).stop.shift()
+    latest_stop = previous_stop.groupby([runs[g] for g in group], sort=False).cummax()
+    bad_keys = runs.key[runs.start < latest_stop]
+    return pd.Series(row_key.isin(bad_keys).to_numpy() & ok.to_numpy(), index=row_key.index)
+
+
 def normalise(cfg: SourceConfig, raw: pd.DataFrame, window: Window, catalogue: Catalogue) -> Extract:
     extracted_at = datetime.now(UTC).replace(tzinfo=None)
     raw = raw.reset_index(drop=True)
@@ -108,6 +168,16 @@ def normalise(cfg: SourceConfig, raw: pd.DataFrame, window: Window, catalogue: C
         hit = mask.fillna(False) & reasons.isna()
         reasons[hit] = code
         details[hit] = detail[hit] if isinstance(detail, pd.Series) else detail
+
+    missing = sorted(set(cfg.columns.values()) - set(raw.columns))
+    if missing and len(raw):
+        raise SourceRejected(
+            f"source {cfg.name}: rows lack declared columns {missing}; the whole batch is rejected "
+            f"(found {[c for c in raw.columns if not c.startswith('_')]})",
+            MISSING_COLUMNS,
+        )
+    undecodable = raw[UNDECODABLE].notna() if UNDECODABLE in raw else pd.Series(False, index=raw.index)
+    flag(undecodable, UNDECODABLE_BYTES, f"line is not valid {cfg.encoding}")
 
     # Partition: the file's day for daily drops, otherwise the business day of the change instant.
     time_fields = ("start_at", "end_at", "cancelled_at") if cfg.shape == "intervals" else ("event_at",)
@@ -144,7 +214,13 @@ def normalise(cfg: SourceConfig, raw: pd.DataFrame, window: Window, catalogue: C
     keep = ((partition_date >= first_day) & (partition_date < end_day)).to_numpy()
     raw, partition_date, reasons, details = raw[keep], partition_date[keep], reasons[keep], details[keep]
     times = {k: v[keep] for k, v in times.items()}
+    undecodable = undecodable[keep]
     received = len(raw)
+
+    # The same row twice in one partition's delivery: the first copy stands, the others are duplicates.
+    declared = list(dict.fromkeys(cfg.columns.values()))
+    copy = raw[declared].assign(_day=partition_date.to_numpy()).duplicated(keep="first") & ~undecodable
+    flag(copy, DUPLICATE_ROW, "exact duplicate of an earlier row of the same partition")
 
     work_order = _text(_column(raw, cfg, "work_order_id"))
     flag(work_order.isna(), MISSING_WORK_ORDER_KEY, "work-order key is empty")
@@ -212,6 +288,14 @@ def normalise(cfg: SourceConfig, raw: pd.DataFrame, window: Window, catalogue: C
         flag(start.isna(), UNPARSEABLE_TIMESTAMP, "start_at is missing")
         flag(end < start, END_BEFORE_START, "end_at is before start_at")
         flag(cancelled < start, END_BEFORE_START, "cancelled_at is before start_at")
+    latest_possible = pd.Timestamp(extracted_at) + pd.Timedelta(seconds=parse_duration(_clock_skew(cfg)))
+    begins = times["start_at" if cfg.shape == "intervals" else "event_at"]
+    flag(
+        begins > latest_possible,
+        START_IN_FUTURE,
+        f"{'start_at' if cfg.shape == 'intervals' else 'event_at'} is later than extraction time "
+        f"plus the clock-skew allowance of {_clock_skew(cfg)}",
+    )
 
     if "source_row_key" in cfg.columns:
         row_key = _text(raw[cfg.columns["source_row_key"]])
@@ -221,6 +305,10 @@ def normalise(cfg: SourceConfig, raw: pd.DataFrame, window: Window, catalogue: C
         row_key = pd.Series(
             pd.util.hash_pandas_object(declared, index=False).astype("uint64").astype(str), index=raw.index
         )
+
+    if cfg.shape == "intervals":
+        overlapping = _overlapping(reasons.isna(), row_key, work_order, process, node, times, partition_date)
+        flag(overlapping, OVERLAPPING_RUN, "overlaps another run of the same work order and node")
 
     good = reasons.isna().to_numpy()
     base = pd.DataFrame(
@@ -258,13 +346,7 @@ def normalise(cfg: SourceConfig, raw: pd.DataFrame, window: Window, catalogue: C
             "extracted_at": extracted_at,
             "reason_code": reasons[bad],
             "reason_detail": details[bad],
-            "raw_record": raw[bad]
-            .drop(columns=["_partition_date"], errors="ignore")
-            .astype("string")
-            .to_json(orient="records", lines=True, force_ascii=False)
-            .splitlines()
-            if bad.any()
-            else [],
+            "raw_record": _raw_records(raw[bad]),
         }
     )[QUARANTINE_COLUMNS]
     extract = Extract(cfg.name, cfg.shape, rows.reset_index(drop=True), quarantine.reset_index(drop=True), received)

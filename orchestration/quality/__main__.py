@@ -1,0 +1,3 @@
+from orchestration.quality.cli import main
+
+main()

@@ -1,0 +1,126 @@
+"""The blocking asset checks of every extraction asset, evaluated per day partition of the run:
+
+- `rows_reconcile`: received = accepted + quarantined per partition, and the landing and quarantine
+  tables hold exactly those rows (nothing lost, nothing doubled).
+- `quarantine_share`: the quarantined share of each partition against the source's limit (default
+  1%, config/pipeline.yaml or `quarantine_limit` in the source). Above it the check fails with ERROR
+  severity, which stops everything downstream in the run; quarantined rows below it make it WARN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import pandas as pd
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
+
+from orchestration.quality.reconcile import missing_partitions, partition_counts, quarantine_reasons
+from orchestration.sources.config import SourceConfig
+from orchestration.warehouse import Warehouse
+
+ROWS_RECONCILE = "rows_reconcile"
+QUARANTINE_SHARE = "quarantine_share"
+GX_LANDING = "gx_landing"
+# Partitions listed in check metadata at most (a long backfill would otherwise flood the UI).
+SHOWN = 20
+
+
+def extraction_check_specs(key: AssetKey, with_gx: bool) -> list[AssetCheckSpec]:
+    gx = [
+        AssetCheckSpec(
+            GX_LANDING,
+            asset=key,
+            blocking=True,
+            description="Great Expectations suite (expectations/landing__<source or shape>.json) on the landed rows.",
+        )
+    ]
+    return (gx if with_gx else []) + [
+        AssetCheckSpec(
+            ROWS_RECONCILE,
+            asset=key,
+            blocking=True,
+            description="Per partition: rows received = accepted + quarantined, and landing holds exactly them.",
+        ),
+        AssetCheckSpec(
+            QUARANTINE_SHARE,
+            asset=key,
+            blocking=True,
+            description="Per partition: quarantined share within the source's limit (fails above it, warns below).",
+        ),
+    ]
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A small frame as a markdown table (no extra dependency)."""
+    head = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    rows = [
+        "| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |" for row in frame.itertuples(index=False)
+    ]
+    return "\n".join([head, rule, *rows])
+
+
+def _shown(frame: pd.DataFrame, columns: list[str]) -> MetadataValue:
+    extra = f"\n\n… and {len(frame) - SHOWN} more partitions" if len(frame) > SHOWN else ""
+    return MetadataValue.md(markdown_table(frame[columns].head(SHOWN)) + extra)
+
+
+def evaluate_extraction(
+    warehouse: Warehouse, cfg: SourceConfig, days: Sequence[date]
+) -> tuple[list[AssetCheckResult], pd.DataFrame, pd.DataFrame]:
+    """The two checks for the run's partitions, read back from the warehouse after landing.
+    Returns the check results, the per-partition counts and the quarantine reasons."""
+    counts = partition_counts(warehouse, cfg.name, cfg.shape, days)
+    reasons = quarantine_reasons(warehouse, cfg.name, days)
+    missing = missing_partitions(counts, days)
+    unreconciled = counts[~counts.reconciled]
+    count_columns = ["partition_date", "rows_received", "rows_accepted", "rows_quarantined", "rows_landed"]
+    reconcile_meta: dict[str, object] = {
+        "partitions": len(counts),
+        "rows_received": int(counts.rows_received.sum()),
+        "rows_accepted": int(counts.rows_accepted.sum()),
+        "rows_quarantined": int(counts.rows_quarantined.sum()),
+        "partitions_not_reconciled": len(unreconciled),
+        "partitions_without_log": [d.isoformat() for d in missing[:SHOWN]],
+    }
+    if len(unreconciled):
+        reconcile_meta["not_reconciled"] = _shown(unreconciled, [*count_columns, "rows_in_quarantine"])
+    reconcile = AssetCheckResult(
+        check_name=ROWS_RECONCILE,
+        passed=unreconciled.empty and not missing,
+        severity=AssetCheckSeverity.ERROR,
+        metadata=reconcile_meta,
+    )
+
+    limit = cfg.effective_quarantine_limit
+    over = counts[counts.quarantined_share > limit]
+    some = counts[counts.rows_quarantined > 0]
+    shares = counts.assign(quarantined_share=counts.quarantined_share.round(4))
+    share_meta: dict[str, object] = {
+        "limit": limit,
+        "worst_share": float(counts.quarantined_share.max()) if len(counts) else 0.0,
+        "partitions_over_limit": len(over),
+        "partitions_with_quarantine": len(some),
+    }
+    if len(some):
+        share_meta["partitions"] = _shown(
+            shares[shares.rows_quarantined > 0], [*count_columns[:4], "quarantined_share"]
+        )
+        by_reason = reasons.groupby("reason_code", as_index=False).rows.sum().sort_values("rows", ascending=False)
+        share_meta["quarantined_by_reason"] = MetadataValue.md(markdown_table(by_reason))
+    share = AssetCheckResult(
+        check_name=QUARANTINE_SHARE,
+        passed=some.empty,
+        # Above the limit the partition is not fit to publish: ERROR blocks downstream; below it, warn.
+        severity=AssetCheckSeverity.ERROR if len(over) else AssetCheckSeverity.WARN,
+        metadata=share_meta,
+        description=(
+            f"{len(over)} partition(s) above the quarantine limit of {limit:.2%}"
+            if len(over)
+            else f"{len(some)} partition(s) with quarantined rows, within the limit of {limit:.2%}"
+            if len(some)
+            else "no quarantined rows"
+        ),
+    )
+    return [reconcile, share], counts, reasons

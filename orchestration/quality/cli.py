@@ -1,0 +1,76 @@
+"""The operator's command for quarantined rows:
+
+    python -m orchestration.quality list --source settlement_files --partition 2026-10-05
+    python -m orchestration.quality reprocess --source settlement_files --partition 2026-10-05
+
+`list` prints the partition's summary and its quarantined rows (reason, detail, the row as received).
+`reprocess` extracts the partition again from the (fixed) source and lands it in place of the old
+load: accepted rows are replaced, never appended, so rows accepted before are not duplicated; the
+checks are evaluated again and the summary rewritten. Rebuild the marts afterwards (daily_job).
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+
+import pandas as pd
+
+from orchestration.catalog import load_catalogue
+from orchestration.quality.checks import evaluate_extraction
+from orchestration.quality.summary import summary_frame, summary_markdown, write_summary
+from orchestration.sources.config import load_sources
+from orchestration.sources.extract import extract, land
+from orchestration.sources.window import Window
+from orchestration.warehouse import Warehouse
+
+
+def _source(name: str):
+    by_name = {cfg.name: cfg for cfg in load_sources()}
+    if name not in by_name:
+        raise SystemExit(f"unknown source {name!r}; declared: {sorted(by_name)}")
+    return by_name[name]
+
+
+def quarantined_rows(warehouse: Warehouse, source: str, day: date) -> pd.DataFrame:
+    return warehouse.query(
+        f"select reason_code, reason_detail, raw_record from {warehouse.landing_schema}.quarantine "
+        f"where source_system = '{source}' and partition_date = '{day}' order by reason_code"
+    )
+
+
+def reprocess(warehouse: Warehouse, source: str, day: date) -> pd.DataFrame:
+    """Re-extract and re-land one partition; returns its new summary row(s)."""
+    cfg = _source(source)
+    window = Window.for_days(day, day)
+    warehouse.ensure_landing()
+    land(warehouse, extract(cfg, window, load_catalogue()), window)
+    checks, counts, reasons = evaluate_extraction(warehouse, cfg, window.days)
+    summary = summary_frame(cfg, counts, reasons, checks)
+    write_summary(warehouse, window.days, summary, cfg.name)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m orchestration.quality", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["list", "reprocess"])
+    parser.add_argument("--source", required=True)
+    parser.add_argument("--partition", required=True, type=date.fromisoformat, help="business day, YYYY-MM-DD")
+    args = parser.parse_args(argv)
+    warehouse = Warehouse.from_env()
+    _source(args.source)
+    warehouse.ensure_landing()
+    if args.command == "reprocess":
+        before = len(quarantined_rows(warehouse, args.source, args.partition))
+        summary = reprocess(warehouse, args.source, args.partition)
+        print(f"reprocessed {args.source} {args.partition}: {before} quarantined before")
+        print(summary_markdown(summary))
+        return
+    rows = quarantined_rows(warehouse, args.source, args.partition)
+    print(f"{len(rows)} quarantined rows of {args.source} on {args.partition}")
+    with pd.option_context("display.max_colwidth", 200, "display.width", 200):
+        print(rows.to_string(index=False) if len(rows) else "(none)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""Great Expectations (GX Core 1.x) as a Dagster resource of our own (dagster-ge supports only GX 0.x).
+
+Suites are JSON files in expectations/ (one per source's landing rows, one for the base table, one per
+mart); each validation runs against exactly the rows of the partition window: DuckDB rows as a pandas
+batch (GX cannot read DuckDB through duckdb-engine), PostgreSQL rows through GX's postgres datasource
+with a query scoped to the window. Each run stores its result and rebuilds the HTML Data Docs under
+<data dir>/gx; the check's metadata links to the page of its validation.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from dagster import AssetCheckResult, AssetCheckSeverity, ConfigurableResource, MetadataValue
+
+from orchestration.quality.checks import markdown_table
+from orchestration.settings import PROJECT_DIR, data_dir
+from orchestration.warehouse import Warehouse
+
+# GX reads the warehouse password from here at run time (config substitution), so it never lands in
+# the GX project files it writes.
+_URL_VARIABLE = "GX_WAREHOUSE_URL"
+SAMPLE_VALUES = 5
+
+
+@dataclass
+class SuiteOutcome:
+    suite: str
+    success: bool
+    evaluated: int
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    docs_url: str | None = None
+
+    def check_result(self, check_name: str, asset_key: Any = None) -> AssetCheckResult:
+        metadata: dict[str, Any] = {
+            "suite": self.suite,
+            "expectations_evaluated": self.evaluated,
+            "expectations_failed": len(self.failed),
+        }
+        if self.failed:
+            metadata["failed_expectations"] = MetadataValue.md(markdown_table(_failed_frame(self.failed)))
+        if self.docs_url:
+            metadata["data_docs"] = MetadataValue.url(self.docs_url)
+        return AssetCheckResult(
+            asset_key=asset_key,
+            check_name=check_name,
+            passed=self.success,
+            severity=AssetCheckSeverity.ERROR,
+            metadata=metadata,
+        )
+
+
+def _failed_frame(failed: list[dict[str, Any]]):
+    import pandas as pd
+
+    return pd.DataFrame(failed)[["expectation", "column", "unexpected_count", "sample_values"]]
+
+
+def suite_for_source(source: str, shape: str) -> str:
+    """The source's own suite when it has one, else the default of its shape."""
+    own = f"landing__{source}"
+    return own if (expectations_dir() / f"{own}.json").exists() else f"landing__{shape}"
+
+
+def expectations_dir() -> Path:
+    return Path(os.environ.get("COMMITMENTS_EXPECTATIONS_DIR", PROJECT_DIR / "expectations"))
+
+
+class GreatExpectations(ConfigurableResource):
+    """Validates warehouse rows against the suites in expectations/ and keeps Data Docs under `root_dir`."""
+
+    root_dir: str = ""
+
+    def _context(self):
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no telemetry from a pipeline run
+        import great_expectations as gx
+
+        root = Path(self.root_dir or data_dir() / "gx")
+        root.mkdir(parents=True, exist_ok=True)
+        context = gx.get_context(mode="file", project_root_dir=str(root))
+        context.variables.progress_bars = {"globally": False}
+        return context
+
+    def validate(self, warehouse: Warehouse, suite_name: str, relation: str, where: str, batch: str) -> SuiteOutcome:
+        """Validate `select * from relation where <where>` against the suite; `batch` names the data asset."""
+        import json
+
+        import great_expectations as gx
+        from great_expectations.checkpoint import UpdateDataDocsAction
+
+        context = self._context()
+        spec = json.loads((expectations_dir() / f"{suite_name}.json").read_text(encoding="utf-8"))
+        suite = context.suites.add_or_update(
+            gx.ExpectationSuite(name=spec["name"], expectations=spec["expectations"], meta=spec.get("meta"))
+        )
+        sql = f"select * from {relation} where {where}"
+        if warehouse.target == "duckdb":
+            source = context.data_sources.add_or_update_pandas("warehouse_duckdb")
+            asset = _fresh_asset(source, batch, lambda: source.add_dataframe_asset(batch))
+            definition = asset.add_batch_definition_whole_dataframe("window")
+            parameters: dict[str, Any] = {"dataframe": warehouse.query(sql)}
+        else:
+            os.environ[_URL_VARIABLE] = (
+                f"postgresql+psycopg2://{quote(warehouse.pg_user)}:{quote(warehouse.pg_password)}@{warehouse.pg_host}:"
+                f"{warehouse.pg_port}/{warehouse.pg_database}"
+            )
+            source = context.data_sources.add_or_update_postgres(
+                "warehouse_postgres", connection_string="${" + _URL_VARIABLE + "}"
+            )
+            asset = _fresh_asset(source, batch, lambda: source.add_query_asset(batch, query=sql))
+            definition = asset.add_batch_definition_whole_table("window")
+            parameters = {}
+        validation = context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=f"{batch}__{suite_name}", data=definition, suite=suite)
+        )
+        checkpoint = context.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=f"{batch}__{suite_name}",
+                validation_definitions=[validation],
+                actions=[UpdateDataDocsAction(name="data_docs")],
+                result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_VALUES},
+            )
+        )
+        run = checkpoint.run(batch_parameters=parameters)
+        (key, result), *_ = run.run_results.items()
+        failed = [
+            {
+                "expectation": r.expectation_config.type,
+                "column": r.expectation_config.kwargs.get("column")
+                or ", ".join(
+                    r.expectation_config.kwargs.get("column_list")
+                    or [
+                        r.expectation_config.kwargs.get(c)
+                        for c in ("column_A", "column_B")
+                        if c in r.expectation_config.kwargs
+                    ]
+                ),
+                "unexpected_count": (r.result or {}).get("unexpected_count"),
+                "sample_values": ", ".join(
+                    map(str, ((r.result or {}).get("partial_unexpected_list") or [])[:SAMPLE_VALUES])
+                ),
+            }
+            for r in result.results
+            if not r.success
+        ]
+        urls = context.get_docs_sites_urls(resource_identifier=key)
+        return SuiteOutcome(
+            suite=suite_name,
+            success=bool(result.success),
+            evaluated=int(result.statistics["evaluated_expectations"]),
+            failed=failed,
+            docs_url=urls[0]["site_url"] if urls else None,
+        )
+
+
+def _fresh_asset(source: Any, name: str, add: Any) -> Any:
+    """Data assets carry the window's query: replace the previous run's."""
+    if name in {a.name for a in source.assets}:
+        source.delete_asset(name)
+    return add()

@@ -1,0 +1,235 @@
+"""The catalogue of bad inputs (tests/fixtures/bad_inputs): for each source kind a batch with one row
+per fault, landed on DuckDB and PostgreSQL. Per fault: the row is quarantined with its reason code and
+kept as received, every good row of the same batch still loads, and the counts reconcile. Faults that
+make a whole batch unreadable (renamed columns, a page that is not JSON) reject it whole: nothing of it
+is landed and the previous load stays as it was."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+import yaml
+
+from orchestration.catalog import load_catalogue
+from orchestration.quality.reconcile import LANDING_TABLE, partition_counts
+from orchestration.sources.config import SourceConfig, load_source
+from orchestration.sources.errors import SourceRejected
+from orchestration.sources.extract import extract, land
+from orchestration.sources.window import Window
+from orchestration.warehouse import Warehouse
+
+FIXTURES = Path(__file__).parent / "fixtures" / "bad_inputs"
+KINDS = ("sql", "file", "http")
+DAYS = [date(2026, 10, 24), date(2026, 10, 25)]
+KEY_COLUMN = {"sql": "task_id", "file": "记录编号", "http": "event_id"}
+
+
+def expected(kind: str) -> dict:
+    return yaml.safe_load((FIXTURES / kind / "expected.yaml").read_text(encoding="utf-8"))
+
+
+def window() -> Window:
+    return Window.for_days(DAYS[0], DAYS[-1])
+
+
+# --- the three source systems, serving the catalogue's files --------------------------------------------
+
+
+def sql_source(tmp: Path, table_csv: str, monkeypatch: pytest.MonkeyPatch) -> SourceConfig:
+    """A SQLite database whose wf_task table holds the fixture rows as text, as an OA export would."""
+    frame = pd.read_csv(FIXTURES / "sql" / table_csv, dtype=str, keep_default_na=False)
+    path = tmp / f"{table_csv}.sqlite"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    try:
+        frame.to_sql("wf_task", engine, index=False, if_exists="replace")
+    finally:
+        engine.dispose()
+    monkeypatch.setenv("BAD_SQL_URL", f"sqlite:///{path}")
+    return load_source(FIXTURES / "sql" / "source.yaml")
+
+
+def file_source(folder: str) -> SourceConfig:
+    cfg = load_source(FIXTURES / "file" / "source.yaml")
+    return cfg.model_copy(update={"path": str(FIXTURES / "file" / folder / "jiesuan_{date:%Y%m%d}.csv")})
+
+
+class _Pages(BaseHTTPRequestHandler):
+    """Serves page n of the server's page file; a page named in `raw_pages` is served as those bytes."""
+
+    pages: list[dict] = []
+    raw_pages: dict[int, bytes] = {}
+
+    def do_GET(self) -> None:
+        query = dict(p.split("=", 1) for p in self.path.split("?", 1)[-1].split("&") if "=" in p)
+        page = int(query.get("page", "1"))
+        body = self.raw_pages.get(page) or json.dumps(self.pages[page - 1], ensure_ascii=False).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture(scope="module")
+def serve_pages() -> Iterator:
+    servers = []
+
+    def serve(pages_file: str, raw_pages: dict[int, str] | None = None) -> str:
+        handler = type(
+            "Pages",
+            (_Pages,),
+            {
+                "pages": json.loads((FIXTURES / "http" / pages_file).read_text(encoding="utf-8")),
+                "raw_pages": {n: (FIXTURES / "http" / f).read_bytes() for n, f in (raw_pages or {}).items()},
+            },
+        )
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def http_source(url: str, monkeypatch: pytest.MonkeyPatch) -> SourceConfig:
+    monkeypatch.setenv("BAD_HTTP_URL", url)
+    return load_source(FIXTURES / "http" / "source.yaml")
+
+
+def good_source(kind: str, tmp: Path, serve_pages, monkeypatch: pytest.MonkeyPatch) -> SourceConfig:
+    if kind == "sql":
+        return sql_source(tmp, "wf_task.csv", monkeypatch)
+    if kind == "file":
+        return file_source("drops")
+    return http_source(serve_pages("pages.json"), monkeypatch)
+
+
+# --- one landing per kind and warehouse -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def landed(module_pipeline_env: Path, serve_pages) -> dict[str, SourceConfig]:
+    """Each kind's bad batch extracted and landed once into the module's warehouse."""
+    warehouse = Warehouse.from_env()
+    warehouse.ensure_landing()
+    catalogue = load_catalogue()
+    sources = {}
+    with pytest.MonkeyPatch.context() as mp:
+        for kind in KINDS:
+            cfg = good_source(kind, module_pipeline_env, serve_pages, mp)
+            land(warehouse, extract(cfg, window(), catalogue), window())
+            sources[kind] = cfg
+    return sources
+
+
+def _landed_keys(warehouse: Warehouse, kind: str, cfg: SourceConfig) -> list[str]:
+    rows = warehouse.query(
+        f"select source_row_key from {warehouse.landing_schema}.{LANDING_TABLE[cfg.shape]} "
+        f"where source_system = '{cfg.name}'"
+    )
+    return sorted(rows.source_row_key)
+
+
+def _quarantined(warehouse: Warehouse, cfg: SourceConfig, kind: str) -> pd.DataFrame:
+    rows = warehouse.query(
+        f"select partition_date, reason_code, reason_detail, raw_record from {warehouse.landing_schema}.quarantine "
+        f"where source_system = '{cfg.name}'"
+    )
+
+    def key(raw: str) -> str:
+        try:
+            return str(json.loads(raw)[KEY_COLUMN[kind]])
+        except json.JSONDecodeError:  # an undecodable line is kept as the line itself
+            return raw.split(",", 1)[0]
+
+    rows["key"] = rows.raw_record.map(key)
+    return rows
+
+
+FAULTS = [(kind, reason) for kind in KINDS for reason in expected(kind)["quarantined"]]
+
+
+@pytest.mark.parametrize(("kind", "reason"), FAULTS, ids=[f"{k}-{r}" for k, r in FAULTS])
+def test_bad_row_is_quarantined_with_its_reason_and_the_batch_still_loads(
+    landed: dict[str, SourceConfig], kind: str, reason: str
+) -> None:
+    cfg, want = landed[kind], expected(kind)
+    warehouse = Warehouse.from_env()
+    quarantine = _quarantined(warehouse, cfg, kind)
+
+    # The faulty rows carry this reason, and no other row does.
+    assert sorted(quarantine.key[quarantine.reason_code == reason]) == sorted(want["quarantined"][reason])
+    assert quarantine.reason_detail.notna().all()
+    # Every good row of the same batch loaded, once.
+    assert _landed_keys(warehouse, kind, cfg) == sorted(want["accepted"])
+    # Nothing lost: per partition received = accepted + quarantined, and the tables hold exactly that.
+    counts = partition_counts(warehouse, cfg.name, cfg.shape, DAYS)
+    assert list(counts.partition_date) == DAYS
+    assert counts.reconciled.all(), counts
+    n_bad = sum(len(keys) for keys in want["quarantined"].values())
+    assert int(counts.rows_received.sum()) == len(want["accepted"]) + n_bad
+    assert int(counts.rows_quarantined.sum()) == len(quarantine) == n_bad
+
+
+def test_quarantined_rows_are_kept_as_received(landed: dict[str, SourceConfig]) -> None:
+    warehouse = Warehouse.from_env()
+    sql = _quarantined(warehouse, landed["sql"], "sql").set_index("key")
+    source = pd.read_csv(FIXTURES / "sql" / "wf_task.csv", dtype=str, keep_default_na=False)
+    row = source[source.task_id == "2002"].iloc[0]
+    assert {k: v or None for k, v in json.loads(sql.loc["2002", "raw_record"]).items()} == {
+        k: v or None for k, v in row.items()
+    }
+    undecodable = _quarantined(warehouse, landed["file"], "file").set_index("key").loc["F109"]
+    # The bytes that are not GB18030 are shown escaped; the rest of the line reads as sent.
+    assert "\\xff" in undecodable.raw_record and "采集员" in undecodable.raw_record
+    assert pd.Timestamp(undecodable.partition_date).date() == DAYS[0]  # the day of its file
+
+
+REJECTIONS = [(kind, reason) for kind in KINDS for reason in expected(kind).get("rejected", {})]
+
+
+@pytest.mark.parametrize(("kind", "reason"), REJECTIONS, ids=[f"{k}-{r}" for k, r in REJECTIONS])
+def test_unreadable_batch_is_rejected_whole_and_the_previous_load_stays(
+    landed: dict[str, SourceConfig],
+    kind: str,
+    reason: str,
+    tmp_path: Path,
+    serve_pages,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    variant = expected(kind)["rejected"][reason]
+    if kind == "sql":
+        cfg = sql_source(tmp_path, variant, monkeypatch)
+    elif kind == "file":
+        cfg = file_source(variant)
+    elif reason == "invalid_json_page":
+        cfg = http_source(serve_pages("pages.json", {2: variant}), monkeypatch)
+    else:
+        cfg = http_source(serve_pages(variant), monkeypatch)
+    warehouse = Warehouse.from_env()
+    before = partition_counts(warehouse, cfg.name, cfg.shape, DAYS)
+    landed_before = _landed_keys(warehouse, kind, cfg)
+
+    with pytest.raises(SourceRejected) as caught:
+        land(warehouse, extract(cfg, window(), load_catalogue()), window())
+
+    assert caught.value.reason_code == reason
+    assert "whole" in str(caught.value) and cfg.name in str(caught.value)
+    # Not half-loaded: landing, quarantine and log are exactly as the last good load left them.
+    pd.testing.assert_frame_equal(partition_counts(warehouse, cfg.name, cfg.shape, DAYS), before)
+    assert _landed_keys(warehouse, kind, cfg) == landed_before == sorted(expected(kind)["accepted"])

@@ -1,0 +1,98 @@
+"""The Great Expectations resource on DuckDB and PostgreSQL: a suite from expectations/ validates exactly
+the rows of the window, and a failure reports which expectations failed, how many rows, sample values
+and a Data Docs page; a blocking landing check fails with it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from dagster import AssetCheckSeverity
+
+from orchestration.quality.gx import GreatExpectations, expectations_dir, suite_for_source
+from orchestration.quality.reconcile import partition_filter
+from orchestration.sources.normalise import INTERVAL_COLUMNS
+from orchestration.warehouse import Warehouse
+
+DAY, OTHER_DAY = dt.date(2026, 10, 24), dt.date(2026, 10, 25)
+
+
+def _runs(day: dt.date, keys: list[str], nodes: list[str], starts: list[str], ends: list[str | None]) -> pd.DataFrame:
+    n = len(keys)
+    return pd.DataFrame(
+        {
+            "source_system": "settlement_files",
+            "partition_date": pd.Timestamp(day).as_unit("us"),
+            "extracted_at": pd.Timestamp("2026-10-26").as_unit("us"),
+            "source_row_key": keys,
+            "work_order_id": [f"JS-{k}" for k in keys],
+            "process_code": "REMUNERATION",
+            "node_code": nodes,
+            "segment": ["VIP"] * n,
+            "department": ["财务部"] * n,
+            "position": ["出纳"] * n,
+            "start_at": pd.to_datetime(starts).astype("datetime64[us]"),
+            "end_at": pd.to_datetime(pd.Series(ends)).astype("datetime64[us]"),
+            "cancelled_at": pd.Series([pd.NaT] * n, dtype="datetime64[us]"),
+        }
+    )[INTERVAL_COLUMNS]
+
+
+@pytest.fixture
+def warehouse(pipeline_env: Path) -> Warehouse:
+    warehouse = Warehouse.from_env()
+    warehouse.ensure_landing()
+    good = _runs(DAY, ["a", "b"], ["PAY", "COLLECT"], ["2026-10-24 01:00"] * 2, ["2026-10-24 02:00", None])
+    # Rows that break the suite, in another partition: a window that excludes them must not see them.
+    bad = _runs(
+        OTHER_DAY, ["c", "c", "d"], ["PAY", "PAY", "QC"], ["2026-10-25 03:00"] * 3, ["2026-10-25 02:00", None, None]
+    )
+    warehouse.replace_partitions("interval_runs", "settlement_files", [DAY], good)
+    warehouse.replace_partitions("interval_runs", "settlement_files", [OTHER_DAY], bad)
+    return warehouse
+
+
+def _validate(warehouse: Warehouse, day: dt.date):
+    return GreatExpectations().validate(
+        warehouse,
+        suite_for_source("settlement_files", "intervals"),
+        f"{warehouse.landing_schema}.interval_runs",
+        partition_filter("settlement_files", [day]),
+        batch="landing__settlement_files",
+    )
+
+
+def test_suite_passes_on_the_window_and_fails_with_details(warehouse: Warehouse) -> None:
+    suite = json.loads((expectations_dir() / "landing__settlement_files.json").read_text(encoding="utf-8"))
+    passed = _validate(warehouse, DAY)
+    assert passed.success and passed.evaluated == len(suite["expectations"]) and not passed.failed
+
+    failed = _validate(warehouse, OTHER_DAY)
+    assert not failed.success
+    by_kind = {(f["expectation"], f["column"]): f for f in failed.failed}
+    assert set(by_kind) == {
+        ("expect_column_values_to_be_in_set", "node_code"),
+        ("expect_compound_columns_to_be_unique", "partition_date, source_row_key"),
+        ("expect_column_pair_values_a_to_be_greater_than_b", "end_at, start_at"),
+    }
+    node = by_kind[("expect_column_values_to_be_in_set", "node_code")]
+    assert node["unexpected_count"] == 1 and node["sample_values"] == "QC"
+    assert by_kind[("expect_compound_columns_to_be_unique", "partition_date, source_row_key")]["unexpected_count"] == 2
+
+    result = failed.check_result("gx_landing")
+    assert not result.passed and result.severity == AssetCheckSeverity.ERROR
+    table = result.metadata["failed_expectations"].value
+    assert "expect_column_values_to_be_in_set" in table and "QC" in table
+    docs = Path(result.metadata["data_docs"].value.removeprefix("file://"))
+    assert docs.is_file() and docs.suffix == ".html" and "node_code" in docs.read_text(encoding="utf-8")
+
+
+def test_a_source_without_its_own_suite_gets_its_shapes() -> None:
+    assert suite_for_source("settlement_files", "intervals") == "landing__settlement_files"
+    assert suite_for_source("bad_http", "status_history") == "landing__status_history"
+    names = {p.stem for p in expectations_dir().glob("*.json")}
+    marts = {"node_run_states", "work_order_status", "achievement_rates"}
+    assert {"fct_node_runs", "landing__intervals", "landing__status_history"} | marts <= names

@@ -62,7 +62,7 @@ STATES = (
 )  # fmt: skip
 # The dbt selections of orchestration/assets/dbt.py (reference = everything else).
 PERIOD_TAGS = {"day": "tag:period_day", "week": "tag:period_week", "month": "tag:period_month"}
-REFERENCE_SELECTION = ("fqn:*", f"fct_node_runs {' '.join(PERIOD_TAGS.values())}")
+REFERENCE_SELECTION = ("fqn:*", f"fct_node_runs {' '.join(PERIOD_TAGS.values())} tag:monitoring")
 DAILY_SELECTION = f"fct_node_runs {PERIOD_TAGS['day']}"
 
 

@@ -67,6 +67,7 @@ class Translator(DagsterDbtTranslator):
 
 
 PERIOD_TAGS = {"day": "tag:period_day", "week": "tag:period_week", "month": "tag:period_month"}
+MONITORING_TAG = "tag:monitoring"
 
 
 def dbt_vars(context: AssetExecutionContext) -> dict[str, str]:
@@ -104,7 +105,8 @@ def dbt_asset_sets() -> dict[str, AssetsDefinition]:
     @dbt_assets(
         manifest=MANIFEST,
         select="fqn:*",
-        exclude=f"fct_node_runs {' '.join(PERIOD_TAGS.values())}",
+        # The live current-state models are built by the monitoring job (orchestration/monitoring).
+        exclude=f"fct_node_runs {' '.join(PERIOD_TAGS.values())} {MONITORING_TAG}",
         dagster_dbt_translator=translator,
         name="dbt_reference_models",
         pool="warehouse",

@@ -197,11 +197,6 @@ class Live:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory, warehouse_target: str) -> Iterator[Live]:
-    from dagster import DagsterInstance
-
-    from orchestration.definitions import build_defs
-    from orchestration.runner import run_job
-
     root = tmp_path_factory.mktemp("live")
     box = Mailbox()
     hook = WebhookReceiver().start()
@@ -220,13 +215,26 @@ def live(tmp_path_factory: pytest.TempPathFactory, warehouse_target: str) -> Ite
             mp.setenv(k, v)
         world = Live(root)
         world.hook, world.box = hook, box  # type: ignore[attr-defined]
-        with DagsterInstance.ephemeral() as instance:
-            run_job(build_defs(), "reference_job", instance)
+        publish_reference()
         try:
             yield world
         finally:
             hook.stop()
             smtp.stop()
+
+
+def publish_reference() -> None:
+    """What reference_job does (tested with the definitions), in this process: the dbt parse is then
+    shared with the evaluations that follow."""
+    from orchestration.assets.dbt import REFERENCE_EXCLUDE
+    from orchestration.monitoring.dbt_runner import dbt_in_process
+    from orchestration.reference import load_reference
+    from orchestration.warehouse import Warehouse
+
+    warehouse = Warehouse.from_env()
+    warehouse.ensure_landing()
+    load_reference(warehouse)
+    dbt_in_process("build", "--select", "fqn:*", "--exclude", REFERENCE_EXCLUDE)
 
 
 def outbox_rows(prefix: str, channel: str | None = None) -> pd.DataFrame:

@@ -68,6 +68,8 @@ class Translator(DagsterDbtTranslator):
 
 PERIOD_TAGS = {"day": "tag:period_day", "week": "tag:period_week", "month": "tag:period_month"}
 MONITORING_TAG = "tag:monitoring"
+# The reference set is everything else; the live current-state models are built by the monitoring job.
+REFERENCE_EXCLUDE = f"fct_node_runs {' '.join(PERIOD_TAGS.values())} {MONITORING_TAG}"
 
 
 def dbt_vars(context: AssetExecutionContext) -> dict[str, str]:
@@ -105,8 +107,7 @@ def dbt_asset_sets() -> dict[str, AssetsDefinition]:
     @dbt_assets(
         manifest=MANIFEST,
         select="fqn:*",
-        # The live current-state models are built by the monitoring job (orchestration/monitoring).
-        exclude=f"fct_node_runs {' '.join(PERIOD_TAGS.values())} {MONITORING_TAG}",
+        exclude=REFERENCE_EXCLUDE,
         dagster_dbt_translator=translator,
         name="dbt_reference_models",
         pool="warehouse",

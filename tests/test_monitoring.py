@@ -29,7 +29,7 @@ import pytest
 import sqlalchemy as sa
 
 from orchestration.monitoring.receiver import WebhookReceiver
-from tests.conftest import PROJECT_DIR, isolated_pipeline, query, use_source
+from tests.conftest import PROJECT_DIR, isolated_pipeline, publish_reference, query, use_source
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # the module's clock starts here (10:00 in Shanghai)
@@ -221,20 +221,6 @@ def live(tmp_path_factory: pytest.TempPathFactory, warehouse_target: str) -> Ite
         finally:
             hook.stop()
             smtp.stop()
-
-
-def publish_reference() -> None:
-    """What reference_job does (tested with the definitions), in this process: the dbt parse is then
-    shared with the evaluations that follow."""
-    from orchestration.assets.dbt import REFERENCE_EXCLUDE
-    from orchestration.monitoring.dbt_runner import dbt_in_process
-    from orchestration.reference import load_reference
-    from orchestration.warehouse import Warehouse
-
-    warehouse = Warehouse.from_env()
-    warehouse.ensure_landing()
-    load_reference(warehouse)
-    dbt_in_process("build", "--select", "fqn:*", "--exclude", REFERENCE_EXCLUDE)
 
 
 def outbox_rows(prefix: str, channel: str | None = None) -> pd.DataFrame:

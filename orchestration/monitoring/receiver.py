@@ -55,8 +55,9 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self.server.refused += 1
         if failing is None and self.server.echo:
-            text = payload.get("text") or payload.get("text", {})
-            print(f"--- webhook received ---\n{payload.get('subject', '')}\n{text}", flush=True)
+            text = payload.get("text")
+            text = text.get("content", "") if isinstance(text, dict) else f"{payload.get('subject', '')}\n{text}"
+            print(f"--- webhook received ---\n{text}", flush=True)
         answer = b'{"errcode": 0, "errmsg": "ok"}' if failing is None else b'{"error": "down"}'
         self.send_response(failing or HTTPStatus.OK)
         self.send_header("Content-Type", "application/json")

@@ -75,7 +75,7 @@ def _since(warehouse: Warehouse, cfg: SourceConfig, as_of: datetime, evaluation:
     )
     if landed and landed[0][0] is not None:
         day = pd.Timestamp(landed[0][0]).date() + timedelta(days=1)
-        return max(floor, Window.for_days(day, day).start.astimezone(UTC))
+        return min(max(floor, Window.for_days(day, day).start.astimezone(UTC)), as_of)
     return floor
 
 

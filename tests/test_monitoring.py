@@ -343,9 +343,8 @@ def test_killed_between_recording_and_sending_delivers_once_on_restart(live: Liv
     )
     live.now += timedelta(minutes=1)
     live.publish()
-    began = datetime.now(UTC)
-    land_increments(Warehouse.from_env(), live.now, load_alert_config())
-    build_current_state(began, live.now)
+    began, _ = land_increments(Warehouse.from_env(), live.now, load_alert_config())
+    build_current_state(Warehouse.from_env(), began, live.now)
     script = (
         "import os, signal, sys\n"
         "from datetime import datetime\n"
@@ -397,9 +396,8 @@ def test_two_evaluations_at_once_send_each_alert_once(live: Live) -> None:
     live.add(*(Task(f"C-{i}", "ACCEPT", live.now - timedelta(minutes=35 + i)) for i in range(6)))
     live.now += timedelta(minutes=1)
     live.publish()
-    began = datetime.now(UTC)
-    land_increments(Warehouse.from_env(), live.now, load_alert_config())
-    build_current_state(began, live.now)
+    began, _ = land_increments(Warehouse.from_env(), live.now, load_alert_config())
+    build_current_state(Warehouse.from_env(), began, live.now)
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
 
@@ -426,3 +424,18 @@ def test_log_channel_gets_every_alert_once(live: Live) -> None:
     logged = [a["alert_key"] for line in lines for a in line["alerts"]]
     recorded = query("select alert_key from {s}_landing.alert_outbox where channel = 'audit_log'")
     assert sorted(logged) == sorted(recorded.alert_key) and len(logged) == len(set(logged)) > 10
+
+
+def test_changes_landed_by_an_evaluation_that_died_before_dbt_are_built_by_the_next(live: Live) -> None:
+    from orchestration.monitoring.config import load_alert_config
+    from orchestration.monitoring.evaluate import land_increments
+    from orchestration.warehouse import Warehouse
+
+    live.now += timedelta(minutes=20)
+    late = Task("F-1", "ACCEPT", live.now - timedelta(minutes=50))
+    live.add(late)
+    late.added = live.now - timedelta(minutes=10)
+    live.publish()
+    land_increments(Warehouse.from_env(), live.now, load_alert_config())  # ... and the run dies here
+    live.evaluate(minutes=20)  # reads only from its cursor (minus the overlap): F-1 is not read again
+    assert levels_sent(live, "F-") == {("F-1", "acceptable"): 1}

@@ -18,7 +18,7 @@ from orchestration.catalog import load_catalogue
 from orchestration.monitoring import outbox
 from orchestration.monitoring.config import AlertConfig, load_alert_config
 from orchestration.monitoring.dbt_runner import dbt_in_process
-from orchestration.monitoring.increments import Increment, ensure_tables, extract_increment
+from orchestration.monitoring.increments import Increment, ensure_tables, extract_increment, mark_built, unbuilt_since
 from orchestration.sources.config import load_sources
 from orchestration.warehouse import Warehouse
 
@@ -50,19 +50,22 @@ def utc_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def land_increments(warehouse: Warehouse, as_of: datetime, config: AlertConfig) -> list[Increment]:
-    """Every declared source's changes up to as_of."""
+def land_increments(warehouse: Warehouse, as_of: datetime, config: AlertConfig) -> tuple[datetime, list[Increment]]:
+    """Every declared source's changes up to as_of. Returns also the landing instant since which work
+    orders wait for dbt (this evaluation's, or that of an earlier one whose dbt step failed)."""
     if not warehouse.table_exists(warehouse.schema_name, "dim_commitments"):
         raise NotReadyError("the reference tables are missing: run reference_job once before monitoring")
     ensure_tables(warehouse)
+    since = unbuilt_since(warehouse)
     catalogue = load_catalogue()
-    return [extract_increment(warehouse, cfg, catalogue, as_of, config.evaluation) for cfg in load_sources()]
+    return since, [extract_increment(warehouse, cfg, catalogue, as_of, config.evaluation) for cfg in load_sources()]
 
 
-def build_current_state(changed_since: datetime, as_of: datetime) -> None:
+def build_current_state(warehouse: Warehouse, changed_since: datetime, as_of: datetime) -> None:
     """Rebuild the work orders landed since `changed_since`, then the open runs' state as of `as_of`."""
     variables = {"changed_since": utc_text(changed_since), "as_of_cap": utc_text(as_of)}
     dbt_in_process(*CURRENT_STATE_BUILD, "--vars", json.dumps(variables))
+    mark_built(warehouse)
 
 
 def evaluate(
@@ -78,10 +81,9 @@ def evaluate(
     as_of = now or datetime.now(UTC)
     result = EvaluationResult(as_of)
     began = time.perf_counter()
-    changed_since = datetime.now(UTC)
-    result.increments = land_increments(warehouse, as_of, config)
+    changed_since, result.increments = land_increments(warehouse, as_of, config)
     landed = time.perf_counter()
-    build_current_state(changed_since, as_of)
+    build_current_state(warehouse, changed_since, as_of)
     built = time.perf_counter()
     result.recorded = outbox.record(warehouse, config, as_of, dagster_run_id)
     recorded = time.perf_counter()

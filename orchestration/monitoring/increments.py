@@ -53,6 +53,24 @@ def ensure_tables(warehouse: Warehouse) -> None:
     schema = warehouse.landing_schema
     warehouse.execute(f"create table if not exists {schema}.source_cursors ({CURSORS_DDL})")
     warehouse.execute(f"create table if not exists {schema}.processed_files ({FILES_DDL})")
+    warehouse.execute(f"create table if not exists {schema}.unbuilt_changes (since timestamp)")
+
+
+def unbuilt_since(warehouse: Warehouse) -> datetime:
+    """The landing instant from which rows wait for dbt: now, unless an earlier evaluation landed rows and
+    failed before its dbt build, whose work orders must be rebuilt too. Call before landing."""
+    table = f"{warehouse.landing_schema}.unbuilt_changes"
+    found = warehouse.execute(f"select min(since) from {table}")
+    if found and found[0][0] is not None:
+        return pd.Timestamp(found[0][0]).to_pydatetime().replace(tzinfo=UTC)
+    since = datetime.now(UTC)
+    warehouse.execute(f"insert into {table} values (%s)", [_naive_utc(since)])
+    return since
+
+
+def mark_built(warehouse: Warehouse) -> None:
+    """dbt has rebuilt every work order landed so far."""
+    warehouse.execute(f"delete from {warehouse.landing_schema}.unbuilt_changes")
 
 
 def _naive_utc(moment: datetime) -> datetime:

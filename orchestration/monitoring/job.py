@@ -46,16 +46,16 @@ def _instant(text: str) -> datetime:
 @op(pool="warehouse", description="Land every source's changes since its cursor.")
 def land_changes(context: OpExecutionContext, config: EvaluationConfig, warehouse: Warehouse) -> dict[str, str]:
     as_of = _instant(config.as_of) if config.as_of else datetime.now(UTC)
-    changed_since = datetime.now(UTC)
-    for inc in land_increments(warehouse, as_of, load_alert_config()):
+    changed_since, increments = land_increments(warehouse, as_of, load_alert_config())
+    for inc in increments:
         what = f"files {list(inc.files)}" if inc.read_from is None else f"since {inc.read_from:%Y-%m-%d %H:%M:%S%z}"
         context.log.info(f"{inc.source_system}: {inc.received} rows ({inc.quarantined} quarantined), {what}")
     return {"as_of": utc_text(as_of), "changed_since": utc_text(changed_since)}
 
 
 @op(pool="warehouse", description="dbt: rebuild the changed work orders, judge the open runs (open_run_states).")
-def judge_open_runs(window: dict[str, str]) -> dict[str, str]:
-    build_current_state(_instant(window["changed_since"]), _instant(window["as_of"]))
+def judge_open_runs(window: dict[str, str], warehouse: Warehouse) -> dict[str, str]:
+    build_current_state(warehouse, _instant(window["changed_since"]), _instant(window["as_of"]))
     return window
 
 

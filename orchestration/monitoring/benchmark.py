@@ -29,11 +29,17 @@ from orchestration.settings import PROJECT_DIR, pipeline_settings
 
 
 def _prepare_alerts(root: Path, days: int) -> None:
+    from orchestration.monitoring.config import alerts_path
     from orchestration.monitoring.demo import write_demo_alerts
 
     path = write_demo_alerts(root / "alerts.yaml", days)
     config = yaml.safe_load(path.read_text(encoding="utf-8"))
     config["channels"]["demo_webhook"]["digest"] = True  # one message per department and evaluation
+    # History comes the daily job's way here: watch the shipped two days of drops, not the whole history.
+    shipped = yaml.safe_load(alerts_path().read_text(encoding="utf-8"))["evaluation"]
+    config["evaluation"].update(
+        file_lookback_days=shipped["file_lookback_days"], initial_lookback=shipped["initial_lookback"]
+    )
     path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
     os.environ["ALERTS_FILE"] = str(path)
 

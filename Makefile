@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: setup demo test lint dev benchmark clean
+.PHONY: setup demo test lint dev benchmark monitoring-demo clean
 
 setup: $(VENV)/.installed
 
@@ -34,6 +34,10 @@ dev: setup
 
 benchmark: setup
 	$(BIN)/python -m orchestration.benchmark
+
+# Live monitoring: alerts arrive at a local webhook receiver as the demo generator advances time.
+monitoring-demo: setup
+	$(BIN)/python -m orchestration.monitoring.demo
 
 clean:
 	rm -rf data .dagster_home dbt_project/target dbt_project/logs

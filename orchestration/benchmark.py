@@ -52,7 +52,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from orchestration.assets.dbt import BASE_MODELS, PERIOD_TAGS
+from orchestration.assets.dbt import BASE_MODELS, PERIOD_TAGS, REFERENCE_EXCLUDE
 from orchestration.settings import CONFIG_DIR, DBT_EXECUTABLE, DBT_PROJECT_DIR, PROJECT_DIR, pipeline_settings
 
 DEMO_SOURCES = ("oa_workflow", "settlement_files", "ticket_api")
@@ -63,7 +63,7 @@ STATES = (
     "in_progress_normal", "in_progress_acceptable", "in_progress_warning", "cancelled", "no_commitment",
 )  # fmt: skip
 # The dbt selections of orchestration/assets/dbt.py (reference = everything else).
-REFERENCE_SELECTION = ("fqn:*", f"{BASE_MODELS} {' '.join(PERIOD_TAGS.values())}")
+REFERENCE_SELECTION = ("fqn:*", REFERENCE_EXCLUDE)
 DAILY_SELECTION = f"{BASE_MODELS} {PERIOD_TAGS['day']}"
 # --clock: the project's commitments as configured, all on the wall clock, or all on this calendar.
 BUSINESS_CALENDAR = "cn_office"

@@ -6,6 +6,7 @@ from dagster_dbt import DbtCliResource
 from orchestration.assets.dbt import dbt_asset_sets
 from orchestration.assets.extraction import extraction_assets
 from orchestration.assets.reference import reference_tables
+from orchestration.monitoring.job import monitoring_job, monitoring_schedule
 from orchestration.quality.gx import GreatExpectations
 from orchestration.quality.model_checks import model_checks
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, gx_checks_enabled
@@ -40,11 +41,12 @@ def build_defs() -> Definitions:
         build_schedule_from_partitioned_job(daily_job, hour_of_day=0, minute_of_hour=30),
         build_schedule_from_partitioned_job(weekly_job, hour_of_day=2, minute_of_hour=0),
         build_schedule_from_partitioned_job(monthly_job, hour_of_day=3, minute_of_hour=0),
+        monitoring_schedule(),  # live: every 15 minutes, config/alerts.yaml
     ]
     return Definitions(
         assets=[reference_tables, *extraction, *dbt.values()],
         asset_checks=model_checks() if gx_checks_enabled() else [],
-        jobs=[reference_job, daily_job, weekly_job, monthly_job],
+        jobs=[reference_job, daily_job, weekly_job, monthly_job, monitoring_job],
         schedules=schedules,
         resources={
             "warehouse": Warehouse.from_env(),

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -44,13 +45,19 @@ LANDING_DDL = {
         checks_failed bigint, failed_checks varchar, blocking_failures varchar""",
 }
 # Indexes that keep a daily partition's cost independent of the length of history on PostgreSQL.
+# extracted_at: the live evaluation (orchestration/monitoring) finds the work orders it just landed by it.
 LANDING_INDEXES = {
-    "interval_runs": ["partition_date", "work_order_id"],
-    "status_events": ["partition_date", "work_order_id"],
+    "interval_runs": ["partition_date", "work_order_id", "extracted_at"],
+    "status_events": ["partition_date", "work_order_id", "extracted_at"],
     "quarantine": ["source_system, partition_date"],
     "extraction_log": ["source_system, partition_date"],
     "quality_summary": ["source_system, partition_date"],
 }
+
+
+# DuckDB: one writing process per file, and within it one connection at a time (threads of one process
+# share the database instance; concurrent pandas scans on it are not safe).
+_duckdb_lock = threading.RLock()
 
 
 def default_duckdb_path() -> str:
@@ -98,27 +105,30 @@ class Warehouse(ConfigurableResource):
     @contextmanager
     def connect(self) -> Iterator[Any]:
         """A DB-API connection, committed on success and always closed."""
+        with _duckdb_lock if self.target == "duckdb" else nullcontext():
+            conn = self._open()
+            try:
+                yield conn
+                conn.commit()
+            except BaseException:
+                with suppress(Exception):  # DuckDB has no transaction open outside explicit ones
+                    conn.rollback()
+                raise
+            finally:
+                conn.close()
+
+    def _open(self) -> Any:
         if self.target == "duckdb":
             import duckdb
 
             Path(self._duckdb_file()).parent.mkdir(parents=True, exist_ok=True)
-            conn = duckdb.connect(self._duckdb_file())
-        else:
-            import psycopg2
+            return duckdb.connect(self._duckdb_file())
+        import psycopg2
 
-            conn = psycopg2.connect(
-                host=self.pg_host, port=self.pg_port, user=self.pg_user,
-                password=self.pg_password or None, dbname=self.pg_database,
-            )  # fmt: skip
-        try:
-            yield conn
-            conn.commit()
-        except BaseException:
-            with suppress(Exception):  # DuckDB has no transaction open outside explicit ones
-                conn.rollback()
-            raise
-        finally:
-            conn.close()
+        return psycopg2.connect(
+            host=self.pg_host, port=self.pg_port, user=self.pg_user,
+            password=self.pg_password or None, dbname=self.pg_database,
+        )  # fmt: skip
 
     def query(self, sql: str) -> pd.DataFrame:
         with self.connect() as conn:
@@ -168,20 +178,50 @@ class Warehouse(ConfigurableResource):
                 cur.execute(f"create table {self.landing_schema}.{table} ({_pg_columns(frame)})")
                 _pg_copy(cur, f"{self.landing_schema}.{table}", frame)
 
-    def _replace(self, table: str, where: str, frame: pd.DataFrame) -> None:
-        qualified = f"{self.landing_schema}.{table}"
-        columns = ", ".join(frame.columns)
+    def append(self, table: str, frame: pd.DataFrame, skip_existing: bool = False) -> int:
+        """Insert rows into a landing-schema table; with skip_existing, rows whose primary key is
+        already there are skipped (`on conflict do nothing`). Returns the number of rows inserted."""
+        with self.connect() as conn:
+            return self._insert(conn, f"{self.landing_schema}.{table}", frame, skip_existing)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """Run one statement in its own transaction (`%s` placeholders); returns its rows, if any
+        (e.g. of `update ... returning`)."""
         with self.connect() as conn:
             cur = conn.cursor()
-            cur.execute(f"delete from {qualified} where {where}")
-            if frame.empty:
-                return
             if self.target == "duckdb":
-                conn.register("frame", frame)
-                cur.execute(f"insert into {qualified} ({columns}) select {columns} from frame")
-                conn.unregister("frame")
+                cur.execute(sql.replace("%s", "?"), list(params))
             else:
-                _pg_copy(cur, qualified, frame)
+                cur.execute(sql, tuple(params))
+            return cur.fetchall() if cur.description else []
+
+    def _replace(self, table: str, where: str, frame: pd.DataFrame) -> None:
+        qualified = f"{self.landing_schema}.{table}"
+        with self.connect() as conn:
+            conn.cursor().execute(f"delete from {qualified} where {where}")
+            self._insert(conn, qualified, frame, skip_existing=False)
+
+    def _insert(self, conn: Any, qualified: str, frame: pd.DataFrame, skip_existing: bool) -> int:
+        if frame.empty:
+            return 0
+        columns = ", ".join(frame.columns)
+        conflict = " on conflict do nothing" if skip_existing else ""
+        cur = conn.cursor()
+        if self.target == "duckdb":
+            conn.register("frame", frame)
+            try:
+                inserted = cur.execute(f"insert into {qualified} ({columns}) select {columns} from frame{conflict}")
+                return int(inserted.fetchone()[0])
+            finally:
+                conn.unregister("frame")
+        if not skip_existing:
+            _pg_copy(cur, qualified, frame)
+            return len(frame)
+        # COPY cannot skip conflicts: stage the rows, then insert what is new.
+        cur.execute(f"create temporary table staged_rows (like {qualified}) on commit drop")
+        _pg_copy(cur, "staged_rows", frame)
+        cur.execute(f"insert into {qualified} ({columns}) select {columns} from staged_rows{conflict}")
+        return max(cur.rowcount, 0)
 
 
 def _pg_columns(frame: pd.DataFrame) -> str:

@@ -122,3 +122,34 @@ def query(sql: str) -> pd.DataFrame:
 
     warehouse = Warehouse.from_env()
     return warehouse.query(sql.replace("{s}", warehouse.schema_name))
+
+
+def publish_reference() -> None:
+    """What reference_job does, in this process through the live evaluation's dbt runner, so the tests of
+    the monitoring share one dbt parse between it and their evaluations (reference_job itself is run by
+    the pipeline tests)."""
+    from orchestration.assets.dbt import REFERENCE_EXCLUDE
+    from orchestration.monitoring.dbt_runner import dbt_in_process
+    from orchestration.reference import load_reference
+    from orchestration.warehouse import Warehouse
+
+    warehouse = Warehouse.from_env()
+    warehouse.ensure_landing()
+    load_reference(warehouse)
+    dbt_in_process("build", "--select", "fqn:*", "--exclude", REFERENCE_EXCLUDE)
+
+
+def assert_base_table_equals_truth(base: pd.DataFrame, truth: pd.DataFrame) -> None:
+    """fct_node_runs holds exactly the generator's truth (the demo systems as seen at its `now`), run for run."""
+    cols = ["work_order_id", "node_code", "visit", "segment", "department", "start_at", "end_at", "cancelled_at"]
+    want = truth.assign(**{c: truth[c].astype(str) for c in ("work_order_id", "node_code", "segment", "department")})
+    for c in ("start_at", "end_at", "cancelled_at"):
+        want[c] = pd.to_datetime(want[c]).dt.tz_convert(None)
+    got = base.copy()
+    for c in ("start_at", "end_at", "cancelled_at"):
+        got[c] = pd.to_datetime(got[c])
+    key = ["work_order_id", "node_code", "visit"]
+    want = want[cols].astype({"visit": int}).sort_values(key).reset_index(drop=True)
+    got = got[cols].astype({"visit": int}).sort_values(key).reset_index(drop=True)
+    assert len(got) == len(want) > 0
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)

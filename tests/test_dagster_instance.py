@@ -22,6 +22,9 @@ def test_default_instance_uses_local_storage(tmp_path: Path) -> None:
     with _instance(tmp_path, "dagster.yaml") as instance:
         assert "Sqlite" in type(instance.run_storage).__name__
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+        # one live evaluation at a time (the monitoring job tags its runs)
+        limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
+        assert {"key": "dagster/concurrency_key", "value": "monitoring", "limit": 1} in limits
 
 
 def test_postgres_instance_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

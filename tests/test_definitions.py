@@ -38,5 +38,23 @@ def test_partitions_and_schedules_in_the_business_time_zone() -> None:
         "daily_job": "30 0 * * *",  # just after each period closes
         "weekly_job": "0 2 * * 1",
         "monthly_job": "0 3 1 * *",
+        "monitoring_job": "*/15 * * * *",  # live monitoring (config/alerts.yaml)
     }
     assert all(s.execution_timezone == "Asia/Shanghai" for s in schedules)
+
+
+def test_monitoring_schedule_runs_the_evaluation_and_never_overlaps() -> None:
+    from dagster import DagsterRunStatus, RunRequest, build_schedule_context, instance_for_test
+
+    defs = build_defs()
+    job = defs.resolve_job_def("monitoring_job")
+    steps = ["land_changes", "judge_open_runs", "record_alerts", "deliver_alerts"]
+    assert [n.name for n in job.graph.node_defs] == steps
+    schedule = defs.resolve_schedule_def("monitoring_schedule")
+    with instance_for_test() as instance:
+        request = schedule.evaluate_tick(build_schedule_context(instance=instance))
+        assert isinstance(request.run_requests[0], RunRequest)
+        assert request.run_requests[0].tags["dagster/concurrency_key"] == "monitoring"
+        run = instance.create_run_for_job(job, status=DagsterRunStatus.STARTED)
+        skipped = schedule.evaluate_tick(build_schedule_context(instance=instance))
+        assert not skipped.run_requests and run.run_id in skipped.skip_message

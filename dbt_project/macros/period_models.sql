@@ -122,12 +122,7 @@ bounded as (
 banded as (
     select
         *,
-        case
-            when run_status = 'cancelled' or commitment_seconds is null then null
-            when run_seconds <= commitment_seconds then 'normal'
-            when run_seconds <= tolerance_seconds then 'acceptable'
-            else 'warning'
-        end as band
+        {{ run_band('run_status', 'run_seconds', 'commitment_seconds', 'tolerance_seconds') }} as band
     from timed
 )
 

@@ -9,12 +9,17 @@
     cast('{{ cap }}' as {{ dbt.type_timestamp() }})
 {%- endmacro %}
 
+{#- The live evaluation (orchestration/monitoring) passes the UTC instant it started landing rows at. -#}
+{% macro changed_since_is_set() -%}
+    {{ return(var('changed_since', none) is not none) }}
+{%- endmacro %}
+
 {#-
-  True when fct_node_runs is being updated in place for a window: only the work orders that changed in
-  the window are rebuilt, so a daily run's cost follows the day's changes, not the length of history.
+  True when fct_node_runs is being updated in place for a window (or, live, since an instant): only the
+  work orders that changed are rebuilt, so a run's cost follows the changes, not the length of history.
 -#}
 {% macro base_table_is_incremental() -%}
-    {%- if not execute or not window_is_set() or flags.FULL_REFRESH -%}
+    {%- if not execute or not (window_is_set() or changed_since_is_set()) or flags.FULL_REFRESH -%}
         {{ return(false) }}
     {%- endif -%}
     {%- set existing = adapter.get_relation(database=target.database, schema=target.schema, identifier='fct_node_runs') -%}
@@ -29,6 +34,13 @@
 {%- endmacro %}
 
 {% macro changed_work_orders_sql() -%}
+    {%- if changed_since_is_set() %}
+        select work_order_id from {{ source('landing', 'interval_runs') }}
+        where extracted_at >= cast('{{ var("changed_since") }}' as {{ dbt.type_timestamp() }})
+        union
+        select work_order_id from {{ source('landing', 'status_events') }}
+        where extracted_at >= cast('{{ var("changed_since") }}' as {{ dbt.type_timestamp() }})
+    {%- else %}
         select work_order_id from {{ source('landing', 'interval_runs') }}
         where partition_date >= cast('{{ var("window_start") }}' as date)
             and partition_date < cast('{{ var("window_end") }}' as date)
@@ -36,6 +48,7 @@
         select work_order_id from {{ source('landing', 'status_events') }}
         where partition_date >= cast('{{ var("window_start") }}' as date)
             and partition_date < cast('{{ var("window_end") }}' as date)
+    {%- endif %}
 {%- endmacro %}
 
 {% macro default__in_changed_work_orders(column, changed) -%}

@@ -69,6 +69,9 @@ class Translator(DagsterDbtTranslator):
 # The base data table and the pauses beside it: updated per day window, before the day results.
 BASE_MODELS = "fct_node_runs fct_work_order_pauses"
 PERIOD_TAGS = {"day": "tag:period_day", "week": "tag:period_week", "month": "tag:period_month"}
+MONITORING_TAG = "tag:monitoring"
+# The reference set is everything else; the live current-state models are built by the monitoring job.
+REFERENCE_EXCLUDE = f"{BASE_MODELS} {' '.join(PERIOD_TAGS.values())} {MONITORING_TAG}"
 
 
 def dbt_vars(context: AssetExecutionContext) -> dict[str, str]:
@@ -106,7 +109,7 @@ def dbt_asset_sets() -> dict[str, AssetsDefinition]:
     @dbt_assets(
         manifest=MANIFEST,
         select="fqn:*",
-        exclude=f"{BASE_MODELS} {' '.join(PERIOD_TAGS.values())}",
+        exclude=REFERENCE_EXCLUDE,
         dagster_dbt_translator=translator,
         name="dbt_reference_models",
         pool="warehouse",

@@ -1,0 +1,176 @@
+"""Benchmark of the live evaluation: one evaluation over about N historical node runs.
+
+    python -m orchestration.monitoring.benchmark [--runs 1000000] [--days 60] [--warehouse duckdb|postgres]
+        [--evaluations 3] [--data-dir DIR] [--output BENCHMARKS.md | --no-write]
+
+It generates the three demo systems with about N node runs over `days` days, lands the closed days and
+builds fct_node_runs as the daily job leaves them, then runs the evaluation (the steps of the monitoring
+job: land the changes since the cursors, dbt current state, record, deliver to a local webhook, digest
+per department) at `now`, and again after each further 15 minutes of simulated time, the generator writing
+the systems as they are then. The first evaluation lands the day so far; the later ones are the steady
+state every 15 minutes. Source generation between evaluations is not timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import yaml
+
+from orchestration.settings import PROJECT_DIR, pipeline_settings
+
+
+def _prepare_alerts(root: Path, days: int) -> None:
+    from orchestration.monitoring.config import alerts_path
+    from orchestration.monitoring.demo import write_demo_alerts
+
+    path = write_demo_alerts(root / "alerts.yaml", days)
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    config["channels"]["demo_webhook"]["digest"] = True  # one message per department and evaluation
+    # History comes the daily job's way here: watch the shipped two days of drops, not the whole history.
+    shipped = yaml.safe_load(alerts_path().read_text(encoding="utf-8"))["evaluation"]
+    config["evaluation"].update(
+        file_lookback_days=shipped["file_lookback_days"], initial_lookback=shipped["initial_lookback"]
+    )
+    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    os.environ["ALERTS_FILE"] = str(path)
+
+
+def _load_history(first: dt.date, last: dt.date) -> dict[str, float]:
+    """What the daily job leaves: the closed days landed, reference tables, fct_node_runs built."""
+    from orchestration.assets.dbt import BASE_MODELS, REFERENCE_EXCLUDE
+    from orchestration.catalog import load_catalogue
+    from orchestration.monitoring.dbt_runner import dbt_in_process
+    from orchestration.reference import load_reference
+    from orchestration.sources.config import load_sources
+    from orchestration.sources.extract import extract, land
+    from orchestration.sources.window import Window
+    from orchestration.warehouse import Warehouse
+
+    warehouse = Warehouse.from_env()
+    seconds: dict[str, float] = {}
+    began = time.perf_counter()
+    warehouse.ensure_landing()
+    window = Window.for_days(first, last)
+    catalogue = load_catalogue()
+    for cfg in load_sources():
+        land(warehouse, extract(cfg, window, catalogue), window)
+    seconds["extract and land history"] = time.perf_counter() - began
+    began = time.perf_counter()
+    load_reference(warehouse)
+    dbt_in_process("build", "--select", "fqn:*", "--exclude", REFERENCE_EXCLUDE)
+    dbt_in_process("run", "--select", BASE_MODELS)
+    seconds["reference + fct_node_runs (dbt)"] = time.perf_counter() - began
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=60)
+    parser.add_argument("--warehouse", choices=("duckdb", "postgres"), default="duckdb")
+    parser.add_argument("--evaluations", type=int, default=3, help="15-minute evaluations after the first")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--data-dir", type=Path, help="scratch directory (default: a temporary one, removed)")
+    parser.add_argument("--output", type=Path, default=PROJECT_DIR / "BENCHMARKS.md")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args(argv)
+
+    from orchestration.benchmark import (
+        _drop_pg_schemas,
+        _set_warehouse_env,
+        machine_info,
+        use_demo_sources,
+        write_section,
+    )
+    from orchestration.demo.generator import orders_for_runs
+    from orchestration.demo.ticket_api_server import serve_in_background
+    from orchestration.monitoring.demo import WEBHOOK_ENV, advance_sources
+    from orchestration.monitoring.evaluate import evaluate
+    from orchestration.monitoring.receiver import WebhookReceiver
+    from orchestration.warehouse import Warehouse
+
+    root = (args.data_dir or Path(tempfile.mkdtemp(prefix="monitoring-benchmark-"))).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    os.environ["COMMITMENTS_DATA_DIR"] = str(root)
+    os.environ["OA_DB_URL"] = f"sqlite:///{root / 'sources' / 'oa_workflow.sqlite'}"
+    use_demo_sources(root)
+    _prepare_alerts(root, args.days)
+    schema = f"monbench_{uuid.uuid4().hex[:8]}"
+    _set_warehouse_env(args.warehouse, schema, root)
+    receiver = WebhookReceiver().start()
+    os.environ[WEBHOOK_ENV] = receiver.url
+    tz = pipeline_settings().business_time_zone
+    step = dt.timedelta(minutes=15)
+    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - args.evaluations * step
+    today = now.astimezone(tz).date()
+    first = today - dt.timedelta(days=args.days)
+    orders = orders_for_runs(args.runs, first, now)
+    began = time.perf_counter()
+    truth = advance_sources(root, first, now, orders, args.seed)
+    print(
+        f"{len(truth):,} node runs over {args.days} days generated in {time.perf_counter() - began:.0f} s", flush=True
+    )
+    del truth
+    (root / "sources" / "ticket_events.jsonl").touch()
+    server, os.environ["TICKET_API_URL"] = serve_in_background(root / "sources" / "ticket_events.jsonl", token="")
+    warehouse = Warehouse.from_env()
+    lines: list[str] = []
+    try:
+        setup = _load_history(first, today - dt.timedelta(days=1))
+        history = int(warehouse.query(f"select count(*) as n from {schema}.fct_node_runs").n.iloc[0])
+        print(f"history: {history:,} runs in fct_node_runs; " + ", ".join(f"{k} {v:.0f} s" for k, v in setup.items()))
+        header = ("| evaluation at (UTC) | rows landed | open runs | new alerts | messages | extract s | dbt s "
+                  "| record s | deliver s | total s |")  # fmt: skip
+        lines += [header, "|" + "---|" * 10]
+        for k in range(args.evaluations + 1):
+            as_of = now + k * step
+            if k:
+                advance_sources(root, first, as_of, orders, args.seed)
+            before = len(receiver.received)
+            result = evaluate(warehouse, now=as_of)
+            opened = int(warehouse.query(f"select count(*) as n from {schema}.open_run_states").n.iloc[0])
+            landed = sum(i.received for i in result.increments)
+            s = result.seconds
+            lines.append(
+                f"| {as_of:%H:%M}{' (day so far)' if k == 0 else ''} | {landed:,} | {opened:,} | {result.recorded:,} "
+                f"| {len(receiver.received) - before} | {s['extract']:.1f} | {s['dbt']:.1f} | {s['record']:.1f} "
+                f"| {s['deliver']:.1f} | {sum(s.values()):.1f} |"
+            )
+            print(lines[-1], flush=True)
+    finally:
+        server.shutdown()
+        receiver.stop()
+        if args.warehouse == "postgres":
+            _drop_pg_schemas(warehouse, schema)
+        if args.data_dir is None:
+            shutil.rmtree(root, ignore_errors=True)
+    body = "\n".join(
+        [
+            f"`python -m orchestration.monitoring.benchmark {' '.join(argv if argv is not None else sys.argv[1:])}`: "
+            f"{history:,} historical node runs in fct_node_runs ({args.days} days), {args.warehouse}. "
+            "One evaluation = land the changes since the cursors, dbt (fct_node_runs for the changed work "
+            "orders, open_run_states), record, deliver (digest per department to a local webhook).",
+            "",
+            *lines,
+            "",
+            *machine_info([args.warehouse]),
+        ]
+    )
+    print("\n" + body)
+    if not args.no_write:
+        title = f"Live monitoring: one evaluation over {history:,} runs, {args.warehouse}"
+        write_section(args.output, f"monitoring {args.warehouse} runs={args.runs}", title, body)
+        print(f"written to {args.output}")
+
+
+if __name__ == "__main__":
+    main()

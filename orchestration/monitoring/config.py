@@ -1,0 +1,158 @@
+"""The schema of config/alerts.yaml: evaluation schedule, alert rules, channels, routes, templates.
+
+Validated when the definitions load, so a broken file fails fast with the field in the message.
+Channels only ever name environment variables for URLs and credentials.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from orchestration.catalog import WILDCARD, parse_duration
+from orchestration.settings import CONFIG_DIR
+
+LEVELS = ("notice", "acceptable", "warning")  # in increasing severity
+BANDS = ("acceptable", "warning")
+
+
+class AlertConfigError(ValueError):
+    pass
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Evaluation(_Strict):
+    cron: str = "*/15 * * * *"
+    cursor_overlap: int = 300
+    initial_lookback: int = 2 * 86400
+    file_lookback_days: int = Field(default=2, ge=1)
+    dagster_ui_url_env: str = "DAGSTER_UI_URL"
+
+    _durations = field_validator("cursor_overlap", "initial_lookback", mode="before")(parse_duration)
+
+    def dagster_ui_url(self) -> str:
+        return (os.environ.get(self.dagster_ui_url_env) or "http://127.0.0.1:3000").rstrip("/")
+
+
+class Delivery(_Strict):
+    max_attempts: int = Field(default=8, ge=1)
+    backoff_initial: int = 30
+    backoff_max: int = 1800
+    claim_timeout: int = 300
+    timeout: int = 10
+
+    _durations = field_validator("backoff_initial", "backoff_max", "claim_timeout", "timeout", mode="before")(
+        parse_duration
+    )
+
+
+class Rule(_Strict):
+    process: str = WILDCARD
+    node: str = WILDCARD
+    segment: str = WILDCARD
+    levels: list[Literal["acceptable", "warning"]] = list(BANDS)
+    early_notice: float | None = Field(default=0.8, gt=0, lt=1)
+    escalate: bool = True
+
+    @property
+    def specificity(self) -> int:
+        return sum(v != WILDCARD for v in (self.process, self.node, self.segment))
+
+
+class Channel(_Strict):
+    type: Literal["log", "webhook", "email"]
+    language: Literal["zh", "en"] = "zh"
+    digest: bool = False
+    # webhook
+    url_env: str | None = None
+    payload: Literal["generic", "robot"] = "generic"
+    # email
+    smtp_host_env: str | None = None
+    smtp_port_env: str | None = None
+    username_env: str | None = None
+    password_env: str | None = None
+    sender: str | None = None
+    recipients: list[str] = []
+    starttls: bool = True
+    ca_file_env: str | None = None  # a private CA for the SMTP server's certificate
+    # log
+    path_env: str | None = None  # also append JSON lines to this file
+
+    @model_validator(mode="after")
+    def _check(self) -> Channel:
+        if self.type == "webhook" and not self.url_env:
+            raise ValueError("a webhook channel needs url_env (the variable holding its URL)")
+        if self.type == "email" and not (self.smtp_host_env and self.sender and self.recipients):
+            raise ValueError("an email channel needs smtp_host_env, sender and recipients")
+        return self
+
+
+class Route(_Strict):
+    department: str = WILDCARD
+    position: str = WILDCARD
+    channels: list[str]
+
+
+class Templates(_Strict):
+    levels: dict[str, str]
+    limits: dict[str, str]
+    escalation: str
+    subject: str
+    body: str
+    digest_subject: str
+    digest_body: str
+    digest_item: str
+
+    @model_validator(mode="after")
+    def _check(self) -> Templates:
+        for field in ("levels", "limits"):
+            missing = set(LEVELS) - set(getattr(self, field))
+            if missing:
+                raise ValueError(f"{field} lacks {sorted(missing)}")
+        return self
+
+
+class AlertConfig(_Strict):
+    evaluation: Evaluation = Evaluation()
+    delivery: Delivery = Delivery()
+    rules: list[Rule] = Field(min_length=1)
+    channels: dict[str, Channel]
+    routes: list[Route] = []
+    default: list[str] = Field(min_length=1)
+    templates: dict[str, Templates]
+
+    @model_validator(mode="after")
+    def _check(self) -> AlertConfig:
+        named = [c for r in self.routes for c in r.channels] + self.default
+        unknown = sorted(set(named) - set(self.channels))
+        if unknown:
+            raise ValueError(f"routes name unknown channels {unknown}")
+        languages = sorted({c.language for c in self.channels.values()} - set(self.templates))
+        if languages:
+            raise ValueError(f"no templates for language(s) {languages}")
+        return self
+
+
+def alerts_path() -> Path:
+    return Path(os.environ.get("ALERTS_FILE", CONFIG_DIR / "alerts.yaml"))
+
+
+@cache
+def _load(path: Path, stamp: float) -> AlertConfig:
+    try:
+        return AlertConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (ValidationError, yaml.YAMLError) as exc:
+        raise AlertConfigError(f"{path}: {exc}") from exc
+
+
+def load_alert_config(path: Path | None = None) -> AlertConfig:
+    path = path or alerts_path()
+    return _load(path, path.stat().st_mtime)

@@ -1,0 +1,247 @@
+"""The alert outbox (<schema>_landing.alert_outbox): every alert recorded once, delivered once per channel.
+
+Recording: the alerts an evaluation finds are inserted with `on conflict do nothing` on their delivery key
+(alert = node run + level reached; delivery = alert + recipient + channel), so repeated and overlapping
+evaluations record each delivery once. Delivering: a sender claims pending rows in one update (a row is
+claimed by one sender only: PostgreSQL re-checks the row after the lock, DuckDB has one writer), sends,
+and marks them delivered; a failure puts the row back with exponential backoff until max_attempts, then
+`dead`. A claim older than claim_timeout belongs to a sender that died and is taken over.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from orchestration.catalog import WILDCARD
+from orchestration.monitoring.channels import DeliveryError, send
+from orchestration.monitoring.config import AlertConfig
+from orchestration.monitoring.templates import Message, digest, message
+from orchestration.warehouse import Warehouse
+
+TABLE = "alert_outbox"
+ALERT_COLUMNS = [
+    "delivery_key", "alert_key", "level", "recipient_kind", "recipient_department", "recipient_position",
+    "channel", "node_run_id", "work_order_id", "process_code", "process_name", "node_code", "node_name", "visit",
+    "segment", "department", "position", "start_at", "as_of", "run_seconds", "limit_seconds", "dagster_run_id",
+    "created_at", "status", "attempts", "next_attempt_at",
+]  # fmt: skip
+DDL = """
+    delivery_key varchar primary key, alert_key varchar not null, level varchar not null,
+    recipient_kind varchar not null, recipient_department varchar, recipient_position varchar,
+    channel varchar not null, node_run_id varchar not null, work_order_id varchar, process_code varchar,
+    process_name varchar, node_code varchar, node_name varchar, visit integer, segment varchar,
+    department varchar, position varchar, start_at timestamp, as_of timestamp, run_seconds double precision,
+    limit_seconds bigint, dagster_run_id varchar, created_at timestamp, status varchar not null,
+    attempts integer not null, next_attempt_at timestamp, claimed_by varchar, claimed_at timestamp,
+    delivered_at timestamp, last_error varchar"""
+
+
+def ensure_outbox(warehouse: Warehouse) -> None:
+    warehouse.ensure_landing()
+    qualified = f"{warehouse.landing_schema}.{TABLE}"
+    warehouse.execute(f"create table if not exists {qualified} ({DDL})")
+    if warehouse.target == "postgres":
+        warehouse.execute(f"create index if not exists {TABLE}_due_ix on {qualified} (status, next_attempt_at)")
+
+
+# --------------------------------------------------------------------------------------------------
+# Which alerts the open runs raise
+# --------------------------------------------------------------------------------------------------
+
+
+def _rule_columns(runs: pd.DataFrame, config: AlertConfig) -> pd.DataFrame:
+    """Each run's rule (the most specific match; later rules win ties) as columns."""
+    chosen = np.full(len(runs), -1)
+    best = np.full(len(runs), -1)
+    for i, rule in enumerate(config.rules):
+        match = np.ones(len(runs), dtype=bool)
+        for field, value in (("process_code", rule.process), ("node_code", rule.node), ("segment", rule.segment)):
+            if value != WILDCARD:
+                match &= (runs[field] == value).to_numpy()
+        take = match & (rule.specificity >= best)
+        chosen[take], best[take] = i, rule.specificity
+    rules = config.rules
+    pick = np.clip(chosen, 0, None)
+    matched = chosen >= 0
+    return pd.DataFrame(
+        {
+            "alert_acceptable": matched & np.array(["acceptable" in r.levels for r in rules])[pick],
+            "alert_warning": matched & np.array(["warning" in r.levels for r in rules])[pick],
+            "notice_share": np.where(matched, np.array([r.early_notice or np.nan for r in rules])[pick], np.nan),
+            "escalate": matched & np.array([r.escalate for r in rules])[pick],
+        },
+        index=runs.index,
+    )
+
+
+def alerts_due(runs: pd.DataFrame, config: AlertConfig) -> pd.DataFrame:
+    """The highest level each open run has reached, with its limit: one row per alert."""
+    runs = runs.join(_rule_columns(runs, config))
+    warning = (runs.band == "warning") & runs.alert_warning
+    acceptable = runs.band.isin(["acceptable", "warning"]) & runs.alert_acceptable
+    notice = runs.run_seconds >= runs.notice_share * runs.commitment_seconds
+    level = np.select([warning, acceptable, notice], ["warning", "acceptable", "notice"], "")
+    runs = runs.assign(level=level)[level != ""]
+    limit = np.where(runs.level == "warning", runs.tolerance_seconds, runs.commitment_seconds)
+    return runs.assign(limit_seconds=limit.astype("int64"), alert_key=runs.node_run_id + "|" + runs.level)
+
+
+def _route(recipients: pd.DataFrame, config: AlertConfig) -> pd.DataFrame:
+    """Recipients x channels: every matching route, else the default channels."""
+    pieces = []
+    for route in config.routes:
+        match = np.ones(len(recipients), dtype=bool)
+        if route.department != WILDCARD:
+            match &= (recipients.recipient_department == route.department).to_numpy()
+        if route.position != WILDCARD:
+            match &= (recipients.recipient_position == route.position).to_numpy()
+        for channel in route.channels:
+            pieces.append(recipients[match].assign(channel=channel))
+    routed = pd.concat(pieces) if pieces else recipients.iloc[:0].assign(channel="")
+    unrouted = recipients[~recipients.index.isin(routed.index)]
+    pieces = [routed, *(unrouted.assign(channel=c) for c in config.default)]
+    return pd.concat(pieces).drop_duplicates(["alert_key", "recipient_kind", "channel"])
+
+
+def deliveries(alerts: pd.DataFrame, config: AlertConfig) -> pd.DataFrame:
+    """One row per (alert, recipient, channel). A warning escalated to the owning department is not sent
+    twice to a channel that already gets it for the responsible department."""
+    responsible = alerts.assign(
+        recipient_kind="responsible", recipient_department=alerts.department, recipient_position=alerts.position
+    )
+    escalated = alerts[(alerts.level == "warning") & alerts.escalate]
+    owner = escalated.assign(
+        recipient_kind="owner", recipient_department=escalated.owner_department, recipient_position=WILDCARD
+    )
+    recipients = pd.concat([responsible, owner], ignore_index=True)
+    routed = _route(recipients, config).drop_duplicates(["alert_key", "channel"], keep="first")
+    return routed.assign(delivery_key=routed.alert_key + "|" + routed.recipient_kind + "|" + routed.channel)
+
+
+def record(warehouse: Warehouse, config: AlertConfig, now: datetime, dagster_run_id: str | None) -> int:
+    """Record the alerts the open runs of dbt's open_run_states raise; returns how many deliveries are new."""
+    ensure_outbox(warehouse)
+    shares = [r.early_notice for r in config.rules if r.early_notice]
+    floor = min(shares) if shares else 1.0
+    runs = warehouse.query(
+        f"select * from {warehouse.schema_name}.open_run_states where commitment_seconds is not null "
+        f"and (band in ('acceptable', 'warning') or run_seconds >= {floor} * commitment_seconds)"
+    )
+    if runs.empty:
+        return 0
+    rows = deliveries(alerts_due(runs, config), config)
+    if rows.empty:
+        return 0
+    naive_now = pd.Timestamp(now).tz_convert(None) if pd.Timestamp(now).tzinfo else pd.Timestamp(now)
+    rows = rows.assign(
+        dagster_run_id=dagster_run_id, created_at=naive_now, status="pending", attempts=0, next_attempt_at=naive_now
+    )
+    rows = rows[ALERT_COLUMNS].astype({"visit": "int64", "attempts": "int64"})
+    return warehouse.append(TABLE, rows.reset_index(drop=True), skip_existing=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Delivery
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DeliveryReport:
+    delivered: int = 0
+    failed: int = 0
+    dead: int = 0
+
+
+def _naive(now: datetime) -> datetime:
+    return pd.Timestamp(now).tz_convert(None).to_pydatetime() if now.tzinfo else now
+
+
+def claim(warehouse: Warehouse, config: AlertConfig, now: datetime) -> tuple[str, pd.DataFrame]:
+    """Claim every due delivery for one sender; returns (claim token, claimed rows)."""
+    token = uuid.uuid4().hex
+    qualified = f"{warehouse.landing_schema}.{TABLE}"
+    at = _naive(now)
+    stale = at - timedelta(seconds=config.delivery.claim_timeout)
+    try:
+        warehouse.execute(
+            f"update {qualified} set status = 'sending', claimed_by = %s, claimed_at = %s, attempts = attempts + 1 "
+            "where (status = 'pending' and next_attempt_at <= %s) or (status = 'sending' and claimed_at < %s)",
+            [token, at, at, stale],
+        )
+    except Exception as exc:  # DuckDB: another thread of this process claimed the same rows first
+        if "conflict" not in str(exc).lower():
+            raise
+    claimed = warehouse.query(f"select * from {qualified} where claimed_by = '{token}' and status = 'sending'")
+    return token, claimed
+
+
+def _settle(warehouse: Warehouse, config: AlertConfig, token: str, keys: tuple[str, ...], now: datetime,
+            error: str | None) -> None:  # fmt: skip
+    qualified = f"{warehouse.landing_schema}.{TABLE}"
+    marks = ", ".join(["%s"] * len(keys))
+    at = _naive(now)
+    if error is None:
+        warehouse.execute(
+            f"update {qualified} set status = 'delivered', delivered_at = %s, last_error = null "
+            f"where claimed_by = %s and status = 'sending' and delivery_key in ({marks})",
+            [at, token, *keys],
+        )
+        return
+    # attempts already counts this one; the backoff grows with it.
+    d = config.delivery
+    warehouse.execute(
+        f"update {qualified} set last_error = %s, "
+        "status = case when attempts >= %s then 'dead' else 'pending' end, "
+        "next_attempt_at = %s + interval '1 second' "
+        "* cast(least(%s * power(2, greatest(attempts - 1, 0)), %s) as integer) "
+        f"where claimed_by = %s and status = 'sending' and delivery_key in ({marks})",
+        [error[:1000], d.max_attempts, at, d.backoff_initial, d.backoff_max, token, *keys],
+    )
+
+
+def _messages(claimed: pd.DataFrame, config: AlertConfig) -> list[tuple[str, Message]]:
+    """(channel, message) per message to send: one per delivery, or one per department for digests.
+    Deliveries to a channel no longer configured are left out (deliver() fails them)."""
+    ui = config.evaluation.dagster_ui_url()
+    out: list[tuple[str, Message]] = []
+    records = claimed.sort_values(["channel", "recipient_department", "created_at", "delivery_key"])
+    for (name, _), group in records.groupby(["channel", "recipient_department"], sort=False, dropna=False):
+        channel = config.channels.get(name)
+        if channel is None:
+            continue
+        rows = group.to_dict("records")
+        templates = config.templates[channel.language]
+        if channel.digest:
+            out.append((name, digest(rows, templates, channel.language, ui)))
+        else:
+            out += [(name, message(r, templates, channel.language, ui)) for r in rows]
+    return out
+
+
+def deliver(warehouse: Warehouse, config: AlertConfig, now: datetime) -> DeliveryReport:
+    """Send every due delivery once; failures are retried by later calls."""
+    ensure_outbox(warehouse)
+    token, claimed = claim(warehouse, config, now)
+    report = DeliveryReport()
+    for name, msg in _messages(claimed, config):
+        error = None
+        try:
+            send(config.channels[name], msg, config.delivery.timeout)
+        except DeliveryError as exc:
+            error = str(exc)
+        _settle(warehouse, config, token, msg.keys, now, error)
+        report.delivered += len(msg.keys) if error is None else 0
+        report.failed += len(msg.keys) if error is not None else 0
+    unconfigured = claimed[~claimed.channel.isin(list(config.channels))]
+    if len(unconfigured):
+        _settle(warehouse, config, token, tuple(unconfigured.delivery_key), now, "channel is not configured")
+        report.failed += len(unconfigured)
+    report.dead = int(
+        warehouse.query(f"select count(*) as n from {warehouse.landing_schema}.{TABLE} where status = 'dead'").n.iloc[0]
+    )
+    return report

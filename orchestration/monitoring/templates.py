@@ -1,0 +1,97 @@
+"""Alert messages from the templates of config/alerts.yaml, in the channel's language."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC
+from typing import Any
+
+import pandas as pd
+
+from orchestration.monitoring.config import Templates
+from orchestration.settings import pipeline_settings
+
+_UNITS = {"zh": ("天", "小时", "分钟"), "en": ("d", "h", "min")}
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message to send: `keys` are the outbox deliveries it carries (several for a digest)."""
+
+    keys: tuple[str, ...]
+    subject: str
+    body: str
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def idempotency_key(self) -> str:
+        return self.keys[0] if len(self.keys) == 1 else "digest:" + ",".join(sorted(self.keys))
+
+
+def human_duration(seconds: float, language: str) -> str:
+    """1d 3h 20min / 1天3小时20分钟, to the minute."""
+    minutes = int(seconds // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, minutes = divmod(rest, 60)
+    d, h, m = _UNITS.get(language, _UNITS["en"])
+    sep = "" if language == "zh" else " "
+    parts = [
+        f"{days}{d}" if days else "",
+        f"{hours}{h}" if hours else "",
+        f"{minutes}{m}" if minutes or not (days or hours) else "",
+    ]
+    return sep.join(p for p in parts if p)
+
+
+def _local(moment: Any) -> str:
+    tz = pipeline_settings().business_time_zone
+    return pd.Timestamp(moment).tz_localize(UTC).tz_convert(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def fields(row: dict[str, Any], templates: Templates, language: str, ui_url: str) -> dict[str, Any]:
+    level = row["level"]
+    run_link = f"{ui_url}/runs/{row['dagster_run_id']}" if row.get("dagster_run_id") else f"{ui_url}/runs"
+    return {
+        **{k: ("" if v is None or (isinstance(v, float) and pd.isna(v)) else v) for k, v in row.items()},
+        "level_name": templates.levels[level],
+        "limit_name": templates.limits[level],
+        "run_time": human_duration(float(row["run_seconds"]), language),
+        "limit": human_duration(float(row["limit_seconds"]), language),
+        "started_at": _local(row["start_at"]),
+        "as_of": _local(row["as_of"]),
+        "link": run_link,
+        "recipient": row["recipient_department"],
+        "escalation": templates.escalation if row["recipient_kind"] == "owner" else "",
+    }
+
+
+def _alert_record(row: dict[str, Any]) -> dict[str, Any]:
+    keep = ("delivery_key", "alert_key", "level", "work_order_id", "process_code", "node_code", "visit", "segment",
+            "department", "position", "recipient_department", "run_seconds", "limit_seconds")  # fmt: skip
+    out = {k: row[k] for k in keep}
+    out["start_at"] = pd.Timestamp(row["start_at"]).isoformat() + "Z"
+    out["as_of"] = pd.Timestamp(row["as_of"]).isoformat() + "Z"
+    return out
+
+
+def message(row: dict[str, Any], templates: Templates, language: str, ui_url: str) -> Message:
+    values = fields(row, templates, language, ui_url)
+    return Message(
+        (row["delivery_key"],),
+        templates.subject.format(**values),
+        templates.body.format(**values),
+        [{**_alert_record(row), "link": values["link"]}],
+    )
+
+
+def digest(rows: list[dict[str, Any]], templates: Templates, language: str, ui_url: str) -> Message:
+    """One message for a department's alerts of one evaluation."""
+    items = [fields(r, templates, language, ui_url) for r in rows]
+    summary = {"count": len(rows), "recipient": rows[0]["recipient_department"]}
+    lines = "\n".join(templates.digest_item.format(**v) for v in items)
+    return Message(
+        tuple(r["delivery_key"] for r in rows),
+        templates.digest_subject.format(**summary),
+        templates.digest_body.format(**summary, items=lines),
+        [{**_alert_record(r), "link": v["link"]} for r, v in zip(rows, items, strict=True)],
+    )

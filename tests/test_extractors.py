@@ -8,10 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -26,7 +24,6 @@ from orchestration.demo.ticket_api_server import serve_in_background
 from orchestration.sources.config import SourceConfig, load_source
 from orchestration.sources.extract import Extract, extract, land
 from orchestration.sources.file import FileDropError
-from orchestration.sources.http import ApiPageError
 from orchestration.sources.window import Window
 from orchestration.warehouse import Warehouse
 from tests.conftest import CONFIG_DIR, MARIADB_HOST, MARIADB_PORT, PG_HOST, PG_PORT, require_server
@@ -451,38 +448,6 @@ def test_http_bearer_token(
         assert caught.value.response.status_code == 401
     finally:
         server.shutdown()
-
-
-class _BrokenPages(BaseHTTPRequestHandler):
-    """Page 1 is a good page pointing at page 2; page 2 is an HTML error page served with 200."""
-
-    def do_GET(self) -> None:
-        if "page=1" in self.path.split("?")[-1].split("&"):
-            body = json.dumps({"data": [], "next_page": 2}).encode()
-        else:
-            body = b"<html><body>Gateway hiccup</body></html>"
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args) -> None:  # noqa: A002
-        pass
-
-
-def test_http_page_that_is_not_json_raises(catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _BrokenPages)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        monkeypatch.setenv("TICKET_API_URL", f"http://127.0.0.1:{server.server_address[1]}")
-        with pytest.raises(ApiPageError) as caught:
-            extract(_small_pages(), _window(), catalogue)
-        assert "page 2" in str(caught.value) and "not valid JSON" in str(caught.value)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # --------------------------------------------------------------------------------------------------

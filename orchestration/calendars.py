@@ -255,11 +255,11 @@ def calendar_versions_table(calendars: dict[str, list[CalendarVersion]]) -> pd.D
         for versions in calendars.values()
         for v in versions
     ]
-    columns = ["calendar_version_id", "calendar_name", "time_zone", "nominal_day_seconds", "valid_from", "valid_to"]
-    frame = pd.DataFrame(rows, columns=[*columns, "covered_until"])
-    frame["valid_from"] = pd.to_datetime(frame.valid_from).astype("datetime64[us]")
-    frame["valid_to"] = pd.to_datetime(frame.valid_to).astype("datetime64[us]")
-    frame["covered_until"] = pd.to_datetime(frame.covered_until).astype("datetime64[us]")
+    columns = ["calendar_version_id", "calendar_name", "time_zone", "nominal_day_seconds"]
+    instants = ["valid_from", "valid_to", "covered_until"]
+    frame = pd.DataFrame(rows, columns=[*columns, *instants])
+    for column in instants:
+        frame[column] = pd.to_datetime(frame[column]).astype("datetime64[us]")
     return frame
 
 
@@ -289,49 +289,53 @@ def _working_intervals(version: CalendarVersion, first: date) -> pd.DataFrame:
     return out[out.end > out.start].sort_values("start", ignore_index=True)
 
 
+_SLOTS = [f"w{i}_{side}" for i in range(1, MAX_PIECES_PER_UTC_DAY + 1) for side in ("start", "end")]
+
+
 def calendar_days_table(calendars: dict[str, list[CalendarVersion]], first: date) -> pd.DataFrame:
     """The cumulative working-time table: per calendar version and UTC day, working seconds before that
     UTC midnight (`cum_seconds`) and the day's working intervals w1..wN as epoch seconds (0, 0 if absent)."""
-    slots = [f"w{i}_{side}" for i in range(1, MAX_PIECES_PER_UTC_DAY + 1) for side in ("start", "end")]
-    frames = []
-    for versions in calendars.values():
-        for version in versions:
-            # One day of margin on both sides: a local day reaches into the UTC days around it.
-            intervals = _working_intervals(version, first - timedelta(days=1))
-            day = intervals.start // _DAY
-            crosses = (intervals.end - 1) // _DAY > day
-            midnight = (day + 1) * _DAY
-            pieces = pd.concat(
-                [
-                    pd.DataFrame({"start": intervals.start, "end": intervals.end.where(~crosses, midnight)}),
-                    pd.DataFrame({"start": midnight[crosses], "end": intervals.end[crosses]}),
-                ],
-                ignore_index=True,
-            ).sort_values("start", ignore_index=True)
-            pieces["utc_day"] = pieces.start // _DAY
-            pieces["slot"] = pieces.groupby("utc_day").cumcount() + 1
-            if len(pieces) and pieces.slot.max() > MAX_PIECES_PER_UTC_DAY:
-                raise CalendarError(
-                    f"{version.where}: more than {MAX_PIECES_PER_UTC_DAY} working intervals fall in one UTC day"
-                )
-            first_day = int(pd.Timestamp(first - timedelta(days=1)).value // 10**9 // _DAY)
-            last_day = int(pd.Timestamp(version.until + timedelta(days=2)).value // 10**9 // _DAY)
-            all_days = pd.RangeIndex(first_day, last_day + 1, name="utc_day")
-            worked = (pieces.end - pieces.start).groupby(pieces.utc_day).sum().reindex(all_days, fill_value=0)
-            wide = pieces.pivot(index="utc_day", columns="slot", values=["start", "end"])
-            wide.columns = [f"w{slot}_{side}" for side, slot in wide.columns]
-            wide = wide.reindex(index=all_days, columns=slots).fillna(0).astype("int64")
-            frame = pd.DataFrame(
-                {
-                    "calendar_version_id": version.version_id,
-                    "utc_day": all_days.to_numpy(dtype="int64"),
-                    "day_start": pd.to_datetime(all_days.to_numpy() * _DAY, unit="s").astype("datetime64[us]"),
-                    "cum_seconds": (worked.cumsum() - worked).to_numpy(dtype="int64"),
-                }
-            )
-            frames.append(pd.concat([frame, wide.reset_index(drop=True)], axis=1))
-    columns = ["calendar_version_id", "utc_day", "day_start", "cum_seconds", *slots]
+    frames = [_version_days(version, first) for versions in calendars.values() for version in versions]
+    columns = ["calendar_version_id", "utc_day", "day_start", "cum_seconds", *_SLOTS]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def _version_days(version: CalendarVersion, first: date) -> pd.DataFrame:
+    """One version's rows of the table, from the UTC day before `first` to two days after `until`."""
+    # One day of margin on both sides: a local day reaches into the UTC days around it.
+    intervals = _working_intervals(version, first - timedelta(days=1))
+    day = intervals.start // _DAY
+    crosses = (intervals.end - 1) // _DAY > day
+    midnight = (day + 1) * _DAY
+    pieces = pd.concat(
+        [
+            pd.DataFrame({"start": intervals.start, "end": intervals.end.where(~crosses, midnight)}),
+            pd.DataFrame({"start": midnight[crosses], "end": intervals.end[crosses]}),
+        ],
+        ignore_index=True,
+    ).sort_values("start", ignore_index=True)
+    pieces["utc_day"] = pieces.start // _DAY
+    pieces["slot"] = pieces.groupby("utc_day").cumcount() + 1
+    if len(pieces) and pieces.slot.max() > MAX_PIECES_PER_UTC_DAY:
+        raise CalendarError(
+            f"{version.where}: more than {MAX_PIECES_PER_UTC_DAY} working intervals fall in one UTC day"
+        )
+    first_day = int(pd.Timestamp(first - timedelta(days=1)).value // 10**9 // _DAY)
+    last_day = int(pd.Timestamp(version.until + timedelta(days=2)).value // 10**9 // _DAY)
+    all_days = pd.RangeIndex(first_day, last_day + 1, name="utc_day")
+    worked = (pieces.end - pieces.start).groupby(pieces.utc_day).sum().reindex(all_days, fill_value=0)
+    wide = pieces.pivot(index="utc_day", columns="slot", values=["start", "end"])
+    wide.columns = [f"w{slot}_{side}" for side, slot in wide.columns]
+    wide = wide.reindex(index=all_days, columns=_SLOTS).fillna(0).astype("int64")
+    frame = pd.DataFrame(
+        {
+            "calendar_version_id": version.version_id,
+            "utc_day": all_days.to_numpy(dtype="int64"),
+            "day_start": pd.to_datetime(all_days.to_numpy() * _DAY, unit="s").astype("datetime64[us]"),
+            "cum_seconds": (worked.cumsum() - worked).to_numpy(dtype="int64"),
+        }
+    )
+    return pd.concat([frame, wide.reset_index(drop=True)], axis=1)
 
 
 def working_time_at(version: CalendarVersion, first: date, instants: np.ndarray) -> np.ndarray:

@@ -609,18 +609,19 @@ def _fail(run: WarehouseRun, message: str) -> None:
 CHECKS = {"on": True}
 
 
-def _landing_checks(warehouse, cfg, days: list[dt.date]) -> None:
-    """What an extraction asset checks after landing: reconciliation, quarantine share, its GX suite."""
+def _landing_checks(warehouse, cfg, window) -> None:
+    """What an extraction asset checks after landing: reconciliation, quarantine share, freshness, its
+    GX suite."""
     from orchestration.quality.checks import evaluate_extraction
     from orchestration.quality.gx import GreatExpectations, suite_for_source
     from orchestration.quality.reconcile import LANDING_TABLE, partition_filter
 
-    evaluate_extraction(warehouse, cfg, days)
+    evaluate_extraction(warehouse, cfg, window)
     GreatExpectations().validate(
         warehouse,
         suite_for_source(cfg.name, cfg.shape),
         f"{warehouse.landing_schema}.{LANDING_TABLE[cfg.shape]}",
-        partition_filter(cfg.name, days),
+        partition_filter(cfg.name, window.days),
         batch=f"landing__{cfg.name}",
     )
 
@@ -684,8 +685,8 @@ def bench_warehouse(target: str, world: World, now: dt.datetime, keep: bool, rep
             print(f"  {cfg.name}: {result.received:,} received, {result.accepted:,} accepted", flush=True)
             if CHECKS["on"]:
                 with timed() as seconds:
-                    _landing_checks(warehouse, cfg, window.days)
-                label = f"checks {cfg.name}: reconcile, quarantine share, GX suite"
+                    _landing_checks(warehouse, cfg, window)
+                label = f"checks {cfg.name}: reconcile, quarantine share, freshness, GX suite"
                 run.add(Line(f"check/{cfg.name}", label, seconds(), result.accepted, counted=True))
             del result
         with timed() as seconds:
@@ -793,7 +794,7 @@ def _one_more_day(run, world, configs, catalogue, warehouse, schema: str, scratc
         if CHECKS["on"]:
             with timed() as seconds:
                 for cfg in configs:
-                    _landing_checks(warehouse, cfg, one_day.days)
+                    _landing_checks(warehouse, cfg, one_day)
                 _model_checks(
                     warehouse, ["fct_node_runs", *_GRAIN_MODELS["daily"]], world.last, world.last + dt.timedelta(days=1)
                 )

@@ -31,6 +31,10 @@ class PipelineSettings:
     quarantine_limit: float = 0.01
     clock_skew: str = "5min"
     great_expectations: bool = True
+    # Source freshness: a source whose newest delivery is older than this at the end of the run's window
+    # warns, or fails and blocks downstream (orchestration/quality/freshness.py).
+    freshness_warn_after: str = "26h"
+    freshness_error_after: str = "4d"
 
 
 @cache
@@ -43,6 +47,8 @@ def pipeline_settings() -> PipelineSettings:
         quarantine_limit=float(raw.get("quarantine_limit", 0.01)),
         clock_skew=str(raw.get("clock_skew", "5min")),
         great_expectations=bool(raw.get("great_expectations", True)),
+        freshness_warn_after=str((raw.get("freshness") or {}).get("warn_after", "26h")),
+        freshness_error_after=str((raw.get("freshness") or {}).get("error_after", "4d")),
     )
 
 

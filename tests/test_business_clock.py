@@ -77,6 +77,7 @@ C_PAUSE,INSTALLED,2026-10-12 15:00:00
 COMPLETION_SOURCE = """\
 name: clock_completions
 kind: file
+freshness: "off"  # hand-worked cases spread over weeks, not a live feed
 path: "{data_dir}/clock_completions.csv"
 time_zone: Asia/Shanghai
 shape: status_history
@@ -91,6 +92,7 @@ pausing_statuses: [WAIT_VENDOR]
 INTERVAL_SOURCE = """\
 name: clock_runs
 kind: file
+freshness: "off"  # hand-worked cases spread over weeks, not a live feed
 path: "{data_dir}/clock_runs.csv"
 time_zone: Asia/Shanghai
 shape: intervals
@@ -103,6 +105,7 @@ nodes:
 EVENT_SOURCE = """\
 name: clock_events
 kind: file
+freshness: "off"  # hand-worked cases spread over weeks, not a live feed
 path: "{data_dir}/clock_events.csv"
 time_zone: Asia/Shanghai
 shape: status_history

@@ -1,6 +1,6 @@
-"""What the Dagster UI shows of the quality gates: blocking checks on every extraction asset, dbt's
-error-severity tests as blocking checks, a GX check on the base table and every mart; the GX checks
-can be switched off."""
+"""What the Dagster UI shows of the quality gates: blocking checks on every extraction asset (freshness
+on the live feeds), dbt's error-severity tests as blocking checks, a GX check on the base table and
+every mart; the GX checks can be switched off."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dagster import AssetCheckKey, AssetKey
 
 from orchestration.definitions import build_defs
 from orchestration.quality.checks import GX_LANDING, QUARANTINE_SHARE, ROWS_RECONCILE
+from orchestration.quality.freshness import SOURCE_FRESHNESS
 from orchestration.quality.model_checks import GX_CHECK
 
 MODELS = ["fct_node_runs"] + [
@@ -28,6 +29,10 @@ def test_every_stage_has_its_checks() -> None:
     for source in ("oa_workflow", "settlement_files", "ticket_api", "helpdesk"):
         for name in (ROWS_RECONCILE, QUARANTINE_SHARE, GX_LANDING):
             assert checks[AssetCheckKey(AssetKey(["landing", source]), name)].blocking, (source, name)
+    # Live feeds are checked for freshness; the help-desk log is a closed export (freshness: off).
+    for source in ("oa_workflow", "settlement_files", "ticket_api"):
+        assert checks[AssetCheckKey(AssetKey(["landing", source]), SOURCE_FRESHNESS)].blocking
+    assert AssetCheckKey(AssetKey(["landing", "helpdesk"]), SOURCE_FRESHNESS) not in checks
     for model in MODELS:
         assert AssetCheckKey(AssetKey(model), GX_CHECK) in checks
     dbt_tests = {key.name: spec for key, spec in checks.items() if key.asset_key == AssetKey("achievement_rates_daily")}

@@ -17,9 +17,12 @@ from dagster import AssetCheckSeverity, AssetKey, DagsterInstance
 
 from orchestration.demo import generator as gen
 from orchestration.quality.checks import GX_LANDING, QUARANTINE_SHARE, ROWS_RECONCILE
+from orchestration.quality.freshness import SOURCE_FRESHNESS
 from orchestration.quality.model_checks import GX_CHECK
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR
 from tests.conftest import query, use_source
+
+pytestmark = pytest.mark.heavy  # a whole pipeline per warehouse: scheduled first (conftest.py)
 
 START = dt.date(2026, 10, 1)
 NOW = dt.datetime(2026, 10, 12, 6, 0, tzinfo=dt.UTC)
@@ -76,7 +79,7 @@ def test_bad_day_blocks_its_marts_and_the_previous_marts_stay_whole(
         assert build_defs().resolve_job_def("reference_job").execute_in_process(instance=instance).success
         good = _run_daily(instance, *GOOD_DAYS)
         assert good.success
-        assert set(_checks(good)) == {GX_LANDING, ROWS_RECONCILE, QUARANTINE_SHARE}
+        assert set(_checks(good)) == {GX_LANDING, ROWS_RECONCILE, QUARANTINE_SHARE, SOURCE_FRESHNESS}
         assert all(c.passed for c in _checks(good).values())
         # Great Expectations validated the base table and each daily mart, with a Data Docs page per run.
         suites = _model_checks(good)

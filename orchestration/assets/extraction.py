@@ -43,8 +43,9 @@ def extraction_asset(cfg: SourceConfig) -> AssetsDefinition:
         description=f"{cfg.kind} source `{cfg.name}` ({cfg.shape}), landed per day partition.",
         metadata={"shape": cfg.shape, "time_zone": cfg.time_zone},
         pool="warehouse",
-        # Blocking: a partition that does not reconcile or quarantines too much stops the marts downstream.
-        check_specs=extraction_check_specs(key, with_gx),
+        # Blocking: a partition that does not reconcile, quarantines too much or comes from a feed that
+        # stopped delivering stops the marts downstream.
+        check_specs=extraction_check_specs(key, with_gx, cfg.freshness_checked),
     )
     def _extract(context: AssetExecutionContext, warehouse: Warehouse, gx: GreatExpectations) -> MaterializeResult:
         window = window_of(context)
@@ -56,7 +57,7 @@ def extraction_asset(cfg: SourceConfig) -> AssetsDefinition:
             f"{cfg.name}: {result.received} rows received, {result.accepted} accepted, "
             f"{len(result.quarantine)} quarantined over {len(window.days)} day(s)"
         )
-        checks, counts, by_reason = evaluate_extraction(warehouse, cfg, window.days)
+        checks, counts, by_reason = evaluate_extraction(warehouse, cfg, window)
         if with_gx:
             outcome = gx.validate(
                 warehouse,

@@ -5,18 +5,19 @@
 - `quarantine_share`: the quarantined share of each partition against the source's limit (default
   1%, config/pipeline.yaml or `quarantine_limit` in the source). Above it the check fails with ERROR
   severity, which stops everything downstream in the run; quarantined rows below it make it WARN.
+- `source_freshness` (orchestration/quality/freshness.py): the source delivered recently enough as of the
+  end of the run's window; older than `error_after` blocks like the others.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date
-
 import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
 
+from orchestration.quality.freshness import SOURCE_FRESHNESS, evaluate_freshness
 from orchestration.quality.reconcile import missing_partitions, partition_counts, quarantine_reasons
 from orchestration.sources.config import SourceConfig
+from orchestration.sources.window import Window
 from orchestration.warehouse import Warehouse
 
 ROWS_RECONCILE = "rows_reconcile"
@@ -26,7 +27,7 @@ GX_LANDING = "gx_landing"
 SHOWN = 20
 
 
-def extraction_check_specs(key: AssetKey, with_gx: bool) -> list[AssetCheckSpec]:
+def extraction_check_specs(key: AssetKey, with_gx: bool, with_freshness: bool) -> list[AssetCheckSpec]:
     gx = [
         AssetCheckSpec(
             GX_LANDING,
@@ -35,20 +36,33 @@ def extraction_check_specs(key: AssetKey, with_gx: bool) -> list[AssetCheckSpec]
             description="Great Expectations suite (expectations/landing__<source or shape>.json) on the landed rows.",
         )
     ]
-    return (gx if with_gx else []) + [
+    freshness = [
         AssetCheckSpec(
-            ROWS_RECONCILE,
+            SOURCE_FRESHNESS,
             asset=key,
             blocking=True,
-            description="Per partition: rows received = accepted + quarantined, and landing holds exactly them.",
-        ),
-        AssetCheckSpec(
-            QUARANTINE_SHARE,
-            asset=key,
-            blocking=True,
-            description="Per partition: quarantined share within the source's limit (fails above it, warns below).",
-        ),
+            description="The source's newest delivery at the end of the run's window: warns after warn_after, "
+            "fails after error_after (config/pipeline.yaml `freshness`, or the source's own).",
+        )
     ]
+    return (
+        (gx if with_gx else [])
+        + (freshness if with_freshness else [])
+        + [
+            AssetCheckSpec(
+                ROWS_RECONCILE,
+                asset=key,
+                blocking=True,
+                description="Per partition: rows received = accepted + quarantined, and landing holds exactly them.",
+            ),
+            AssetCheckSpec(
+                QUARANTINE_SHARE,
+                asset=key,
+                blocking=True,
+                description="Per partition: quarantined share within the source's limit (fails above it, warns below).",
+            ),
+        ]
+    )
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
@@ -67,10 +81,11 @@ def _shown(frame: pd.DataFrame, columns: list[str]) -> MetadataValue:
 
 
 def evaluate_extraction(
-    warehouse: Warehouse, cfg: SourceConfig, days: Sequence[date]
+    warehouse: Warehouse, cfg: SourceConfig, window: Window
 ) -> tuple[list[AssetCheckResult], pd.DataFrame, pd.DataFrame]:
-    """The two checks for the run's partitions, read back from the warehouse after landing.
+    """The checks for the run's partitions, read back from the warehouse after landing.
     Returns the check results, the per-partition counts and the quarantine reasons."""
+    days = window.days
     counts = partition_counts(warehouse, cfg.name, cfg.shape, days)
     reasons = quarantine_reasons(warehouse, cfg.name, days)
     missing = missing_partitions(counts, days)
@@ -123,4 +138,7 @@ def evaluate_extraction(
             else "no quarantined rows"
         ),
     )
-    return [reconcile, share], counts, reasons
+    checks = [reconcile, share]
+    if cfg.freshness_checked:
+        checks.append(evaluate_freshness(warehouse, cfg, days[-1], window.end))
+    return checks, counts, reasons

@@ -45,7 +45,7 @@ def reprocess(warehouse: Warehouse, source: str, day: date) -> pd.DataFrame:
     window = Window.for_days(day, day)
     warehouse.ensure_landing()
     land(warehouse, extract(cfg, window, load_catalogue()), window)
-    checks, counts, reasons = evaluate_extraction(warehouse, cfg, window.days)
+    checks, counts, reasons = evaluate_extraction(warehouse, cfg, window)
     summary = summary_frame(cfg, counts, reasons, checks)
     write_summary(warehouse, window.days, summary, cfg.name)
     return summary

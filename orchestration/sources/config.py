@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from orchestration.calendars import parse_duration
 from orchestration.settings import CONFIG_DIR, pipeline_settings
 
 # Canonical fields a source column can be mapped onto, per shape.
@@ -32,6 +33,12 @@ class Connection(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url_env: str = Field(description="environment variable holding the URL (never the URL itself)")
     token_env: str | None = Field(default=None, description="environment variable holding a bearer token")
+
+
+class FreshnessConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    warn_after: str | None = None
+    error_after: str | None = None
 
 
 class SourceConfig(BaseModel):
@@ -70,6 +77,8 @@ class SourceConfig(BaseModel):
     # data quality (default: config/pipeline.yaml)
     quarantine_limit: float | None = Field(default=None, ge=0, le=1)
     clock_skew: str | None = None
+    # warn_after / error_after override config/pipeline.yaml; `off` disables the check for this source.
+    freshness: FreshnessConfig | Literal["off"] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> SourceConfig:
@@ -103,11 +112,29 @@ class SourceConfig(BaseModel):
             raise ValueError("a file source needs path (or path_env)")
         if self.kind == "sql" and "changed_at" not in self.columns:
             raise ValueError("a sql source must map changed_at: the column its partition query filters on")
+        if self.freshness_checked:
+            warn_after, error_after = self.effective_freshness  # raises on a malformed duration
+            if warn_after > error_after:
+                raise ValueError("freshness: warn_after must not be longer than error_after")
         return self
 
     @property
     def effective_quarantine_limit(self) -> float:
         return pipeline_settings().quarantine_limit if self.quarantine_limit is None else self.quarantine_limit
+
+    @property
+    def freshness_checked(self) -> bool:
+        return self.freshness != "off"
+
+    @property
+    def effective_freshness(self) -> tuple[int, int]:
+        """(warn_after, error_after) in seconds: the source's own, else config/pipeline.yaml's."""
+        settings = pipeline_settings()
+        own = self.freshness if isinstance(self.freshness, FreshnessConfig) else FreshnessConfig()
+        return (
+            parse_duration(own.warn_after or settings.freshness_warn_after),
+            parse_duration(own.error_after or settings.freshness_error_after),
+        )
 
     @property
     def zone(self) -> ZoneInfo:

@@ -258,15 +258,15 @@ def test_oa_table(truth: pd.DataFrame, data_dir: Path) -> None:
         columns = [row[1] for row in conn.execute("pragma table_info(wf_task)")]
         table = pd.read_sql("select * from wf_task order by task_id", conn)
         # The extractor's own query runs as declared, with text window bounds.
-        windowed = conn.execute(
-            re.sub(r":(window_start|window_end)", "?", cfg["query"]),
-            ("2026-11-01 00:00:00", "2026-11-02 00:00:00"),
-        ).fetchall()
+        window = {"window_start": "2026-11-01 00:00:00", "window_end": "2026-11-02 00:00:00"}
+        windowed = conn.execute(cfg["query"], window).fetchall()
     assert columns == list(gen.OA_COLUMNS)
     assert set(cfg["columns"].values()) <= set(columns)
-    # A task re-appears in the window of its last change.
+    # Every task active in the window, none other: begun before its end, last changed since its start.
+    active = table[(table.begin_time < window["window_end"]) & (table.update_time >= window["window_start"])]
+    assert windowed and sorted(row[0] for row in windowed) == sorted(active.task_id)
     last_change = [max(t for t in row[7:10] if t) for row in windowed]
-    assert windowed and all("2026-11-01 00:00:00" <= t < "2026-11-02 00:00:00" for t in last_change)
+    assert any(t >= window["window_end"] for t in last_change)  # open at midnight, changed since
 
     for column in gen.OA_TIME_COLUMNS:
         present = table[column].dropna()

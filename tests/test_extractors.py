@@ -82,9 +82,15 @@ HAND_ROWS = [
     # Last second of the window, still open (no end_time): in, last day.
     (90004, "KD-HAND-4", "KDZJ", "派单", "调度中心", "调度员", "VIP",
      _T("2026-10-06 23:59:59"), pd.NaT, pd.NaT, _T("2026-10-06 23:59:59")),
-    # Exactly at the window end: out (the window is half-open).
+    # Open at the window's end and closed exactly then (its change is after the window): in, last day.
     (90005, "CJ-HAND-5", "CJGL", "审批", "市场部", "部门经理", "GZ",
      _T("2026-10-06 20:00:00"), _T("2026-10-07 00:00:00"), pd.NaT, _T("2026-10-07 00:00:00")),
+    # Open at the window's end, closed two days later, before this extraction: in, last day.
+    (90006, "KD-HAND-6", "KDZJ", "受理", "营业厅", "营业员", "GZ",
+     _T("2026-10-06 23:00:00"), _T("2026-10-09 10:00:00"), pd.NaT, _T("2026-10-09 10:00:00")),
+    # Begun exactly at the window end: out (the window is half-open).
+    (90007, "CJ-HAND-7", "CJGL", "审批", "市场部", "部门经理", "GZ",
+     _T("2026-10-07 00:00:00"), _T("2026-10-07 01:00:00"), pd.NaT, _T("2026-10-07 01:00:00")),
 ]  # fmt: skip
 OA_PROCESSES = {"CJGL": "REMUNERATION", "KDZJ": "BROADBAND"}
 OA_NODES = {"稽核": "REVIEW", "审批": "APPROVE", "受理": "ACCEPT", "派单": "DISPATCH"}
@@ -102,7 +108,8 @@ def oa_frame(truth: pd.DataFrame) -> pd.DataFrame:
 def oa_expected(oa_frame: pd.DataFrame) -> pd.DataFrame:
     """The window's rows of wf_task, mapped to canonical codes and UTC, computed here independently."""
     start, end = pd.Timestamp("2026-10-03 00:00:00"), pd.Timestamp("2026-10-07 00:00:00")  # Shanghai, naive
-    rows = oa_frame[(oa_frame.update_time >= start) & (oa_frame.update_time < end)]
+    # Every task active in the window: begun before its end, changed since its start.
+    rows = oa_frame[(oa_frame.begin_time < end) & (oa_frame.update_time >= start)]
 
     def utc(local: pd.Series) -> pd.Series:
         return local.dt.tz_localize(SHANGHAI).dt.tz_convert("UTC").dt.tz_localize(None)
@@ -117,7 +124,8 @@ def oa_expected(oa_frame: pd.DataFrame) -> pd.DataFrame:
             "department": rows.dept_name,
             "start_at": utc(rows.begin_time),
             "end_at": utc(rows.end_time),
-            "partition_date": rows.update_time.dt.normalize(),
+            # The day of the last change, or the window's last day for a task changed after the window.
+            "partition_date": rows.update_time.dt.normalize().clip(upper=end - pd.Timedelta(days=1)),
         }
     ).reset_index(drop=True)
 
@@ -192,13 +200,13 @@ def test_sql_same_canonical_rows_from_all_three_databases(
 
 
 def test_sql_rows_of_the_window_arrive_canonical(oa_extract: Extract, oa_expected: pd.DataFrame) -> None:
-    # Only rows whose update_time falls in [window start, window end) local time, all accepted.
+    # Only the tasks active in [window start, window end) local time, all accepted.
     assert oa_extract.received == len(oa_expected)
     assert oa_extract.accepted == len(oa_expected)
     assert oa_extract.quarantine.empty
     assert oa_extract.rows.source_row_key.is_unique
-    assert set(oa_extract.rows.source_row_key) >= {"90001", "90002", "90004"}
-    assert not set(oa_extract.rows.source_row_key) & {"90003", "90005"}
+    assert set(oa_extract.rows.source_row_key) >= {"90001", "90002", "90004", "90005", "90006"}
+    assert not set(oa_extract.rows.source_row_key) & {"90003", "90007"}
     pd.testing.assert_frame_equal(_sorted(oa_extract.rows, CANONICAL), _sorted(oa_expected, CANONICAL))
     # The generated rows exercise every mapping.
     assert {"REMUNERATION", "BROADBAND"} <= set(oa_extract.rows.process_code)
@@ -207,7 +215,7 @@ def test_sql_rows_of_the_window_arrive_canonical(oa_extract: Extract, oa_expecte
     assert oa_extract.rows.cancelled_at.isna().all()
 
 
-def test_sql_rows_go_to_the_business_day_of_their_update_time(oa_extract: Extract, oa_expected: pd.DataFrame) -> None:
+def test_sql_rows_go_to_their_last_change_day_within_the_window(oa_extract: Extract, oa_expected: pd.DataFrame) -> None:
     got = oa_extract.rows[["source_row_key", "partition_date"]].astype({"source_row_key": str})
     merged = got.merge(oa_expected[["source_row_key", "partition_date"]], on="source_row_key", suffixes=("", "_want"))
     assert len(merged) == len(oa_expected)
@@ -216,6 +224,7 @@ def test_sql_rows_go_to_the_business_day_of_their_update_time(oa_extract: Extrac
     by_key = got.set_index("source_row_key").partition_date.dt.date
     assert by_key["90002"] == dt.date(2026, 10, 3)
     assert by_key["90004"] == dt.date(2026, 10, 6)
+    assert by_key["90005"] == by_key["90006"] == dt.date(2026, 10, 6)  # changed after the window
 
 
 def test_sql_one_row_by_hand(oa_extract: Extract) -> None:

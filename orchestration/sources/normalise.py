@@ -207,6 +207,11 @@ def normalise(cfg: SourceConfig, raw: pd.DataFrame, window: Window, catalogue: C
         else:
             changed = times["event_at" if cfg.shape == "status_history" else "start_at"]
         local_day = changed.dt.tz_localize("UTC").dt.tz_convert(business_tz).dt.tz_localize(None).dt.normalize()
+        if changed_field is not None:
+            # A source queried for the window returns rows active in it that changed after it (a task open
+            # at midnight and closed before the 00:30 run): they are what the window saw, and land in its
+            # last day; the later partition of their change lands the same row again (the newest wins).
+            local_day = local_day.clip(upper=end_day - pd.Timedelta(days=1))
         # A row whose change instant is unreadable cannot be placed: it is quarantined in the window's first day.
         partition_date = local_day.fillna(first_day).astype("datetime64[us]")
     # A single history file holds every partition: keep only the window's rows (the others belong to

@@ -22,8 +22,9 @@ lint: setup
 	$(BIN)/ruff format --check .
 	WAREHOUSE_DUCKDB_PATH=$(CURDIR)/.lint.duckdb $(BIN)/sqlfluff lint dbt_project/models
 
+# Two workers, one per core; a unit of work is a test module, heavy modules first (tests/conftest.py).
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder
 
 # The Dagster UI over the demo sources (run `make demo` once first): serves the demo ticket API too.
 dev: setup

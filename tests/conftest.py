@@ -41,6 +41,20 @@ def require_server(name: str, host: str, port: int) -> None:
     pytest.skip(message)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "heavy: the module builds whole pipelines (minutes); scheduled first when tests run in parallel"
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """For `pytest -n 2 --dist loadscope` (make test), where a test module is one unit of work (its shared
+    pipelines are built once): the heavy modules first, so that the workers finish together. Before xdist
+    sends the collection; a stable sort, so a module's tests stay together and in pytest's order."""
+    session.items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
+
+
 PG_HOST, PG_PORT = os.environ.get("PGHOST", "127.0.0.1"), int(os.environ.get("PGPORT", "5432"))
 MARIADB_HOST, MARIADB_PORT = "127.0.0.1", 3306
 

@@ -25,6 +25,8 @@ from orchestration.calendars import CalendarError, load_calendars, parse_duratio
 from orchestration.catalog import CommitmentError, load_catalogue, load_commitments
 from tests.conftest import query, run_pipeline
 
+pytestmark = pytest.mark.heavy  # a whole pipeline per warehouse: scheduled first (conftest.py)
+
 FIXTURES = Path(__file__).parent / "fixtures"
 CALENDARS = FIXTURES / "calendars_cases.yaml"
 H = 3600

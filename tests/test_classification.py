@@ -18,6 +18,8 @@ import pytest
 
 from tests.conftest import query, run_pipeline
 
+pytestmark = pytest.mark.heavy  # a whole pipeline per warehouse: scheduled first (conftest.py)
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 # wo, node, segment, start, end, cancelled (UTC)

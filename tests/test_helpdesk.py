@@ -15,6 +15,8 @@ import pytest
 
 from tests.conftest import HELPDESK_CSV, query, run_pipeline, use_source
 
+pytestmark = pytest.mark.heavy  # a whole pipeline per warehouse: scheduled first (conftest.py)
+
 
 def expected_runs() -> pd.DataFrame:
     """The completion-marked rule, written the slow, obvious way."""

@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import query, use_source
 
+pytestmark = pytest.mark.heavy  # a whole pipeline per warehouse: scheduled first (conftest.py)
+
 
 def test_main_job_prints_the_summary(
     pipeline_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

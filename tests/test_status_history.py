@@ -12,6 +12,8 @@ import pytest
 
 from tests.conftest import query, run_pipeline
 
+pytestmark = pytest.mark.heavy  # a whole pipeline per warehouse: scheduled first (conftest.py)
+
 ENTRY_EVENTS = """\
 order,type,status,at,team,tier
 E1,BROADBAND,INSTALLING,2026-03-10T00:00:00Z,装维一组,VIP

@@ -14,7 +14,9 @@ from typing import Any
 
 from orchestration.settings import DBT_PROJECT_DIR
 
-TARGET = DBT_PROJECT_DIR / "target" / "monitoring"
+# Per process, as dagster-dbt does per invocation: runs in parallel processes (PostgreSQL allows them)
+# must not write each other's compiled SQL and run results.
+TARGET = DBT_PROJECT_DIR / "target" / "monitoring" / str(os.getpid())
 _lock = threading.Lock()  # dbt's programmatic invocations are not thread-safe
 _manifests: dict[tuple, Any] = {}
 

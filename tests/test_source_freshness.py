@@ -209,3 +209,5 @@ def test_thresholds_default_to_the_pipeline_and_can_be_switched_off() -> None:
     default = SourceConfig.model_validate({**raw, "freshness": None})
     assert default.freshness_checked and default.effective_freshness == (26 * 3600, 4 * 86400)
     assert not SourceConfig.model_validate({**raw, "freshness": "off"}).freshness_checked
+    unquoted = yaml.safe_load(EVENTS_SOURCE.replace("freshness: {warn_after: 1d, error_after: 2d}", "freshness: off"))
+    assert unquoted["freshness"] is False and not SourceConfig.model_validate(unquoted).freshness_checked

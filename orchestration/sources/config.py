@@ -78,7 +78,8 @@ class SourceConfig(BaseModel):
     quarantine_limit: float | None = Field(default=None, ge=0, le=1)
     clock_skew: str | None = None
     # warn_after / error_after override config/pipeline.yaml; `off` disables the check for this source.
-    freshness: FreshnessConfig | Literal["off"] | None = None
+    # (YAML reads an unquoted `off` as false: both mean off.)
+    freshness: FreshnessConfig | Literal["off", False] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> SourceConfig:
@@ -124,7 +125,7 @@ class SourceConfig(BaseModel):
 
     @property
     def freshness_checked(self) -> bool:
-        return self.freshness != "off"
+        return self.freshness not in ("off", False)
 
     @property
     def effective_freshness(self) -> tuple[int, int]:

@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity
 
 from orchestration.quality.reconcile import LANDING_TABLE
@@ -55,8 +56,7 @@ def measure(warehouse: Warehouse, cfg: SourceConfig, last_day: date, reference: 
     """The newest instant landed for the source in the partitions up to `last_day`, looking back only as
     far as the error threshold reaches (older deliveries are stale either way), so a daily run's cost does
     not grow with the length of history."""
-    warn_after, error_after = cfg.effective_freshness
-    lookback = math.ceil(max(warn_after, error_after) / 86400) + 1
+    lookback = math.ceil(cfg.effective_freshness[1] / 86400) + 1
     r = f"cast('{reference:%Y-%m-%d %H:%M:%S}' as timestamp)"
     frame = warehouse.query(
         f"select max({_NEWEST[cfg.shape].format(r=r)}) as newest "
@@ -65,8 +65,9 @@ def measure(warehouse: Warehouse, cfg: SourceConfig, last_day: date, reference: 
         f"and partition_date >= '{last_day - timedelta(days=lookback)}'"
     )
     newest = frame.newest.iloc[0] if len(frame) else None
-    newest = None if newest is None or newest != newest else newest.to_pydatetime().replace(tzinfo=None)
-    return Freshness(reference, newest, lookback)
+    if pd.isna(newest):
+        return Freshness(reference, None, lookback)
+    return Freshness(reference, pd.Timestamp(newest).to_pydatetime().replace(tzinfo=None), lookback)
 
 
 def _hours(seconds: float) -> str:

@@ -86,9 +86,21 @@ def _date(value: object, where: str) -> date:
         raise CalendarError(f"{where}: {value!r} is not a date") from exc
 
 
-def local_instant(value: object, tz: ZoneInfo, where: str, error: type[ValueError]) -> datetime | None:
-    """A `valid_from`/`valid_to` of the config files: a date or date-time, local to `tz` unless it has an
-    offset, as naive UTC; None when empty. Raises `error` naming `where` otherwise."""
+def validity(spec: dict, tz: ZoneInfo, where: str, error: type[ValueError]) -> tuple[datetime, datetime | None]:
+    """The `valid_from` (required) and `valid_to` (open when empty) of a calendar version or a commitment,
+    as naive UTC; `valid_to` must be after `valid_from`. Raises `error` naming `where` otherwise."""
+    valid_from = _local_instant(spec.get("valid_from"), tz, where, error)
+    if valid_from is None:
+        raise error(f"{where}: valid_from is required")
+    valid_to = _local_instant(spec.get("valid_to"), tz, where, error)
+    if valid_to is not None and valid_to <= valid_from:
+        raise error(f"{where}: valid_to must be after valid_from")
+    return valid_from, valid_to
+
+
+def _local_instant(value: object, tz: ZoneInfo, where: str, error: type[ValueError]) -> datetime | None:
+    """A date or date-time of the config files, local to `tz` unless it has an offset, as naive UTC; None
+    when empty."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -197,12 +209,7 @@ def load_calendars(first: date, path: Path | None = None) -> dict[str, list[Cale
         versions = []
         for i, v in enumerate(spec.get("versions") or [], start=1):
             vwhere = f"{where} version {i}"
-            valid_from = local_instant(v.get("valid_from"), tz, vwhere, CalendarError)
-            if valid_from is None:
-                raise CalendarError(f"{vwhere}: valid_from is required")
-            valid_to = local_instant(v.get("valid_to"), tz, vwhere, CalendarError)
-            if valid_to is not None and valid_to <= valid_from:
-                raise CalendarError(f"{vwhere}: valid_to must be after valid_from")
+            valid_from, valid_to = validity(v, tz, vwhere, CalendarError)
             until = _date(v.get("until", DEFAULT_UNTIL), vwhere)
             hours = _hours(v.get("working_hours"), vwhere)
             if not any(hours.values()):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from orchestration.calendars import WALL_CLOCK, CalendarVersion, load_calendars, local_instant, parse_duration
+from orchestration.calendars import WALL_CLOCK, CalendarVersion, load_calendars, parse_duration, validity
 from orchestration.settings import CONFIG_DIR, pipeline_settings
 
 WILDCARD = "*"
@@ -105,12 +105,7 @@ def load_commitments(
             raise CommitmentError(f"{where}: commitment must be positive")
         if tolerance < commitment:
             raise CommitmentError(f"{where}: tolerance {e['tolerance']} is shorter than commitment {e['commitment']}")
-        valid_from = local_instant(e.get("valid_from"), tz, where, CommitmentError)
-        if valid_from is None:
-            raise CommitmentError(f"{where}: valid_from is required")
-        valid_to = local_instant(e.get("valid_to"), tz, where, CommitmentError)
-        if valid_to is not None and valid_to <= valid_from:
-            raise CommitmentError(f"{where}: valid_to must be after valid_from")
+        valid_from, valid_to = validity(e, tz, where, CommitmentError)
         department, position = owners.get((process, node), (proc_owner[process], None))
         rows.append(
             {

@@ -41,14 +41,15 @@ class PipelineSettings:
 def pipeline_settings() -> PipelineSettings:
     raw = yaml.safe_load((CONFIG_DIR / "pipeline.yaml").read_text(encoding="utf-8"))
     tz_name = os.environ.get("BUSINESS_TIME_ZONE") or raw["business_time_zone"]
+    freshness = raw.get("freshness") or {}
     return PipelineSettings(
         business_time_zone=ZoneInfo(tz_name),
         history_start=date.fromisoformat(str(raw["history_start"])),
         quarantine_limit=float(raw.get("quarantine_limit", 0.01)),
         clock_skew=str(raw.get("clock_skew", "5min")),
         great_expectations=bool(raw.get("great_expectations", True)),
-        freshness_warn_after=str((raw.get("freshness") or {}).get("warn_after", "26h")),
-        freshness_error_after=str((raw.get("freshness") or {}).get("error_after", "4d")),
+        freshness_warn_after=str(freshness.get("warn_after", "26h")),
+        freshness_error_after=str(freshness.get("error_after", "4d")),
     )
 
 

@@ -27,42 +27,23 @@ GX_LANDING = "gx_landing"
 SHOWN = 20
 
 
+# What each blocking check of an extraction asset guards, in the order the UI lists them.
+CHECK_DESCRIPTIONS = {
+    GX_LANDING: "Great Expectations suite (expectations/landing__<source or shape>.json) on the landed rows.",
+    SOURCE_FRESHNESS: "The source's newest delivery at the end of the run's window: warns after warn_after, "
+    "fails after error_after (config/pipeline.yaml `freshness`, or the source's own).",
+    ROWS_RECONCILE: "Per partition: rows received = accepted + quarantined, and landing holds exactly them.",
+    QUARANTINE_SHARE: "Per partition: quarantined share within the source's limit (fails above it, warns below).",
+}
+
+
 def extraction_check_specs(key: AssetKey, with_gx: bool, with_freshness: bool) -> list[AssetCheckSpec]:
-    gx = [
-        AssetCheckSpec(
-            GX_LANDING,
-            asset=key,
-            blocking=True,
-            description="Great Expectations suite (expectations/landing__<source or shape>.json) on the landed rows.",
-        )
+    optional = {GX_LANDING: with_gx, SOURCE_FRESHNESS: with_freshness}
+    return [
+        AssetCheckSpec(name, asset=key, blocking=True, description=description)
+        for name, description in CHECK_DESCRIPTIONS.items()
+        if optional.get(name, True)
     ]
-    freshness = [
-        AssetCheckSpec(
-            SOURCE_FRESHNESS,
-            asset=key,
-            blocking=True,
-            description="The source's newest delivery at the end of the run's window: warns after warn_after, "
-            "fails after error_after (config/pipeline.yaml `freshness`, or the source's own).",
-        )
-    ]
-    return (
-        (gx if with_gx else [])
-        + (freshness if with_freshness else [])
-        + [
-            AssetCheckSpec(
-                ROWS_RECONCILE,
-                asset=key,
-                blocking=True,
-                description="Per partition: rows received = accepted + quarantined, and landing holds exactly them.",
-            ),
-            AssetCheckSpec(
-                QUARANTINE_SHARE,
-                asset=key,
-                blocking=True,
-                description="Per partition: quarantined share within the source's limit (fails above it, warns below).",
-            ),
-        ]
-    )
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
@@ -140,5 +121,5 @@ def evaluate_extraction(
     )
     checks = [reconcile, share]
     if cfg.freshness_checked:
-        checks.append(evaluate_freshness(warehouse, cfg, days[-1], window.end))
+        checks.append(evaluate_freshness(warehouse, cfg, window))
     return checks, counts, reasons

@@ -22,6 +22,7 @@ from dagster import AssetCheckResult, AssetCheckSeverity
 
 from orchestration.quality.reconcile import LANDING_TABLE
 from orchestration.sources.config import SourceConfig
+from orchestration.sources.window import Window
 from orchestration.warehouse import Warehouse
 
 SOURCE_FRESHNESS = "source_freshness"
@@ -98,7 +99,5 @@ def check_result(cfg: SourceConfig, freshness: Freshness) -> AssetCheckResult:
     )
 
 
-def evaluate_freshness(
-    warehouse: Warehouse, cfg: SourceConfig, last_day: date, window_end: datetime
-) -> AssetCheckResult:
-    return check_result(cfg, measure(warehouse, cfg, last_day, reference_instant(window_end)))
+def evaluate_freshness(warehouse: Warehouse, cfg: SourceConfig, window: Window) -> AssetCheckResult:
+    return check_result(cfg, measure(warehouse, cfg, window.days[-1], reference_instant(window.end)))

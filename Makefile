@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(BIN)/python -m orchestration.main
+	$(BIN)/python -m demo.main
 
 lint: setup
 	$(BIN)/ruff check .
@@ -29,16 +29,16 @@ test: lint
 # The Dagster UI over the demo sources (run `make demo` once first): serves the demo ticket API too.
 dev: setup
 	mkdir -p $(DAGSTER_HOME) && cp -n deploy/dagster.yaml $(DAGSTER_HOME)/ || true
-	$(BIN)/python -m orchestration.demo.ticket_api_server --store data/sources/ticket_events.jsonl --port 8765 & \
+	$(BIN)/python -m demo.ticket_api_server --store data/sources/ticket_events.jsonl --port 8765 & \
 	OA_DB_URL=sqlite:///$(CURDIR)/data/sources/oa_workflow.sqlite TICKET_API_URL=http://127.0.0.1:8765 \
 	$(BIN)/dagster dev -w workspace.yaml
 
 benchmark: setup
-	$(BIN)/python -m orchestration.benchmark
+	$(BIN)/python -m benchmarks.pipeline
 
 # Live monitoring: alerts arrive at a local webhook receiver as the demo generator advances time.
 monitoring-demo: setup
-	$(BIN)/python -m orchestration.monitoring.demo
+	$(BIN)/python -m demo.monitoring
 
 clean:
 	rm -rf data .dagster_home dbt_project/target dbt_project/logs

@@ -17,8 +17,8 @@ import pytest
 import requests
 import yaml
 
-from orchestration.demo import generator as gen
-from orchestration.demo.ticket_api_server import serve_in_background
+from demo import generator as gen
+from demo.ticket_api_server import serve_in_background
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 START = dt.date(2026, 10, 1)

@@ -40,7 +40,7 @@ def end_of(day: date) -> datetime:
 
 
 def write_demo_sources(root: Path, now: datetime) -> pd.DataFrame:
-    from orchestration.demo.generator import generate_truth, write_sources
+    from demo.generator import generate_truth, write_sources
 
     truth = generate_truth(FIRST, now, ORDERS_PER_DAY, seed=11)
     write_sources(truth, root, now, start=FIRST)
@@ -60,8 +60,8 @@ def demo_runs(tmp_path_factory: pytest.TempPathFactory, warehouse_target: str) -
     """Timely runs into one warehouse; a backfill and a rerun into another."""
     from dagster import DagsterInstance
 
+    from demo.ticket_api_server import serve_in_background
     from orchestration.definitions import build_defs
-    from orchestration.demo.ticket_api_server import serve_in_background
     from orchestration.runner import run_job
 
     out: dict = {}

@@ -18,9 +18,9 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from demo import generator as gen
+from demo.ticket_api_server import serve_in_background
 from orchestration.catalog import Catalogue, load_catalogue
-from orchestration.demo import generator as gen
-from orchestration.demo.ticket_api_server import serve_in_background
 from orchestration.sources.config import SourceConfig, load_source
 from orchestration.sources.extract import Extract, extract, land
 from orchestration.sources.file import FileDropError

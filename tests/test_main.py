@@ -15,7 +15,7 @@ pytestmark = pytest.mark.heavy  # a whole pipeline per warehouse: scheduled firs
 def test_main_job_prints_the_summary(
     pipeline_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from orchestration.main import main
+    from demo.main import main
 
     for name in ("oa_workflow", "settlement_files", "ticket_api"):
         use_source(pipeline_env, name)

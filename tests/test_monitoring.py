@@ -28,7 +28,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from orchestration.monitoring.receiver import WebhookReceiver
+from demo.receiver import WebhookReceiver
 from tests.conftest import PROJECT_DIR, isolated_pipeline, publish_reference, query, use_source
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -153,7 +153,7 @@ class Live:
 
     def publish(self) -> None:
         """Write wf_task as the OA system shows it now: nothing starts or ends in the future."""
-        from orchestration.demo.generator import write_oa_table
+        from demo.generator import write_oa_table
 
         def local(moment: datetime | None) -> datetime | None:
             if moment is None or moment > self.now:

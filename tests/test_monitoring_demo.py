@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 import pandas as pd
 import pytest
 
-from orchestration.monitoring.receiver import WebhookReceiver
+from demo.receiver import WebhookReceiver
 from tests.conftest import assert_base_table_equals_truth, isolated_pipeline, publish_reference, query, use_source
 
 START = date(2026, 3, 30)
@@ -24,9 +24,9 @@ ORDERS_PER_DAY = 40
 def demo_live(tmp_path_factory: pytest.TempPathFactory, warehouse_target: str) -> Iterator[dict]:
     from dagster import DagsterInstance
 
+    from demo.monitoring import WEBHOOK_ENV, advance_sources, run_evaluation, write_demo_alerts
+    from demo.ticket_api_server import serve_in_background
     from orchestration.definitions import build_defs
-    from orchestration.demo.ticket_api_server import serve_in_background
-    from orchestration.monitoring.demo import WEBHOOK_ENV, advance_sources, run_evaluation, write_demo_alerts
 
     root = tmp_path_factory.mktemp("demo_live")
     hook = WebhookReceiver().start()

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from dagster import AssetCheckSeverity, AssetKey, DagsterInstance
 
-from orchestration.demo import generator as gen
+from demo import generator as gen
 from orchestration.quality.checks import GX_LANDING, QUARANTINE_SHARE, ROWS_RECONCILE
 from orchestration.quality.freshness import SOURCE_FRESHNESS
 from orchestration.quality.model_checks import GX_CHECK

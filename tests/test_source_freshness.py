@@ -14,7 +14,7 @@ import pytest
 import yaml
 from dagster import AssetCheckSeverity, AssetKey, DagsterInstance
 
-from orchestration.demo import generator as gen
+from demo import generator as gen
 from orchestration.quality.freshness import SOURCE_FRESHNESS, measure
 from orchestration.sources.config import SourceConfig, SourceConfigError, load_source
 from orchestration.sources.extract import extract, land

@@ -1,6 +1,6 @@
 """The live-monitoring demo: alerts arrive at a local webhook receiver as the generator advances time.
 
-    python -m orchestration.monitoring.demo [--steps 4] [--step-minutes 60] [--days 3] [--orders-per-day 60]
+    python -m demo.monitoring [--steps 4] [--step-minutes 60] [--days 3] [--orders-per-day 60]
                                             [--data-dir data/monitoring_demo] [--port 8766]
 
 It generates the three demo source systems as seen `steps x step-minutes` ago, publishes the reference
@@ -44,7 +44,7 @@ def write_demo_alerts(path: Path, history_days: int) -> Path:
 
 def advance_sources(data_dir: Path, start: date, now: datetime, orders_per_day: int, seed: int) -> pd.DataFrame:
     """The three demo systems as seen at `now` (a later `now` only adds to what they showed before)."""
-    from orchestration.demo.generator import generate_truth, write_sources
+    from demo.generator import generate_truth, write_sources
 
     truth = generate_truth(start, now, orders_per_day, seed=seed)
     write_sources(truth, data_dir, now, start=start)
@@ -77,11 +77,11 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("WAREHOUSE_DUCKDB_PATH", str(data_dir / "warehouse.duckdb"))
     os.environ["OA_DB_URL"] = f"sqlite:///{data_dir / 'sources' / 'oa_workflow.sqlite'}"
 
-    from orchestration.benchmark import use_demo_sources
+    from benchmarks.pipeline import use_demo_sources
+    from demo.main import dagster_instance
+    from demo.receiver import WebhookReceiver
+    from demo.ticket_api_server import serve_in_background
     from orchestration.definitions import build_defs
-    from orchestration.demo.ticket_api_server import serve_in_background
-    from orchestration.main import dagster_instance
-    from orchestration.monitoring.receiver import WebhookReceiver
     from orchestration.runner import run_job
     from orchestration.warehouse import Warehouse
 

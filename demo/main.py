@@ -1,7 +1,7 @@
 """The main job: generate the demo source systems, materialise the recent periods and print a summary.
 
-    python -m orchestration.main            # DuckDB in ./data (default)
-    WAREHOUSE_TARGET=postgres PGHOST=... python -m orchestration.main
+    python -m demo.main            # DuckDB in ./data (default)
+    WAREHOUSE_TARGET=postgres PGHOST=... python -m demo.main
 
 Runs are recorded in the Dagster instance under DAGSTER_HOME (default ./.dagster_home), so
 `dagster dev` shows them afterwards.
@@ -29,7 +29,7 @@ SUMMARY_STATES = [
 
 def prepare_demo_sources(days: int, orders_per_day: int, now: datetime, seed: int = 7) -> dict[str, int]:
     """Write the three demo systems into the data dir and point the source connections at them."""
-    from orchestration.demo.generator import generate_truth, write_sources
+    from demo.generator import generate_truth, write_sources
 
     start = (now - timedelta(days=days + 1)).date()
     truth = generate_truth(start, now, orders_per_day, seed=seed)
@@ -41,7 +41,7 @@ def prepare_demo_sources(days: int, orders_per_day: int, now: datetime, seed: in
 
 def start_ticket_api() -> object:
     """Serve the demo ticket API on a free loopback port unless TICKET_API_URL points elsewhere."""
-    from orchestration.demo.ticket_api_server import serve_in_background
+    from demo.ticket_api_server import serve_in_background
 
     if os.environ.get("TICKET_API_URL"):
         return None

@@ -1,6 +1,6 @@
 """The benchmark: demo sources of about N node runs, timed stage by stage from the sources to every mart.
 
-    python -m orchestration.benchmark [--runs 1000000] [--days 60] [--warehouse duckdb|postgres|both]
+    python -m benchmarks.pipeline [--runs 1000000] [--days 60] [--warehouse duckdb|postgres|both]
                                       [--clock config|wall|business]
                                       [--data-dir DIR] [--history-factors 1,2] [--repeat 3] [--keep]
                                       [--output BENCHMARKS.md | --no-write]
@@ -242,7 +242,7 @@ def generate_world(
 ) -> tuple[World, pd.DataFrame]:
     """Generate and write the three demo systems for the `days` closed days before `now`. Returns the
     world (the truth kept in memory for the pandas yardstick) and its truth frame."""
-    from orchestration.demo.generator import generate_truth, write_sources
+    from demo.generator import generate_truth, write_sources
 
     first = (now.astimezone(pipeline_settings().business_time_zone) - dt.timedelta(days=days)).date()
     last = first + dt.timedelta(days=days - 1)
@@ -1061,13 +1061,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     CHECKS["on"] = not args.no_checks
 
-    from orchestration.demo.generator import orders_for_runs
-    from orchestration.demo.ticket_api_server import serve_in_background
+    from demo.generator import orders_for_runs
+    from demo.ticket_api_server import serve_in_background
 
     targets = ["duckdb", "postgres"] if args.warehouse == "both" else [args.warehouse]
     factors = [int(f) for f in args.history_factors.split(",") if f.strip()]
     started = dt.datetime.now(dt.UTC)
-    command = "python -m orchestration.benchmark " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m benchmarks.pipeline " + " ".join(argv if argv is not None else sys.argv[1:])
     now = business_midnight_today()
     root = args.data_dir or Path(tempfile.mkdtemp(prefix="commitments-benchmark-"))
     root = root.resolve()

@@ -1,6 +1,6 @@
 """Benchmark of the live evaluation: one evaluation over about N historical node runs.
 
-    python -m orchestration.monitoring.benchmark [--runs 1000000] [--days 60] [--warehouse duckdb|postgres]
+    python -m benchmarks.monitoring [--runs 1000000] [--days 60] [--warehouse duckdb|postgres]
         [--evaluations 3] [--data-dir DIR] [--output BENCHMARKS.md | --no-write]
 
 It generates the three demo systems with about N node runs over `days` days, lands the closed days and
@@ -29,8 +29,8 @@ from orchestration.settings import PROJECT_DIR, pipeline_settings
 
 
 def _prepare_alerts(root: Path, days: int) -> None:
+    from demo.monitoring import write_demo_alerts
     from orchestration.monitoring.config import alerts_path
-    from orchestration.monitoring.demo import write_demo_alerts
 
     path = write_demo_alerts(root / "alerts.yaml", days)
     config = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -84,18 +84,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
 
-    from orchestration.benchmark import (
+    from benchmarks.pipeline import (
         _drop_pg_schemas,
         _set_warehouse_env,
         machine_info,
         use_demo_sources,
         write_section,
     )
-    from orchestration.demo.generator import orders_for_runs
-    from orchestration.demo.ticket_api_server import serve_in_background
-    from orchestration.monitoring.demo import WEBHOOK_ENV, advance_sources
+    from demo.generator import orders_for_runs
+    from demo.monitoring import WEBHOOK_ENV, advance_sources
+    from demo.receiver import WebhookReceiver
+    from demo.ticket_api_server import serve_in_background
     from orchestration.monitoring.evaluate import evaluate
-    from orchestration.monitoring.receiver import WebhookReceiver
     from orchestration.warehouse import Warehouse
 
     root = (args.data_dir or Path(tempfile.mkdtemp(prefix="monitoring-benchmark-"))).resolve()
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
             shutil.rmtree(root, ignore_errors=True)
     body = "\n".join(
         [
-            f"`python -m orchestration.monitoring.benchmark {' '.join(argv if argv is not None else sys.argv[1:])}`: "
+            f"`python -m benchmarks.monitoring {' '.join(argv if argv is not None else sys.argv[1:])}`: "
             f"{history:,} historical node runs in fct_node_runs ({args.days} days), {args.warehouse}. "
             "One evaluation = land the changes since the cursors, dbt (fct_node_runs for the changed work "
             "orders, open_run_states), record, deliver (digest per department to a local webhook).",

@@ -1,0 +1,1 @@
+"""Benchmarks of the pipeline and of the live evaluation (not imported by the pipeline)."""

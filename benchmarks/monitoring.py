@@ -25,18 +25,17 @@ from pathlib import Path
 
 import yaml
 
-from orchestration.settings import PROJECT_DIR, pipeline_settings
+from orchestration.settings import PROJECT_DIR, Settings
 
 
 def _prepare_alerts(root: Path, days: int) -> None:
     from demo.monitoring import write_demo_alerts
-    from orchestration.monitoring.config import alerts_path
 
     path = write_demo_alerts(root / "alerts.yaml", days)
     config = yaml.safe_load(path.read_text(encoding="utf-8"))
     config["channels"]["demo_webhook"]["digest"] = True  # one message per department and evaluation
     # History comes the daily job's way here: watch the shipped two days of drops, not the whole history.
-    shipped = yaml.safe_load(alerts_path().read_text(encoding="utf-8"))["evaluation"]
+    shipped = yaml.safe_load(Settings.load().alerts_file.read_text(encoding="utf-8"))["evaluation"]
     config["evaluation"].update(
         file_lookback_days=shipped["file_lookback_days"], initial_lookback=shipped["initial_lookback"]
     )
@@ -46,26 +45,27 @@ def _prepare_alerts(root: Path, days: int) -> None:
 
 def _load_history(first: dt.date, last: dt.date) -> dict[str, float]:
     """What the daily job leaves: the closed days landed, reference tables, fct_node_runs built."""
-    from orchestration.assets.dbt import BASE_MODELS, REFERENCE_EXCLUDE
-    from orchestration.catalog import load_catalogue
+    from orchestration.dbt_project import BASE_MODELS, REFERENCE_EXCLUDE
+    from orchestration.landing.batch import ensure_landing, extract, land
     from orchestration.monitoring.dbt_runner import dbt_in_process
-    from orchestration.reference import load_reference
+    from orchestration.periods import Window
+    from orchestration.reference.catalogue import load_catalogue
+    from orchestration.reference.publish import load_reference
     from orchestration.sources.config import load_sources
-    from orchestration.sources.extract import extract, land
-    from orchestration.sources.window import Window
     from orchestration.warehouse import Warehouse
 
-    warehouse = Warehouse.from_env()
+    warehouse = Warehouse.from_settings(Settings.load())
     seconds: dict[str, float] = {}
     began = time.perf_counter()
-    warehouse.ensure_landing()
-    window = Window.for_days(first, last)
-    catalogue = load_catalogue()
-    for cfg in load_sources():
+    settings = Settings.load()
+    ensure_landing(warehouse)
+    window = Window.for_days(first, last, settings.business_time_zone)
+    catalogue = load_catalogue(settings.processes_file)
+    for cfg in load_sources(settings):
         land(warehouse, extract(cfg, window, catalogue), window)
     seconds["extract and land history"] = time.perf_counter() - began
     began = time.perf_counter()
-    load_reference(warehouse)
+    load_reference(warehouse, settings)
     dbt_in_process("build", "--select", "fqn:*", "--exclude", REFERENCE_EXCLUDE)
     dbt_in_process("run", "--select", BASE_MODELS)
     seconds["reference + fct_node_runs (dbt)"] = time.perf_counter() - began
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     _set_warehouse_env(args.warehouse, schema, root)
     receiver = WebhookReceiver().start()
     os.environ[WEBHOOK_ENV] = receiver.url
-    tz = pipeline_settings().business_time_zone
+    tz = Settings.load().business_time_zone
     step = dt.timedelta(minutes=15)
     now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - args.evaluations * step
     today = now.astimezone(tz).date()
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     del truth
     (root / "sources" / "ticket_events.jsonl").touch()
     server, os.environ["TICKET_API_URL"] = serve_in_background(root / "sources" / "ticket_events.jsonl", token="")
-    warehouse = Warehouse.from_env()
+    warehouse = Warehouse.from_settings(Settings.load())
     lines: list[str] = []
     try:
         setup = _load_history(first, today - dt.timedelta(days=1))
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
             if k:
                 advance_sources(root, first, as_of, orders, args.seed)
             before = len(receiver.received)
-            result = evaluate(warehouse, now=as_of)
+            result = evaluate(warehouse, Settings.load(), now=as_of)
             opened = int(warehouse.query(f"select count(*) as n from {schema}.open_run_states").n.iloc[0])
             landed = sum(i.received for i in result.increments)
             s = result.seconds

@@ -52,8 +52,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from orchestration.assets.dbt import BASE_MODELS, PERIOD_TAGS, REFERENCE_EXCLUDE
-from orchestration.settings import CONFIG_DIR, DBT_EXECUTABLE, DBT_PROJECT_DIR, PROJECT_DIR, pipeline_settings
+from orchestration.dbt_project import BASE_MODELS, PERIOD_TAGS, REFERENCE_EXCLUDE
+from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, PROJECT_DIR, Settings
+
+CONFIG_DIR = PROJECT_DIR / "config"
+# The copy of dbt_project the run builds with (copy_dbt_project), so edits during a run cannot mix versions.
+DBT_PROJECT = {"dir": DBT_PROJECT_DIR}
 
 DEMO_SOURCES = ("oa_workflow", "settlement_files", "ticket_api")
 TARGET_SECONDS = 60.0  # 1M node runs from sources to all marts on DuckDB, 2 cores
@@ -207,7 +211,7 @@ def business_midnight_today() -> dt.datetime:
     truth is what the pipeline can see: only a run starting exactly at this instant belongs to today
     (World.visible_runs leaves it out), and an OA task last updated exactly at it is in today's
     partition, so the cross-check reports it missing from the last day (see BENCHMARKS.md)."""
-    tz = pipeline_settings().business_time_zone
+    tz = Settings.load().business_time_zone
     today = dt.datetime.now(tz).date()
     return dt.datetime(today.year, today.month, today.day, tzinfo=tz).astimezone(dt.UTC)
 
@@ -244,7 +248,7 @@ def generate_world(
     world (the truth kept in memory for the pandas yardstick) and its truth frame."""
     from demo.generator import generate_truth, write_sources
 
-    first = (now.astimezone(pipeline_settings().business_time_zone) - dt.timedelta(days=days)).date()
+    first = (now.astimezone(Settings.load().business_time_zone) - dt.timedelta(days=days)).date()
     last = first + dt.timedelta(days=days - 1)
     directory = root / f"history-{days}d"
     directory.mkdir(parents=True, exist_ok=True)
@@ -279,7 +283,7 @@ def snapshot_dbt_project(root: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(p for p in copy.rglob("*") if p.is_file()):
         digest.update(str(path.relative_to(copy)).encode() + b"\0" + path.read_bytes())
-    os.environ["BENCHMARK_DBT_PROJECT_DIR"] = str(copy)
+    DBT_PROJECT["dir"] = copy
     return digest.hexdigest()[:12]
 
 
@@ -317,12 +321,12 @@ class ClockReadings:
     intervals (orchestration.calendars.working_time_reader), independent of the warehouse's day table."""
 
     def __init__(self, clocks: pd.Series, start: np.ndarray, first: dt.date) -> None:
-        from orchestration.calendars import load_calendars, working_time_reader
+        from orchestration.reference.calendars import load_calendars, working_time_reader
 
         first = first - dt.timedelta(days=400)  # runs may start before the first day
         self.groups: list[tuple[Callable[[np.ndarray], np.ndarray], np.ndarray]] = []  # (reader, run mask)
         clock = clocks.fillna("wall").to_numpy()
-        for name, versions in load_calendars(first).items():
+        for name, versions in load_calendars(first, Settings.load().calendars_file).items():
             for v in versions:
                 valid_to = _epoch(pd.Series([v.valid_to]))[0] if v.valid_to else _NEVER
                 mask = (clock == name) & (start >= _epoch(pd.Series([v.valid_from]))[0]) & (start < valid_to)
@@ -348,9 +352,9 @@ def classify_with_pandas(truth: pd.DataFrame, first: dt.date, last: dt.date) -> 
     """SEMANTICS.md "Periods" and "State as of an instant T" for each closed day, as one would write it
     in pandas: the commitment in force at each run's start (merge_asof on its segment, then on '*'),
     then one vectorised mask per day. Returns (state counts per day, in-scope rows)."""
-    from orchestration.catalog import load_catalogue, load_commitments
+    from orchestration.reference.publish import reference_frames
 
-    commitments = load_commitments(load_catalogue())
+    commitments = reference_frames(Settings.load())["commitments"]
     commitments = commitments[commitments["node_code"] != "*"].assign(
         from_s=lambda c: _epoch(c["valid_from"]),
         to_s=lambda c: pd.Series(_epoch(c["valid_to"]), index=c.index).where(c["valid_to"].notna()),
@@ -376,7 +380,7 @@ def classify_with_pandas(truth: pd.DataFrame, first: dt.date, last: dt.date) -> 
     cancel = _epoch(truth["cancelled_at"])
     stop = np.minimum(end, cancel)
     start_reading, end_reading = clocks.read(start), clocks.read(end)
-    tz = pipeline_settings().business_time_zone.key
+    tz = Settings.load().business_time_zone.key
     local = pd.date_range(first, last + dt.timedelta(days=1), freq="D").tz_localize(tz)
     bounds = _epoch(pd.Series(local.tz_convert("UTC")))
 
@@ -408,7 +412,7 @@ def run_dbt(
     scratch: Path, label: str, select: str, exclude: str | None = None, dbt_vars: dict | None = None
 ) -> DbtBuild:
     """`dbt build` as a subprocess in the current environment, into a scratch target path."""
-    dbt_project = Path(os.environ.get("BENCHMARK_DBT_PROJECT_DIR", DBT_PROJECT_DIR))
+    dbt_project = DBT_PROJECT["dir"]
     target = scratch / "target"
     command = [
         DBT_EXECUTABLE, "build",
@@ -609,32 +613,18 @@ def _fail(run: WarehouseRun, message: str) -> None:
 CHECKS = {"on": True}
 
 
-def _landing_checks(warehouse, cfg, window) -> None:
-    """What an extraction asset checks after landing: reconciliation, quarantine share, freshness, its
-    GX suite."""
-    from orchestration.quality.checks import evaluate_extraction
-    from orchestration.quality.gx import GreatExpectations, suite_for_source
-    from orchestration.quality.reconcile import LANDING_TABLE, partition_filter
-
-    evaluate_extraction(warehouse, cfg, window)
-    GreatExpectations().validate(
-        warehouse,
-        suite_for_source(cfg.name, cfg.shape),
-        f"{warehouse.landing_schema}.{LANDING_TABLE[cfg.shape]}",
-        partition_filter(cfg.name, window.days),
-        batch=f"landing__{cfg.name}",
-    )
-
-
 def _model_checks(warehouse, models: list[str], first: dt.date, end: dt.date) -> None:
     """What the GX asset checks on the dbt models validate after a build of the window [first, end)."""
+    from orchestration.periods import Window
     from orchestration.quality.gx import GreatExpectations
-    from orchestration.quality.model_checks import _where
+    from orchestration.quality.model_checks import window_rows
 
+    settings = Settings.load()
+    window = Window.for_days(first, end - dt.timedelta(days=1), settings.business_time_zone)
     for model in models:
         suite = model if model == "fct_node_runs" else model.rsplit("_", 1)[0]
-        GreatExpectations().validate(
-            warehouse, suite, f"{warehouse.schema_name}.{model}", _where(model, first, end), batch=model
+        GreatExpectations.from_settings(settings).validate(
+            warehouse, suite, f"{warehouse.schema_name}.{model}", window_rows(model, window), batch=model
         )
 
 
@@ -645,52 +635,48 @@ _GRAIN_MODELS = {
 
 
 def bench_warehouse(target: str, world: World, now: dt.datetime, keep: bool, repeat: int) -> WarehouseRun:
-    from orchestration.catalog import load_catalogue
-    from orchestration.reference import load_reference
-    from orchestration.runner import PeriodRange
+    from orchestration.periods import PeriodRange, Window
+    from orchestration.quality.gate import extract_and_check
+    from orchestration.quality.gx import GreatExpectations
+    from orchestration.reference.catalogue import load_catalogue
+    from orchestration.reference.publish import load_reference
     from orchestration.sources.config import load_source
-    from orchestration.sources.extract import extract, land
-    from orchestration.sources.window import Window
     from orchestration.warehouse import Warehouse
 
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     scratch = world.directory / f"dbt-{target}-{schema}"
     scratch.mkdir(parents=True)
     _set_warehouse_env(target, schema, world.directory)
-    warehouse = Warehouse.from_env()
+    settings = Settings.load()
+    warehouse = Warehouse.from_settings(settings)
     run = WarehouseRun(target)
     meter = CpuMeter()
     name = WAREHOUSE_NAMES[target]
     print(f"\n== {name}: {world.days} days {world.first}...{world.last}, schema {schema}", flush=True)
-    configs = [load_source(Path(os.environ["COMMITMENTS_SOURCES_DIR"]) / f"{n}.yaml") for n in DEMO_SOURCES]
+    configs = [load_source(settings.sources_dir / f"{n}.yaml", settings) for n in DEMO_SOURCES]
     cap = now.strftime("%Y-%m-%d %H:%M:%S")
     periods = PeriodRange(world.first, world.last)
     try:
         if target == "postgres":
             _drop_pg_schemas(warehouse, schema)
-        warehouse.ensure_landing()
-        catalogue = load_catalogue()
-        window = Window.for_days(world.first, world.last)
+        catalogue = load_catalogue(settings.processes_file)
+        window = Window.for_days(world.first, world.last, settings.business_time_zone)
+        gx = GreatExpectations.from_settings(settings) if CHECKS["on"] else None
         for cfg in configs:
-            with timed() as seconds:
-                result = extract(cfg, window, catalogue)
-            run.add(
-                Line(
-                    f"extract/{cfg.name}", f"extract {cfg.name} ({cfg.kind})", seconds(), result.received, counted=True
-                )
-            )
-            with timed() as seconds:
-                land(warehouse, result, window)
-            run.add(Line(f"load/{cfg.name}", f"load {cfg.name}", seconds(), result.accepted, counted=True))
+            # The gate the extraction asset runs: extract, land, then the checks (reconcile, quarantine
+            # share, freshness; the GX suite with checks on).
+            gate = extract_and_check(warehouse, cfg, window, catalogue, gx)
+            result, spent = gate.extract, gate.seconds
+            label = f"extract {cfg.name} ({cfg.kind})"
+            run.add(Line(f"extract/{cfg.name}", label, spent["extract"], result.received, counted=True))
+            run.add(Line(f"load/{cfg.name}", f"load {cfg.name}", spent["land"], result.accepted, counted=True))
             print(f"  {cfg.name}: {result.received:,} received, {result.accepted:,} accepted", flush=True)
             if CHECKS["on"]:
-                with timed() as seconds:
-                    _landing_checks(warehouse, cfg, window)
                 label = f"checks {cfg.name}: reconcile, quarantine share, freshness, GX suite"
-                run.add(Line(f"check/{cfg.name}", label, seconds(), result.accepted, counted=True))
-            del result
+                run.add(Line(f"check/{cfg.name}", label, spent["checks"], result.accepted, counted=True))
+            del result, gate
         with timed() as seconds:
-            reference = load_reference(warehouse)
+            reference = load_reference(warehouse, settings)
         run.add(Line("load_reference", "load_reference", seconds(), sum(reference.values()), counted=True))
 
         build = run_dbt(scratch, "reference", REFERENCE_SELECTION[0], exclude=REFERENCE_SELECTION[1])
@@ -762,20 +748,22 @@ def bench_warehouse(target: str, world: World, now: dt.datetime, keep: bool, rep
 def _one_more_day(run, world, configs, catalogue, warehouse, schema: str, scratch: Path, cap: str, repeat: int) -> None:
     """One more day on top of the history: what a daily schedule pays. Re-extract and land the last
     day, then the daily build for that day alone; `repeat` times (idempotent), medians reported."""
-    from orchestration.sources.extract import extract, land
-    from orchestration.sources.window import Window
+    from orchestration.periods import Window
+    from orchestration.quality.gate import extract_and_check
+    from orchestration.quality.gx import GreatExpectations
 
-    one_day = Window.for_days(world.last, world.last)
+    settings = Settings.load()
+    one_day = Window.for_days(world.last, world.last, settings.business_time_zone)
+    gx = GreatExpectations.from_settings(settings) if CHECKS["on"] else None
     next_day = (world.last + dt.timedelta(days=1)).isoformat()
     one_day_vars = {"window_start": world.last.isoformat(), "window_end": next_day, "as_of_cap": cap}
     samples: list[dict[str, float]] = []
     for attempt in range(1, repeat + 1):
         sample: dict[str, float] = {}
         try:
-            with timed() as seconds:
-                for cfg in configs:
-                    land(warehouse, extract(cfg, one_day, catalogue), one_day)
-            sample["extract+load"] = seconds()
+            gates = [extract_and_check(warehouse, cfg, one_day, catalogue, gx) for cfg in configs]
+            sample["extract+load"] = sum(g.seconds["extract"] + g.seconds["land"] for g in gates)
+            landing_checks = sum(g.seconds["checks"] for g in gates)
             # A daily schedule passes a new window every day, so dbt re-parses in full each time; the
             # repeats reuse the same --vars and would get a partial parse: make them pay the full one.
             (scratch / "target" / "partial_parse.msgpack").unlink(missing_ok=True)
@@ -793,12 +781,10 @@ def _one_more_day(run, world, configs, catalogue, warehouse, schema: str, scratc
         sample["checks"] = 0.0
         if CHECKS["on"]:
             with timed() as seconds:
-                for cfg in configs:
-                    _landing_checks(warehouse, cfg, one_day)
                 _model_checks(
                     warehouse, ["fct_node_runs", *_GRAIN_MODELS["daily"]], world.last, world.last + dt.timedelta(days=1)
                 )
-            sample["checks"] = seconds()
+            sample["checks"] = landing_checks + seconds()
         sample["total"] = sample["extract+load"] + sample["dbt wall"] + sample["checks"]
         samples.append(sample)
         print(
@@ -953,7 +939,11 @@ def machine_info(targets: list[str]) -> list[str]:
         try:
             from orchestration.warehouse import Warehouse
 
-            server = Warehouse.from_env().query("select current_setting('server_version') as v").iloc[0, 0]
+            server = (
+                Warehouse.from_settings(Settings.load())
+                .query("select current_setting('server_version') as v")
+                .iloc[0, 0]
+            )
             info.append(f"- PostgreSQL server {server} on {os.environ.get('PGHOST')}:{os.environ.get('PGPORT')}")
         except Exception as exc:  # noqa: BLE001 - information only
             info.append(f"- PostgreSQL server version unknown ({exc})")
@@ -1075,7 +1065,7 @@ def main(argv: list[str] | None = None) -> None:
     use_demo_sources(root)
     use_clock(root, args.clock)
     dbt_hash = snapshot_dbt_project(root)
-    first = (now.astimezone(pipeline_settings().business_time_zone) - dt.timedelta(days=args.days)).date()
+    first = (now.astimezone(Settings.load().business_time_zone) - dt.timedelta(days=args.days)).date()
     orders_per_day = orders_for_runs(args.runs, first, now)
     print(f"benchmark in {root}: now={now:%Y-%m-%d %H:%M:%S} UTC, {orders_per_day:,} orders/day", flush=True)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from orchestration.settings import PROJECT_DIR, data_dir
+from orchestration.settings import PROJECT_DIR, Settings
 from orchestration.warehouse import Warehouse
 
 SUMMARY_STATES = [
@@ -33,9 +33,9 @@ def prepare_demo_sources(days: int, orders_per_day: int, now: datetime, seed: in
 
     start = (now - timedelta(days=days + 1)).date()
     truth = generate_truth(start, now, orders_per_day, seed=seed)
-    counts = write_sources(truth, data_dir(), now, start=start)
+    counts = write_sources(truth, Settings.load().data_dir, now, start=start)
     if not os.environ.get("OA_DB_URL"):
-        os.environ["OA_DB_URL"] = f"sqlite:///{data_dir() / 'sources' / 'oa_workflow.sqlite'}"
+        os.environ["OA_DB_URL"] = f"sqlite:///{Settings.load().data_dir / 'sources' / 'oa_workflow.sqlite'}"
     return counts
 
 
@@ -45,7 +45,7 @@ def start_ticket_api() -> object:
 
     if os.environ.get("TICKET_API_URL"):
         return None
-    server, url = serve_in_background(data_dir() / "sources" / "ticket_events.jsonl")
+    server, url = serve_in_background(Settings.load().data_dir / "sources" / "ticket_events.jsonl")
     os.environ["TICKET_API_URL"] = url
     return server
 
@@ -62,7 +62,7 @@ def dagster_instance():
 
 
 def summary(schema: str) -> str:
-    warehouse = Warehouse.from_env()
+    warehouse = Warehouse.from_settings(Settings.load())
     lines = []
     for grain in ("monthly", "weekly"):
         if not warehouse.table_exists(schema, f"achievement_rates_{grain}"):
@@ -137,16 +137,17 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from orchestration.definitions import build_defs
-    from orchestration.runner import closed_days_until, run_periods
+    from orchestration.periods import PeriodRange
+    from orchestration.runner import run_periods
 
     now = datetime.now(UTC).replace(microsecond=0)
     began = time.perf_counter()
     counts = prepare_demo_sources(args.days, args.orders_per_day, now, args.seed)
-    print(f"demo sources in {data_dir()}: " + ", ".join(f"{k} {v:,} rows" for k, v in counts.items()))
+    print(f"demo sources in {Settings.load().data_dir}: " + ", ".join(f"{k} {v:,} rows" for k, v in counts.items()))
     server = start_ticket_api()
     try:
-        periods = closed_days_until(now, args.days)
-        warehouse = Warehouse.from_env()
+        periods = PeriodRange.closed_days_until(now, args.days, Settings.load().business_time_zone)
+        warehouse = Warehouse.from_settings(Settings.load())
         print(f"materialising {periods.first}...{periods.last} on {warehouse.target}")
         for step in run_periods(build_defs(), dagster_instance(), periods):
             print(f"  done: {step}")

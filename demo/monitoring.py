@@ -22,15 +22,14 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from orchestration.monitoring.config import alerts_path
-from orchestration.settings import PROJECT_DIR, pipeline_settings
+from orchestration.settings import PROJECT_DIR, Settings
 
 WEBHOOK_ENV = "DEMO_ALERT_WEBHOOK_URL"
 
 
 def write_demo_alerts(path: Path, history_days: int) -> Path:
     """The shipped alerts.yaml (rules, templates) with every department routed to one local webhook."""
-    config = yaml.safe_load(alerts_path().read_text(encoding="utf-8"))
+    config = yaml.safe_load(Settings.load().alerts_file.read_text(encoding="utf-8"))
     config["evaluation"].update(initial_lookback=f"{history_days + 1}d", file_lookback_days=history_days + 2)
     config["channels"] = {
         "demo_webhook": {"type": "webhook", "url_env": WEBHOOK_ENV, "payload": "generic", "language": "zh"},
@@ -91,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ[WEBHOOK_ENV] = receiver.url
     step = timedelta(minutes=args.step_minutes)
     first = datetime.now(UTC).replace(microsecond=0) - args.steps * step
-    start = (first.astimezone(pipeline_settings().business_time_zone) - timedelta(days=args.days)).date()
+    start = (first.astimezone(Settings.load().business_time_zone) - timedelta(days=args.days)).date()
     advance_sources(data_dir, start, first, args.orders_per_day, args.seed)
     (data_dir / "sources" / "ticket_events.jsonl").touch()
     server, os.environ["TICKET_API_URL"] = serve_in_background(data_dir / "sources" / "ticket_events.jsonl")
@@ -99,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         defs, instance = build_defs(), dagster_instance()
         run_job(defs, "reference_job", instance)
-        warehouse = Warehouse.from_env()
+        warehouse = Warehouse.from_settings(Settings.load())
         outbox = f"{warehouse.landing_schema}.alert_outbox"
         for k in range(args.steps + 1):
             as_of = first + k * step

@@ -1,25 +1,28 @@
-"""The one Dagster Definitions of the project, assembled from small modules."""
+"""The one Dagster Definitions of the project, assembled from small modules over one `Settings`."""
 
 from dagster import AssetSelection, Definitions, build_schedule_from_partitioned_job, define_asset_job
 from dagster_dbt import DbtCliResource
 
 from orchestration.assets.dbt import dbt_asset_sets
 from orchestration.assets.extraction import extraction_assets
-from orchestration.assets.reference import reference_tables
-from orchestration.monitoring.job import monitoring_job, monitoring_schedule
+from orchestration.assets.reference import reference_assets
+from orchestration.monitoring.job import build_monitoring_job, monitoring_schedule
 from orchestration.quality.gx import GreatExpectations
 from orchestration.quality.model_checks import model_checks
-from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, gx_checks_enabled
+from orchestration.settings import DBT_EXECUTABLE, Settings
 from orchestration.warehouse import Warehouse
 
 
-def build_defs() -> Definitions:
-    """Built from config/ and the environment at load time (tests build their own after setting both)."""
-    extraction = extraction_assets()
-    dbt = dbt_asset_sets()
+def build_defs(settings: Settings | None = None) -> Definitions:
+    """Built from the settings (default: the configuration directory and the environment, read now)."""
+    settings = settings or Settings.load()
+    reference = reference_assets(settings)
+    extraction = extraction_assets(settings)
+    dbt = dbt_asset_sets(settings, extraction)
+    monitoring_job = build_monitoring_job(settings)
     reference_job = define_asset_job(
         "reference_job",
-        selection=AssetSelection.assets(reference_tables, dbt["reference"]),
+        selection=AssetSelection.assets(reference, dbt["reference"]),
         description="Publish the catalogue, commitments and periods; build the views and dimensions.",
     )
     daily_job = define_asset_job(
@@ -41,18 +44,20 @@ def build_defs() -> Definitions:
         build_schedule_from_partitioned_job(daily_job, hour_of_day=0, minute_of_hour=30),
         build_schedule_from_partitioned_job(weekly_job, hour_of_day=2, minute_of_hour=0),
         build_schedule_from_partitioned_job(monthly_job, hour_of_day=3, minute_of_hour=0),
-        monitoring_schedule(),  # live: every 15 minutes, config/alerts.yaml
+        monitoring_schedule(settings, monitoring_job),  # live: every 15 minutes, alerts.yaml
     ]
     return Definitions(
-        assets=[reference_tables, *extraction, *dbt.values()],
-        asset_checks=model_checks() if gx_checks_enabled() else [],
+        assets=[reference, *extraction, *dbt.values()],
+        asset_checks=model_checks(settings) if settings.great_expectations else [],
         jobs=[reference_job, daily_job, weekly_job, monthly_job, monitoring_job],
         schedules=schedules,
         resources={
-            "warehouse": Warehouse.from_env(),
-            "gx": GreatExpectations(),
+            "warehouse": Warehouse.from_settings(settings),
+            "gx": GreatExpectations.from_settings(settings),
             "dbt": DbtCliResource(
-                project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, dbt_executable=DBT_EXECUTABLE
+                project_dir=settings.dbt_project_dir,
+                profiles_dir=settings.dbt_project_dir,
+                dbt_executable=DBT_EXECUTABLE,
             ),
         },
     )

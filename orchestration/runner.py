@@ -3,49 +3,9 @@ tests do. Each job runs once for its whole range (single-run backfill), recorded
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-
 from dagster import DagsterInstance, Definitions
 
-from orchestration.settings import pipeline_settings
-
-
-@dataclass(frozen=True)
-class PeriodRange:
-    """Closed business days [first, last] and the weeks and months wholly inside them."""
-
-    first: date
-    last: date
-
-    @property
-    def weeks(self) -> tuple[date, date] | None:
-        """Mondays of the first and last ISO weeks wholly inside the range."""
-        monday = self.first + timedelta(days=(7 - self.first.weekday()) % 7)
-        last_sunday = self.last - timedelta(days=(self.last.weekday() + 1) % 7)
-        last_monday = last_sunday - timedelta(days=6)
-        return (monday, last_monday) if monday <= last_monday else None
-
-    @property
-    def months(self) -> tuple[date, date] | None:
-        """First days of the first and last calendar months wholly inside the range."""
-        first = self.first if self.first.day == 1 else _next_month(self.first)
-        last = _previous_month((self.last + timedelta(days=1)).replace(day=1))
-        return (first, last) if first <= last else None
-
-
-def _next_month(d: date) -> date:
-    return (d.replace(day=1) + timedelta(days=32)).replace(day=1)
-
-
-def _previous_month(d: date) -> date:
-    return (d.replace(day=1) - timedelta(days=1)).replace(day=1)
-
-
-def closed_days_until(now: datetime, days_back: int) -> PeriodRange:
-    """The `days_back` business days that have closed by `now`."""
-    today = now.astimezone(pipeline_settings().business_time_zone).date()
-    return PeriodRange(today - timedelta(days=days_back), today - timedelta(days=1))
+from orchestration.periods import PeriodRange
 
 
 def run_job(

@@ -10,58 +10,19 @@ from __future__ import annotations
 import io
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext, suppress
-from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, EnvVar
 
-from orchestration.settings import data_dir
-
-LANDING_DDL = {
-    "interval_runs": """
-        source_system varchar, partition_date date, extracted_at timestamp, source_row_key varchar,
-        work_order_id varchar, process_code varchar, node_code varchar, segment varchar,
-        department varchar, position varchar, start_at timestamp, end_at timestamp, cancelled_at timestamp""",
-    "status_events": """
-        source_system varchar, partition_date date, extracted_at timestamp, source_row_key varchar,
-        event_seq bigint, work_order_id varchar, process_code varchar, node_code varchar,
-        status_code varchar, event_role varchar, timestamp_marks varchar, event_at timestamp,
-        segment varchar, department varchar, position varchar""",
-    "quarantine": """
-        source_system varchar, partition_date date, extracted_at timestamp, reason_code varchar,
-        reason_detail varchar, raw_record varchar""",
-    "extraction_log": """
-        source_system varchar, partition_date date, extracted_at timestamp, rows_received bigint,
-        rows_accepted bigint, rows_quarantined bigint""",
-    # The operator's data-quality view per source and partition (orchestration/quality/summary.py).
-    "quality_summary": """
-        source_system varchar, partition_date date, checked_at timestamp, rows_received bigint,
-        rows_accepted bigint, rows_quarantined bigint, quarantined_share double precision,
-        quarantine_limit double precision, quarantined_by_reason varchar, checks_passed bigint,
-        checks_failed bigint, failed_checks varchar, blocking_failures varchar""",
-}
-# Indexes that keep a daily partition's cost independent of the length of history on PostgreSQL.
-# extracted_at: the live evaluation (orchestration/monitoring) finds the work orders it just landed by it.
-LANDING_INDEXES = {
-    "interval_runs": ["partition_date", "work_order_id", "extracted_at"],
-    "status_events": ["partition_date", "work_order_id", "extracted_at"],
-    "quarantine": ["source_system, partition_date"],
-    "extraction_log": ["source_system, partition_date"],
-    "quality_summary": ["source_system, partition_date"],
-}
-
+from orchestration.settings import Settings
 
 # DuckDB: one writing process per file, and within it one connection at a time (threads of one process
 # share the database instance; concurrent pandas scans on it are not safe).
 _duckdb_lock = threading.RLock()
-
-
-def default_duckdb_path() -> str:
-    return str(data_dir() / "warehouse.duckdb")
 
 
 class Warehouse(ConfigurableResource):
@@ -77,30 +38,30 @@ class Warehouse(ConfigurableResource):
     pg_database: str = "test"
 
     @classmethod
-    def from_env(cls) -> Warehouse:
-        """The same environment variables the dbt profile reads (see dbt_project/profiles.yml)."""
-        from dagster import EnvVar
-
-        # dbt runs as a subprocess and reads these same variables: settle the DuckDB file for both.
-        os.environ.setdefault("WAREHOUSE_DUCKDB_PATH", default_duckdb_path())
-        env = os.environ.get
+    def from_settings(cls, settings: Settings, environ: Mapping[str, str] | None = None) -> Warehouse:
+        """The warehouse the environment names, as the dbt profile reads it (dbt_project/profiles.yml):
+        WAREHOUSE_TARGET, WAREHOUSE_SCHEMA, WAREHOUSE_DUCKDB_PATH (default <data dir>/warehouse.duckdb) and
+        the libpq variables; the password stays an `EnvVar`, resolved only when Dagster builds the resource."""
+        env = os.environ if environ is None else environ
         return cls(
-            target=env("WAREHOUSE_TARGET", "duckdb"),  # type: ignore[arg-type]
-            duckdb_path=env("WAREHOUSE_DUCKDB_PATH", default_duckdb_path()),
-            schema_name=env("WAREHOUSE_SCHEMA", "commitments"),
-            pg_host=env("PGHOST", "127.0.0.1"),
-            pg_port=int(env("PGPORT", "5432")),
-            pg_user=env("PGUSER", "postgres"),
-            pg_password=EnvVar("PGPASSWORD") if env("PGPASSWORD") else "",
-            pg_database=env("PGDATABASE", "test"),
+            target=env.get("WAREHOUSE_TARGET", "duckdb"),  # type: ignore[arg-type]
+            duckdb_path=env.get("WAREHOUSE_DUCKDB_PATH") or str(settings.data_dir / "warehouse.duckdb"),
+            schema_name=env.get("WAREHOUSE_SCHEMA", "commitments"),
+            pg_host=env.get("PGHOST", "127.0.0.1"),
+            pg_port=int(env.get("PGPORT", "5432")),
+            pg_user=env.get("PGUSER", "postgres"),
+            pg_password=EnvVar("PGPASSWORD") if env.get("PGPASSWORD") else "",
+            pg_database=env.get("PGDATABASE", "test"),
         )
+
+    def dbt_environment(self) -> dict[str, str]:
+        """What the dbt profile reads, for a dbt process or invocation pointed at this warehouse."""
+        return {"WAREHOUSE_TARGET": self.target, "WAREHOUSE_SCHEMA": self.schema_name,
+                "WAREHOUSE_DUCKDB_PATH": self.duckdb_path}  # fmt: skip
 
     @property
     def landing_schema(self) -> str:
         return f"{self.schema_name}_landing"
-
-    def _duckdb_file(self) -> str:
-        return self.duckdb_path or default_duckdb_path()
 
     @contextmanager
     def connect(self) -> Iterator[Any]:
@@ -121,8 +82,8 @@ class Warehouse(ConfigurableResource):
         if self.target == "duckdb":
             import duckdb
 
-            Path(self._duckdb_file()).parent.mkdir(parents=True, exist_ok=True)
-            return duckdb.connect(self._duckdb_file())
+            Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
+            return duckdb.connect(self.duckdb_path)
         import psycopg2
 
         return psycopg2.connect(
@@ -145,24 +106,24 @@ class Warehouse(ConfigurableResource):
         )
         return int(found.n.iloc[0]) > 0
 
-    def ensure_landing(self) -> None:
+    def ensure_tables(self, schema: str, tables: Sequence[Any]) -> None:
+        """Create each table (name, ddl, indexes: orchestration/landing/tables.py) that does not exist yet."""
         with self.connect() as conn:
             cur = conn.cursor()
-            cur.execute(f"create schema if not exists {self.landing_schema}")
-            for table, columns in LANDING_DDL.items():
-                cur.execute(f"create table if not exists {self.landing_schema}.{table} ({columns})")
+            cur.execute(f"create schema if not exists {schema}")
+            for table in tables:
+                cur.execute(f"create table if not exists {schema}.{table.name} ({table.ddl})")
                 if self.target == "postgres":
-                    for i, cols in enumerate(LANDING_INDEXES[table]):
-                        cur.execute(
-                            f"create index if not exists {table}_ix{i} on {self.landing_schema}.{table} ({cols})"
-                        )
+                    for i, cols in enumerate(table.indexes):
+                        cur.execute(f"create index if not exists {table.name}_ix{i} on {schema}.{table.name} ({cols})")
 
-    def replace_partitions(self, table: str, source_system: str, days: Sequence[date], frame: pd.DataFrame) -> None:
-        """Atomically replace a source's rows for the given day partitions: a rerun never duplicates."""
-        where = (
-            f"source_system = '{source_system}' and partition_date >= '{min(days)}' and partition_date <= '{max(days)}'"
-        )
-        self._replace(table, where, frame)
+    def replace_where(self, table: str, where: str, frame: pd.DataFrame) -> None:
+        """Atomically replace the rows of a landing-schema table that match `where` (a source's partitions:
+        `Window.partition_filter`) with `frame`: a rerun never duplicates."""
+        qualified = f"{self.landing_schema}.{table}"
+        with self.connect() as conn:
+            conn.cursor().execute(f"delete from {qualified} where {where}")
+            self._insert(conn, qualified, frame, skip_existing=False)
 
     def replace_table(self, table: str, frame: pd.DataFrame) -> None:
         """Replace a small reference table whole (catalogue, commitments, periods)."""
@@ -194,12 +155,6 @@ class Warehouse(ConfigurableResource):
             else:
                 cur.execute(sql, tuple(params))
             return cur.fetchall() if cur.description else []
-
-    def _replace(self, table: str, where: str, frame: pd.DataFrame) -> None:
-        qualified = f"{self.landing_schema}.{table}"
-        with self.connect() as conn:
-            conn.cursor().execute(f"delete from {qualified} where {where}")
-            self._insert(conn, qualified, frame, skip_existing=False)
 
     def _insert(self, conn: Any, qualified: str, frame: pd.DataFrame, skip_existing: bool) -> int:
         if frame.empty:

@@ -119,12 +119,26 @@ def use_source(data_dir: Path, name: str) -> None:
     shutil.copy(CONFIG_DIR / "sources" / f"{name}.yaml", data_dir / "sources_config" / f"{name}.yaml")
 
 
+def settings_of_env():
+    """The settings a process started now would build (the tests set the environment, then read it)."""
+    from orchestration.settings import Settings
+
+    return Settings.load()
+
+
+def warehouse_of_env():
+    from orchestration.warehouse import Warehouse
+
+    return Warehouse.from_settings(settings_of_env())
+
+
 def run_pipeline(first: date, last: date) -> None:
     """Build definitions from the current environment and run every job over [first, last]."""
     from dagster import DagsterInstance
 
     from orchestration.definitions import build_defs
-    from orchestration.runner import PeriodRange, run_periods
+    from orchestration.periods import PeriodRange
+    from orchestration.runner import run_periods
 
     with DagsterInstance.ephemeral() as instance:
         run_periods(build_defs(), instance, PeriodRange(first, last))
@@ -132,9 +146,7 @@ def run_pipeline(first: date, last: date) -> None:
 
 def query(sql: str) -> pd.DataFrame:
     """Read from the test's warehouse; `{s}` is replaced by the dbt schema."""
-    from orchestration.warehouse import Warehouse
-
-    warehouse = Warehouse.from_env()
+    warehouse = warehouse_of_env()
     return warehouse.query(sql.replace("{s}", warehouse.schema_name))
 
 
@@ -142,14 +154,14 @@ def publish_reference() -> None:
     """What reference_job does, in this process through the live evaluation's dbt runner, so the tests of
     the monitoring share one dbt parse between it and their evaluations (reference_job itself is run by
     the pipeline tests)."""
-    from orchestration.assets.dbt import REFERENCE_EXCLUDE
+    from orchestration.dbt_project import REFERENCE_EXCLUDE
+    from orchestration.landing.batch import ensure_landing
     from orchestration.monitoring.dbt_runner import dbt_in_process
-    from orchestration.reference import load_reference
-    from orchestration.warehouse import Warehouse
+    from orchestration.reference.publish import load_reference
 
-    warehouse = Warehouse.from_env()
-    warehouse.ensure_landing()
-    load_reference(warehouse)
+    warehouse = warehouse_of_env()
+    ensure_landing(warehouse)
+    load_reference(warehouse, settings_of_env())
     dbt_in_process("build", "--select", "fqn:*", "--exclude", REFERENCE_EXCLUDE)
 
 

@@ -14,7 +14,7 @@ import yaml
 from orchestration.monitoring.config import AlertConfig, AlertConfigError, load_alert_config
 from orchestration.monitoring.outbox import alerts_due, deliveries
 from orchestration.monitoring.templates import human_duration, message
-from tests.conftest import CONFIG_DIR
+from tests.conftest import CONFIG_DIR, settings_of_env
 
 SHIPPED = CONFIG_DIR / "alerts.yaml"
 
@@ -42,7 +42,7 @@ def config_with(**changes) -> AlertConfig:
 
 
 def test_shipped_config_loads_and_names_no_secret() -> None:
-    config = load_alert_config(SHIPPED)
+    config = load_alert_config(settings_of_env(), SHIPPED)
     assert config.evaluation.cron == "*/15 * * * *" and set(config.templates) == {"zh", "en"}
     for channel in config.channels.values():
         values = [str(v) for v in channel.model_dump().values()]
@@ -51,7 +51,7 @@ def test_shipped_config_loads_and_names_no_secret() -> None:
 
 
 def test_highest_level_reached_per_rule() -> None:
-    config = load_alert_config(SHIPPED)
+    config = load_alert_config(settings_of_env(), SHIPPED)
     due = alerts_due(
         runs(
             ("r1", ACCEPT, "normal", 1500, 1800, 7200),
@@ -119,7 +119,7 @@ def test_warning_escalates_to_the_owner_once_per_channel_and_unrouted_goes_to_de
 
 
 def test_messages_in_both_languages_name_what_the_department_needs() -> None:
-    config = load_alert_config(SHIPPED)
+    config = load_alert_config(settings_of_env(), SHIPPED)
     row = {
         "delivery_key": "n|acceptable|responsible|x", "alert_key": "n|acceptable", "level": "acceptable",
         "recipient_kind": "responsible", "recipient_department": "装维中心", "work_order_id": "KD-1",
@@ -144,9 +144,9 @@ def test_broken_alerts_file_names_the_problem(tmp_path: Path) -> None:
     path = tmp_path / "alerts.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     with pytest.raises(AlertConfigError, match="finance_robot"):
-        load_alert_config(path)
+        load_alert_config(settings_of_env(), path)
     raw = yaml.safe_load(SHIPPED.read_text(encoding="utf-8"))
     raw["channels"]["broadband_robot"].pop("url_env")
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     with pytest.raises(AlertConfigError, match="url_env"):
-        load_alert_config(path)
+        load_alert_config(settings_of_env(), path)

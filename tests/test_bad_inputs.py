@@ -18,13 +18,15 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from orchestration.catalog import load_catalogue
-from orchestration.quality.reconcile import LANDING_TABLE, partition_counts
+from orchestration.landing.batch import ensure_landing, extract, land
+from orchestration.landing.tables import LANDING_BY_SHAPE
+from orchestration.periods import Window
+from orchestration.quality.reconcile import partition_counts
+from orchestration.reference.catalogue import load_catalogue
 from orchestration.sources.config import SourceConfig, load_source
 from orchestration.sources.errors import SourceRejected
-from orchestration.sources.extract import extract, land
-from orchestration.sources.window import Window
 from orchestration.warehouse import Warehouse
+from tests.conftest import settings_of_env, warehouse_of_env
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bad_inputs"
 KINDS = ("sql", "file", "http")
@@ -37,7 +39,7 @@ def expected(kind: str) -> dict:
 
 
 def window() -> Window:
-    return Window.for_days(DAYS[0], DAYS[-1])
+    return Window.for_days(DAYS[0], DAYS[-1], settings_of_env().business_time_zone)
 
 
 # --- the three source systems, serving the catalogue's files --------------------------------------------
@@ -53,11 +55,11 @@ def sql_source(tmp: Path, table_csv: str, monkeypatch: pytest.MonkeyPatch) -> So
     finally:
         engine.dispose()
     monkeypatch.setenv("BAD_SQL_URL", f"sqlite:///{path}")
-    return load_source(FIXTURES / "sql" / "source.yaml")
+    return load_source(FIXTURES / "sql" / "source.yaml", settings_of_env())
 
 
 def file_source(folder: str) -> SourceConfig:
-    cfg = load_source(FIXTURES / "file" / "source.yaml")
+    cfg = load_source(FIXTURES / "file" / "source.yaml", settings_of_env())
     return cfg.model_copy(update={"path": str(FIXTURES / "file" / folder / "jiesuan_{date:%Y%m%d}.csv")})
 
 
@@ -108,7 +110,7 @@ def serve_pages() -> Iterator:
 
 def http_source(url: str, monkeypatch: pytest.MonkeyPatch) -> SourceConfig:
     monkeypatch.setenv("BAD_HTTP_URL", url)
-    return load_source(FIXTURES / "http" / "source.yaml")
+    return load_source(FIXTURES / "http" / "source.yaml", settings_of_env())
 
 
 def good_source(kind: str, tmp: Path, serve_pages, monkeypatch: pytest.MonkeyPatch) -> SourceConfig:
@@ -125,9 +127,9 @@ def good_source(kind: str, tmp: Path, serve_pages, monkeypatch: pytest.MonkeyPat
 @pytest.fixture(scope="module")
 def landed(module_pipeline_env: Path, serve_pages) -> dict[str, SourceConfig]:
     """Each kind's bad batch extracted and landed once into the module's warehouse."""
-    warehouse = Warehouse.from_env()
-    warehouse.ensure_landing()
-    catalogue = load_catalogue()
+    warehouse = warehouse_of_env()
+    ensure_landing(warehouse)
+    catalogue = load_catalogue(settings_of_env().processes_file)
     sources = {}
     with pytest.MonkeyPatch.context() as mp:
         for kind in KINDS:
@@ -139,7 +141,7 @@ def landed(module_pipeline_env: Path, serve_pages) -> dict[str, SourceConfig]:
 
 def _landed_keys(warehouse: Warehouse, kind: str, cfg: SourceConfig) -> list[str]:
     rows = warehouse.query(
-        f"select source_row_key from {warehouse.landing_schema}.{LANDING_TABLE[cfg.shape]} "
+        f"select source_row_key from {warehouse.landing_schema}.{LANDING_BY_SHAPE[cfg.shape].name} "
         f"where source_system = '{cfg.name}'"
     )
     return sorted(rows.source_row_key)
@@ -169,7 +171,7 @@ def test_bad_row_is_quarantined_with_its_reason_and_the_batch_still_loads(
     landed: dict[str, SourceConfig], kind: str, reason: str
 ) -> None:
     cfg, want = landed[kind], expected(kind)
-    warehouse = Warehouse.from_env()
+    warehouse = warehouse_of_env()
     quarantine = _quarantined(warehouse, cfg, kind)
 
     # The faulty rows carry this reason, and no other row does.
@@ -178,7 +180,7 @@ def test_bad_row_is_quarantined_with_its_reason_and_the_batch_still_loads(
     # Every good row of the same batch loaded, once.
     assert _landed_keys(warehouse, kind, cfg) == sorted(want["accepted"])
     # Nothing lost: per partition received = accepted + quarantined, and the tables hold exactly that.
-    counts = partition_counts(warehouse, cfg.name, cfg.shape, DAYS)
+    counts = partition_counts(warehouse, cfg.name, cfg.shape, window())
     assert list(counts.partition_date) == DAYS
     assert counts.reconciled.all(), counts
     n_bad = sum(len(keys) for keys in want["quarantined"].values())
@@ -187,7 +189,7 @@ def test_bad_row_is_quarantined_with_its_reason_and_the_batch_still_loads(
 
 
 def test_quarantined_rows_are_kept_as_received(landed: dict[str, SourceConfig]) -> None:
-    warehouse = Warehouse.from_env()
+    warehouse = warehouse_of_env()
     sql = _quarantined(warehouse, landed["sql"], "sql").set_index("key")
     source = pd.read_csv(FIXTURES / "sql" / "wf_task.csv", dtype=str, keep_default_na=False)
     row = source[source.task_id == "2002"].iloc[0]
@@ -221,17 +223,17 @@ def test_unreadable_batch_is_rejected_whole_and_the_previous_load_stays(
         cfg = http_source(serve_pages("pages.json", {2: variant}), monkeypatch)
     else:
         cfg = http_source(serve_pages(variant), monkeypatch)
-    warehouse = Warehouse.from_env()
-    before = partition_counts(warehouse, cfg.name, cfg.shape, DAYS)
+    warehouse = warehouse_of_env()
+    before = partition_counts(warehouse, cfg.name, cfg.shape, window())
     landed_before = _landed_keys(warehouse, kind, cfg)
 
     with pytest.raises(SourceRejected) as caught:
-        land(warehouse, extract(cfg, window(), load_catalogue()), window())
+        land(warehouse, extract(cfg, window(), load_catalogue(settings_of_env().processes_file)), window())
 
     assert caught.value.reason_code == reason
     assert "whole" in str(caught.value) and cfg.name in str(caught.value)
     if reason == "invalid_json_page":
         assert "page 2" in str(caught.value) and "not valid JSON" in str(caught.value)  # names the bad page
     # Not half-loaded: landing, quarantine and log are exactly as the last good load left them.
-    pd.testing.assert_frame_equal(partition_counts(warehouse, cfg.name, cfg.shape, DAYS), before)
+    pd.testing.assert_frame_equal(partition_counts(warehouse, cfg.name, cfg.shape, window()), before)
     assert _landed_keys(warehouse, kind, cfg) == landed_before == sorted(expected(kind)["accepted"])

@@ -16,17 +16,20 @@ import textwrap
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from orchestration.calendars import CalendarError, load_calendars, parse_duration, working_time_at
-from orchestration.catalog import CommitmentError, load_catalogue, load_commitments
-from tests.conftest import query, run_pipeline
+from orchestration.reference.calendars import CalendarError, load_calendars, parse_duration, working_time_at
+from orchestration.reference.catalogue import load_catalogue
+from orchestration.reference.commitments import CommitmentError, load_commitments
+from tests.conftest import query, run_pipeline, settings_of_env
 
 pytestmark = pytest.mark.heavy  # a whole pipeline per warehouse: scheduled first (conftest.py)
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 FIXTURES = Path(__file__).parent / "fixtures"
 CALENDARS = FIXTURES / "calendars_cases.yaml"
 H = 3600
@@ -374,7 +377,8 @@ def test_invalid_calendars_are_rejected_by_name(tmp_path: Path, versions: str, m
 
 def test_a_day_on_a_business_clock_is_its_nominal_working_day(tmp_path: Path) -> None:
     calendars = load_calendars(date(2026, 1, 1), CALENDARS)
-    commitments = load_commitments(load_catalogue(), FIXTURES / "commitments_clock_cases.yaml", calendars)
+    catalogue = load_catalogue(settings_of_env().processes_file)
+    commitments = load_commitments(FIXTURES / "commitments_clock_cases.yaml", catalogue, calendars, SHANGHAI)
     limits = commitments.set_index("node_code")[["commitment_seconds", "tolerance_seconds", "clock"]]
     assert tuple(limits.loc["ACCEPT"]) == (4 * H, 7.5 * H, "cn_office")
     assert tuple(limits.loc["DISPATCH"]) == (2 * H, 3 * H, "us_office")
@@ -388,4 +392,4 @@ def test_a_day_on_a_business_clock_is_its_nominal_working_day(tmp_path: Path) ->
         encoding="utf-8",
     )
     with pytest.raises(CommitmentError, match=r"entry 1 \(BROADBAND / ACCEPT / \*\): clock 'moon_office'"):
-        load_commitments(load_catalogue(), bad, calendars)
+        load_commitments(bad, load_catalogue(settings_of_env().processes_file), calendars, SHANGHAI)

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.catalog import CommitmentError, load_catalogue, load_commitments, parse_duration
+from orchestration.reference.calendars import load_calendars, parse_duration
+from orchestration.reference.catalogue import load_catalogue
+from orchestration.reference.commitments import CommitmentError, load_commitments
+from tests.conftest import settings_of_env
 
 
 def entry(process: str = "BROADBAND", node: str = "ACCEPT", segment: str = "'*'", commitment: str = "1h",
@@ -24,8 +27,13 @@ def write(tmp_path: Path, lines: str) -> Path:
     return path
 
 
-def load(tmp_path: Path, lines: str):
-    return load_commitments(load_catalogue(), write(tmp_path, lines))
+def load(tmp_path: Path, lines: str, path: Path | None = None):
+    settings = settings_of_env()
+    calendars = load_calendars(settings.history_start, settings.calendars_file)
+    commitments = path or write(tmp_path, lines)
+    return load_commitments(
+        commitments, load_catalogue(settings.processes_file), calendars, settings.business_time_zone
+    )
 
 
 @pytest.mark.parametrize(
@@ -61,7 +69,7 @@ def test_versions_meeting_end_to_end_are_valid_and_in_utc(tmp_path: Path) -> Non
 
 
 def test_the_shipped_commitments_are_valid() -> None:
-    assert len(load_commitments(load_catalogue())) > 10
+    assert len(load(Path(), "", settings_of_env().commitments_file)) > 10
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("30min", 1800), ("4h", 14400), ("3d", 259200), (90, 90)])

@@ -20,13 +20,22 @@ import sqlalchemy as sa
 
 from demo import generator as gen
 from demo.ticket_api_server import serve_in_background
-from orchestration.catalog import Catalogue, load_catalogue
+from orchestration.landing.batch import Extract, ensure_landing, extract, land
+from orchestration.periods import Window
+from orchestration.reference.catalogue import Catalogue, load_catalogue
 from orchestration.sources.config import SourceConfig, load_source
-from orchestration.sources.extract import Extract, extract, land
 from orchestration.sources.file import FileDropError
-from orchestration.sources.window import Window
 from orchestration.warehouse import Warehouse
-from tests.conftest import CONFIG_DIR, MARIADB_HOST, MARIADB_PORT, PG_HOST, PG_PORT, require_server
+from tests.conftest import (
+    CONFIG_DIR,
+    MARIADB_HOST,
+    MARIADB_PORT,
+    PG_HOST,
+    PG_PORT,
+    require_server,
+    settings_of_env,
+    warehouse_of_env,
+)
 
 START = dt.date(2026, 10, 1)
 NOW = dt.datetime(2026, 10, 12, 6, 0, tzinfo=dt.UTC)
@@ -39,11 +48,11 @@ CANONICAL = ["work_order_id", "process_code", "node_code", "segment", "departmen
 
 
 def _source(name: str) -> SourceConfig:
-    return load_source(CONFIG_DIR / "sources" / f"{name}.yaml")
+    return load_source(CONFIG_DIR / "sources" / f"{name}.yaml", settings_of_env())
 
 
 def _window() -> Window:
-    return Window.for_days(FIRST, LAST)
+    return Window.for_days(FIRST, LAST, settings_of_env().business_time_zone)
 
 
 def _sorted(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -59,7 +68,7 @@ def truth() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def catalogue() -> Catalogue:
-    return load_catalogue()
+    return load_catalogue(settings_of_env().processes_file)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -485,11 +494,11 @@ def test_landing_rerun_replaces_partitions_and_quarantines_bad_rows(
         for day in [*WINDOW_DAYS, dt.date(2026, 10, 7)]
     }
     cfg = _source("settlement_files")
-    warehouse = Warehouse.from_env()
-    warehouse.ensure_landing()
+    warehouse = warehouse_of_env()
+    ensure_landing(warehouse)
 
     # A neighbouring partition landed once must survive the window's reruns untouched.
-    neighbour = Window.for_days(dt.date(2026, 10, 7), dt.date(2026, 10, 7))
+    neighbour = Window.for_days(dt.date(2026, 10, 7), dt.date(2026, 10, 7), settings_of_env().business_time_zone)
     land(warehouse, extract(cfg, neighbour, catalogue), neighbour)
     for _ in range(2):
         result = extract(cfg, _window(), catalogue)
@@ -528,8 +537,8 @@ def test_landing_rerun_replaces_partitions_and_quarantines_bad_rows(
 def test_landing_status_events_rerun_keeps_one_copy(
     pipeline_env: Path, ticket_api: str, window_events: pd.DataFrame, catalogue: Catalogue
 ) -> None:
-    warehouse = Warehouse.from_env()
-    warehouse.ensure_landing()
+    warehouse = warehouse_of_env()
+    ensure_landing(warehouse)
     for _ in range(2):
         log = land(warehouse, extract(_small_pages(), _window(), catalogue), _window())
     assert (log.rows_received == log.rows_accepted + log.rows_quarantined).all()

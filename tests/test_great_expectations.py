@@ -12,12 +12,18 @@ import pandas as pd
 import pytest
 from dagster import AssetCheckSeverity
 
-from orchestration.quality.gx import GreatExpectations, expectations_dir, suite_for_source
-from orchestration.quality.reconcile import partition_filter
-from orchestration.sources.normalise import INTERVAL_COLUMNS
+from orchestration.landing.batch import ensure_landing
+from orchestration.landing.tables import INTERVAL_RUNS
+from orchestration.periods import Window
+from orchestration.quality.gx import GreatExpectations
 from orchestration.warehouse import Warehouse
+from tests.conftest import settings_of_env, warehouse_of_env
 
 DAY, OTHER_DAY = dt.date(2026, 10, 24), dt.date(2026, 10, 25)
+
+
+def gx() -> GreatExpectations:
+    return GreatExpectations.from_settings(settings_of_env())
 
 
 def _runs(day: dt.date, keys: list[str], nodes: list[str], starts: list[str], ends: list[str | None]) -> pd.DataFrame:
@@ -38,13 +44,13 @@ def _runs(day: dt.date, keys: list[str], nodes: list[str], starts: list[str], en
             "end_at": pd.to_datetime(pd.Series(ends)).astype("datetime64[us]"),
             "cancelled_at": pd.Series([pd.NaT] * n, dtype="datetime64[us]"),
         }
-    )[INTERVAL_COLUMNS]
+    )[INTERVAL_RUNS.column_names]
 
 
 @pytest.fixture
 def warehouse(pipeline_env: Path) -> Warehouse:
-    warehouse = Warehouse.from_env()
-    warehouse.ensure_landing()
+    warehouse = warehouse_of_env()
+    ensure_landing(warehouse)
     good = _runs(DAY, ["a", "b"], ["PAY", "COLLECT"], ["2026-10-24 01:00"] * 2, ["2026-10-24 02:00", None])
     # Rows that break the suite, in another partition: a window that excludes them must not see them.
     bad = _runs(
@@ -56,17 +62,19 @@ def warehouse(pipeline_env: Path) -> Warehouse:
 
 
 def _validate(warehouse: Warehouse, day: dt.date):
-    return GreatExpectations().validate(
+    return gx().validate(
         warehouse,
-        suite_for_source("settlement_files", "intervals"),
+        gx().suite_for_source("settlement_files", "intervals"),
         f"{warehouse.landing_schema}.interval_runs",
-        partition_filter("settlement_files", [day]),
+        Window.for_days(day, day, settings_of_env().business_time_zone).partition_filter("settlement_files"),
         batch="landing__settlement_files",
     )
 
 
 def test_suite_passes_on_the_window_and_fails_with_details(warehouse: Warehouse) -> None:
-    suite = json.loads((expectations_dir() / "landing__settlement_files.json").read_text(encoding="utf-8"))
+    suite = json.loads(
+        (settings_of_env().expectations_dir / "landing__settlement_files.json").read_text(encoding="utf-8")
+    )
     passed = _validate(warehouse, DAY)
     assert passed.success and passed.evaluated == len(suite["expectations"]) and not passed.failed
 
@@ -91,8 +99,8 @@ def test_suite_passes_on_the_window_and_fails_with_details(warehouse: Warehouse)
 
 
 def test_a_source_without_its_own_suite_gets_its_shapes() -> None:
-    assert suite_for_source("settlement_files", "intervals") == "landing__settlement_files"
-    assert suite_for_source("bad_http", "status_history") == "landing__status_history"
-    names = {p.stem for p in expectations_dir().glob("*.json")}
+    assert gx().suite_for_source("settlement_files", "intervals") == "landing__settlement_files"
+    assert gx().suite_for_source("bad_http", "status_history") == "landing__status_history"
+    names = {p.stem for p in settings_of_env().expectations_dir.glob("*.json")}
     marts = {"node_run_states", "work_order_status", "achievement_rates"}
     assert {"fct_node_runs", "landing__intervals", "landing__status_history"} | marts <= names

@@ -29,7 +29,15 @@ import pytest
 import sqlalchemy as sa
 
 from demo.receiver import WebhookReceiver
-from tests.conftest import PROJECT_DIR, isolated_pipeline, publish_reference, query, use_source
+from tests.conftest import (
+    PROJECT_DIR,
+    isolated_pipeline,
+    publish_reference,
+    query,
+    settings_of_env,
+    use_source,
+    warehouse_of_env,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # the module's clock starts here (10:00 in Shanghai)
@@ -179,20 +187,20 @@ class Live:
 
     def evaluate(self, minutes: float = 0):
         from orchestration.monitoring.evaluate import evaluate
-        from orchestration.warehouse import Warehouse
 
         self.now += timedelta(minutes=minutes)
         self.publish()
-        result = evaluate(Warehouse.from_env(), now=self.now, dagster_run_id="run-" + self.now.strftime("%H%M"))
+        result = evaluate(
+            warehouse_of_env(), settings_of_env(), now=self.now, dagster_run_id="run-" + self.now.strftime("%H%M")
+        )
         return result
 
     def deliver(self, minutes: float = 0):
         from orchestration.monitoring import outbox
         from orchestration.monitoring.config import load_alert_config
-        from orchestration.warehouse import Warehouse
 
         self.now += timedelta(minutes=minutes)
-        return outbox.deliver(Warehouse.from_env(), load_alert_config(), self.now)
+        return outbox.deliver(warehouse_of_env(), load_alert_config(settings_of_env()), self.now)
 
 
 @pytest.fixture(scope="module")
@@ -336,25 +344,27 @@ def test_webhook_down_for_a_while_then_recovers(live: Live) -> None:
 def test_killed_between_recording_and_sending_delivers_once_on_restart(live: Live) -> None:
     from orchestration.monitoring.config import load_alert_config
     from orchestration.monitoring.evaluate import build_current_state, land_increments
-    from orchestration.warehouse import Warehouse
 
     live.add(
         Task("K-1", "ACCEPT", live.now - timedelta(minutes=50)), Task("K-2", "ACCEPT", live.now - timedelta(hours=3))
     )
     live.now += timedelta(minutes=1)
     live.publish()
-    began, _ = land_increments(Warehouse.from_env(), live.now, load_alert_config())
-    build_current_state(Warehouse.from_env(), began, live.now)
+    began, _ = land_increments(warehouse_of_env(), settings_of_env(), live.now, load_alert_config(settings_of_env()))
+    build_current_state(warehouse_of_env(), began, live.now)
     script = (
         "import os, signal, sys\n"
         "from datetime import datetime\n"
         "from orchestration.monitoring import outbox\n"
         "from orchestration.monitoring.config import load_alert_config\n"
+        "from orchestration.settings import Settings\n"
         "from orchestration.warehouse import Warehouse\n"
-        "n = outbox.record(Warehouse.from_env(), load_alert_config(), datetime.fromisoformat(sys.argv[1]), 'killed')\n"
+        "settings = Settings.load()\n"
+        "warehouse = Warehouse.from_settings(settings)\n"
+        "n = outbox.record(warehouse, load_alert_config(settings), datetime.fromisoformat(sys.argv[1]), 'killed')\n"
         "print(n, flush=True)\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
-        "outbox.deliver(Warehouse.from_env(), load_alert_config(), datetime.fromisoformat(sys.argv[1]))\n"
+        "outbox.deliver(warehouse, load_alert_config(settings), datetime.fromisoformat(sys.argv[1]))\n"
     )
     done = subprocess.run([sys.executable, "-c", script, live.now.isoformat()], capture_output=True, text=True,
                           cwd=PROJECT_DIR, env=os.environ.copy())  # fmt: skip
@@ -370,7 +380,6 @@ def test_killed_between_recording_and_sending_delivers_once_on_restart(live: Liv
 def test_a_sender_killed_after_claiming_is_taken_over_once(live: Live) -> None:
     from orchestration.monitoring import outbox
     from orchestration.monitoring.config import load_alert_config
-    from orchestration.warehouse import Warehouse
 
     live.add(Task("S-1", "ACCEPT", live.now - timedelta(minutes=31)))
     live.hook.failing = HTTPStatus.BAD_GATEWAY
@@ -379,7 +388,9 @@ def test_a_sender_killed_after_claiming_is_taken_over_once(live: Live) -> None:
     finally:
         live.hook.failing = None
     live.now += timedelta(minutes=5)
-    token, claimed = outbox.claim(Warehouse.from_env(), load_alert_config(), live.now)  # ... and then it dies
+    token, claimed = outbox.claim(
+        warehouse_of_env(), load_alert_config(settings_of_env()), live.now
+    )  # ... and then it dies
     assert "S-1" in set(claimed.work_order_id)
     assert live.deliver(minutes=1).delivered == 0  # the claim is young: nobody else sends it
     assert live.deliver(minutes=5).delivered >= 1  # stale: taken over
@@ -391,21 +402,20 @@ def test_two_evaluations_at_once_send_each_alert_once(live: Live) -> None:
     from orchestration.monitoring import outbox
     from orchestration.monitoring.config import load_alert_config
     from orchestration.monitoring.evaluate import build_current_state, land_increments
-    from orchestration.warehouse import Warehouse
 
     live.add(*(Task(f"C-{i}", "ACCEPT", live.now - timedelta(minutes=35 + i)) for i in range(6)))
     live.now += timedelta(minutes=1)
     live.publish()
-    began, _ = land_increments(Warehouse.from_env(), live.now, load_alert_config())
-    build_current_state(Warehouse.from_env(), began, live.now)
+    began, _ = land_increments(warehouse_of_env(), settings_of_env(), live.now, load_alert_config(settings_of_env()))
+    build_current_state(warehouse_of_env(), began, live.now)
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
 
     def evaluation() -> None:
         try:
             barrier.wait()
-            outbox.record(Warehouse.from_env(), load_alert_config(), live.now, "concurrent")
-            outbox.deliver(Warehouse.from_env(), load_alert_config(), live.now)
+            outbox.record(warehouse_of_env(), load_alert_config(settings_of_env()), live.now, "concurrent")
+            outbox.deliver(warehouse_of_env(), load_alert_config(settings_of_env()), live.now)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -429,13 +439,14 @@ def test_log_channel_gets_every_alert_once(live: Live) -> None:
 def test_changes_landed_by_an_evaluation_that_died_before_dbt_are_built_by_the_next(live: Live) -> None:
     from orchestration.monitoring.config import load_alert_config
     from orchestration.monitoring.evaluate import land_increments
-    from orchestration.warehouse import Warehouse
 
     live.now += timedelta(minutes=20)
     late = Task("F-1", "ACCEPT", live.now - timedelta(minutes=50))
     live.add(late)
     late.added = live.now - timedelta(minutes=10)
     live.publish()
-    land_increments(Warehouse.from_env(), live.now, load_alert_config())  # ... and the run dies here
+    land_increments(
+        warehouse_of_env(), settings_of_env(), live.now, load_alert_config(settings_of_env())
+    )  # ... and the run dies here
     live.evaluate(minutes=20)  # reads only from its cursor (minus the overlap): F-1 is not read again
     assert levels_sent(live, "F-") == {("F-1", "acceptable"): 1}

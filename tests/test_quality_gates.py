@@ -20,7 +20,7 @@ from orchestration.quality.checks import GX_LANDING, QUARANTINE_SHARE, ROWS_RECO
 from orchestration.quality.freshness import SOURCE_FRESHNESS
 from orchestration.quality.model_checks import GX_CHECK
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR
-from tests.conftest import query, use_source
+from tests.conftest import query, use_source, warehouse_of_env
 
 pytestmark = pytest.mark.heavy  # a whole pipeline per warehouse: scheduled first (conftest.py)
 
@@ -141,9 +141,8 @@ def test_bad_day_blocks_its_marts_and_the_previous_marts_stay_whole(
 
     # A mart that lost a run no longer adds up to the base table: dbt's reconciliation test (a blocking
     # check in Dagster) fails.
-    from orchestration.warehouse import Warehouse
 
-    warehouse = Warehouse.from_env()
+    warehouse = warehouse_of_env()
     with warehouse.connect() as conn:
         conn.cursor().execute(
             f"delete from {warehouse.schema_name}.node_run_states_daily where period_node_run_id = "

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from orchestration.runner import PeriodRange
+from orchestration.periods import PeriodRange
 
 
 @pytest.mark.parametrize(

@@ -15,12 +15,11 @@ import yaml
 from dagster import AssetCheckSeverity, AssetKey, DagsterInstance
 
 from demo import generator as gen
+from orchestration.landing.batch import ensure_landing, extract, land
+from orchestration.periods import Window
 from orchestration.quality.freshness import SOURCE_FRESHNESS, measure
 from orchestration.sources.config import SourceConfig, SourceConfigError, load_source
-from orchestration.sources.extract import extract, land
-from orchestration.sources.window import Window
-from orchestration.warehouse import Warehouse
-from tests.conftest import query, use_source
+from tests.conftest import query, settings_of_env, use_source, warehouse_of_env
 
 pytestmark = pytest.mark.heavy  # a whole pipeline per warehouse: scheduled first (conftest.py)
 
@@ -164,13 +163,13 @@ def test_a_status_history_is_as_fresh_as_its_newest_event_by_the_reference(pipel
     )  # fmt: skip
     events.to_csv(pipeline_env / "events.csv", index=False)
     (pipeline_env / "sources_config" / "fresh_events.yaml").write_text(EVENTS_SOURCE, encoding="utf-8")
-    cfg = load_source(pipeline_env / "sources_config" / "fresh_events.yaml")
-    from orchestration.catalog import load_catalogue
+    cfg = load_source(pipeline_env / "sources_config" / "fresh_events.yaml", settings_of_env())
+    from orchestration.reference.catalogue import load_catalogue
 
-    warehouse = Warehouse.from_env()
-    warehouse.ensure_landing()
-    window = Window.for_days(dt.date(2026, 10, 1), dt.date(2026, 10, 10))
-    land(warehouse, extract(cfg, window, load_catalogue()), window)
+    warehouse = warehouse_of_env()
+    ensure_landing(warehouse)
+    window = Window.for_days(dt.date(2026, 10, 1), dt.date(2026, 10, 10), settings_of_env().business_time_zone)
+    land(warehouse, extract(cfg, window, load_catalogue(settings_of_env().processes_file)), window)
 
     def newest(last_day: dt.date, reference_local: str) -> dt.datetime | None:
         reference = dt.datetime.fromisoformat(reference_local).replace(tzinfo=SHANGHAI)
@@ -199,7 +198,7 @@ def test_freshness_thresholds_are_validated(tmp_path: Path, freshness: dict, mes
     path = tmp_path / "source.yaml"
     path.write_text(yaml.safe_dump({**raw, "freshness": freshness}, allow_unicode=True), encoding="utf-8")
     with pytest.raises(SourceConfigError, match=message):
-        load_source(path)
+        load_source(path, settings_of_env())
 
 
 def test_thresholds_default_to_the_pipeline_and_can_be_switched_off() -> None:

@@ -5,43 +5,26 @@ Each partitioned set passes its window to dbt as --vars (the portable way on eve
 a single-run backfill policy, so a backfill of any range is one dbt invocation.
 """
 
-import fcntl
 import json
-import subprocess
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec, BackfillPolicy
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from orchestration.assets.extraction import extraction_keys_by_shape
-from orchestration.partitions import daily_partitions, monthly_partitions, weekly_partitions
-from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, pipeline_settings
-
-MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
-
-
-def ensure_manifest() -> None:
-    """Parse the dbt project when its manifest is missing or older than its sources. A lock keeps
-    processes that load the definitions at once (code server, runs, tests) from parsing over each other."""
-    sources = [p for d in ("models", "macros", "tests") for p in (DBT_PROJECT_DIR / d).rglob("*") if p.is_file()]
-    sources.append(DBT_PROJECT_DIR / "dbt_project.yml")
-    MANIFEST.parent.mkdir(parents=True, exist_ok=True)
-    with open(MANIFEST.parent / ".parse.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if MANIFEST.exists() and MANIFEST.stat().st_mtime >= max(p.stat().st_mtime for p in sources):
-            return
-        command = [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR)]
-        subprocess.run([*command, "--profiles-dir", str(DBT_PROJECT_DIR)], check=True, cwd=DBT_PROJECT_DIR)
+from orchestration.dbt_project import BASE_MODELS, MANIFEST, PERIOD_TAGS, REFERENCE_EXCLUDE, ensure_manifest
+from orchestration.periods import Partitions, Window
+from orchestration.settings import Settings
 
 
 class Translator(DagsterDbtTranslator):
     """Landing tables written by several extraction assets become dependencies on those assets."""
 
-    def __init__(self) -> None:
+    def __init__(self, extraction: list[AssetsDefinition]) -> None:
         super().__init__()
-        shapes = extraction_keys_by_shape()
+        shapes: dict[str, list[AssetKey]] = {"intervals": [], "status_history": []}
+        for assets_def in extraction:
+            shapes[assets_def.metadata_by_key[assets_def.key]["shape"]].append(assets_def.key)
         every = shapes["intervals"] + shapes["status_history"]
         self._fan_out = {
             AssetKey(["landing", "interval_runs"]): shapes["intervals"],
@@ -55,7 +38,7 @@ class Translator(DagsterDbtTranslator):
         deps = []
         for dep in spec.deps:
             if dep.asset_key in self._fan_out:
-                deps.extend(AssetKey(k) for k in self._fan_out[dep.asset_key])
+                deps.extend(self._fan_out[dep.asset_key])
             else:
                 deps.append(dep)
         group = (
@@ -66,26 +49,9 @@ class Translator(DagsterDbtTranslator):
         return spec.replace_attributes(deps=deps, group_name=group)
 
 
-# The base data table and the pauses beside it: updated per day window, before the day results.
-BASE_MODELS = "fct_node_runs fct_work_order_pauses"
-PERIOD_TAGS = {"day": "tag:period_day", "week": "tag:period_week", "month": "tag:period_month"}
-MONITORING_TAG = "tag:monitoring"
-# The reference set is everything else; the live current-state models are built by the monitoring job.
-REFERENCE_EXCLUDE = f"{BASE_MODELS} {' '.join(PERIOD_TAGS.values())} {MONITORING_TAG}"
-
-
-def dbt_vars(context: AssetExecutionContext) -> dict[str, str]:
-    """The partition window as business-zone dates (end exclusive) and the evaluation cap (now, UTC)."""
-    tz = pipeline_settings().business_time_zone
-    window = context.partition_time_window
-    return {
-        "window_start": window.start.astimezone(tz).date().isoformat(),
-        "window_end": window.end.astimezone(tz).date().isoformat(),
-        "as_of_cap": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
-    }
-
-
-def _partitioned(name: str, select: str, partitions_def: Any, translator: Translator) -> AssetsDefinition:
+def _partitioned(
+    name: str, select: str, partitions_def: Any, translator: Translator, settings: Settings
+) -> AssetsDefinition:
     @dbt_assets(
         manifest=MANIFEST,
         select=select,
@@ -96,15 +62,17 @@ def _partitioned(name: str, select: str, partitions_def: Any, translator: Transl
         pool="warehouse",
     )
     def _models(context: AssetExecutionContext, dbt: DbtCliResource):
-        yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars(context))], context=context).stream()
+        window = Window.from_context(context, settings.business_time_zone)
+        yield from dbt.cli(["build", "--vars", json.dumps(window.dbt_vars())], context=context).stream()
 
     return _models
 
 
-def dbt_asset_sets() -> dict[str, AssetsDefinition]:
+def dbt_asset_sets(settings: Settings, extraction: list[AssetsDefinition]) -> dict[str, AssetsDefinition]:
     """reference (unpartitioned views and dimensions), daily (base table and day results), weekly, monthly."""
     ensure_manifest()
-    translator = Translator()
+    translator = Translator(extraction)
+    partitions = Partitions.of(settings)
 
     @dbt_assets(
         manifest=MANIFEST,
@@ -119,7 +87,9 @@ def dbt_asset_sets() -> dict[str, AssetsDefinition]:
 
     return {
         "reference": dbt_reference_models,
-        "daily": _partitioned("dbt_daily_models", f"{BASE_MODELS} {PERIOD_TAGS['day']}", daily_partitions, translator),
-        "weekly": _partitioned("dbt_weekly_models", PERIOD_TAGS["week"], weekly_partitions, translator),
-        "monthly": _partitioned("dbt_monthly_models", PERIOD_TAGS["month"], monthly_partitions, translator),
+        "daily": _partitioned(
+            "dbt_daily_models", f"{BASE_MODELS} {PERIOD_TAGS['day']}", partitions.daily, translator, settings
+        ),
+        "weekly": _partitioned("dbt_weekly_models", PERIOD_TAGS["week"], partitions.weekly, translator, settings),
+        "monthly": _partitioned("dbt_monthly_models", PERIOD_TAGS["month"], partitions.monthly, translator, settings),
     }

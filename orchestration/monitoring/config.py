@@ -14,8 +14,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from orchestration.catalog import WILDCARD, parse_duration
-from orchestration.settings import CONFIG_DIR
+from orchestration.reference.calendars import parse_duration
+from orchestration.reference.catalogue import WILDCARD
+from orchestration.settings import Settings
 
 LEVELS = ("notice", "acceptable", "warning")  # in increasing severity
 BANDS = ("acceptable", "warning")
@@ -102,6 +103,8 @@ class Route(_Strict):
 
 
 class Templates(_Strict):
+    # Times in messages are local to this zone; the loader fills in the business time zone.
+    time_zone: str = "UTC"
     levels: dict[str, str]
     limits: dict[str, str]
     escalation: str
@@ -141,18 +144,18 @@ class AlertConfig(_Strict):
         return self
 
 
-def alerts_path() -> Path:
-    return Path(os.environ.get("ALERTS_FILE", CONFIG_DIR / "alerts.yaml"))
-
-
 @cache
-def _load(path: Path, stamp: float) -> AlertConfig:
+def _load(path: Path, stamp: float, business_time_zone: str) -> AlertConfig:
     try:
-        return AlertConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        config = AlertConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
     except (ValidationError, yaml.YAMLError) as exc:
         raise AlertConfigError(f"{path}: {exc}") from exc
+    for templates in config.templates.values():
+        templates.time_zone = business_time_zone
+    return config
 
 
-def load_alert_config(path: Path | None = None) -> AlertConfig:
-    path = path or alerts_path()
-    return _load(path, path.stat().st_mtime)
+def load_alert_config(settings: Settings, path: Path | None = None) -> AlertConfig:
+    """The alert rules of the settings (or of `path`), validated; reread when the file changes."""
+    path = path or settings.alerts_file
+    return _load(path, path.stat().st_mtime, settings.business_time_zone.key)

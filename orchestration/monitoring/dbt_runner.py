@@ -12,6 +12,7 @@ import shutil
 import threading
 from typing import Any
 
+from orchestration.dbt_project import MANIFEST, ensure_manifest
 from orchestration.settings import DBT_PROJECT_DIR
 
 # Per process, as dagster-dbt does per invocation: runs in parallel processes (PostgreSQL allows them)
@@ -28,8 +29,6 @@ def _dbt_args(*args: str) -> list[str]:
 
 def _runner() -> Any:
     from dbt.cli.main import dbtRunner
-
-    from orchestration.assets.dbt import MANIFEST, ensure_manifest
 
     ensure_manifest()
     # Parsing resolves the target's database and schema into the nodes: a parse per project version and

@@ -4,7 +4,7 @@ the outbox, deliver what is due.
 
 The run time and band come from dbt (macros elapsed_seconds, join_commitment_in_force, run_status_at,
 run_band), never from Python, so business calendars and paused clocks reach the alerts unchanged.
-Each step is a function the Dagster job (orchestration/assets/monitoring.py), the demo and the
+Each step is a function the Dagster job (orchestration/monitoring/job.py), the demo and the
 benchmark call alike.
 """
 
@@ -14,12 +14,20 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from orchestration.assets.dbt import BASE_MODELS
-from orchestration.catalog import load_catalogue
+from orchestration.dbt_project import BASE_MODELS
 from orchestration.monitoring import outbox
 from orchestration.monitoring.config import AlertConfig, load_alert_config
 from orchestration.monitoring.dbt_runner import dbt_in_process
-from orchestration.monitoring.increments import Increment, ensure_tables, extract_increment, mark_built, unbuilt_since
+from orchestration.monitoring.increments import (
+    Increment,
+    Increments,
+    ensure_tables,
+    extract_increment,
+    mark_built,
+    unbuilt_since,
+)
+from orchestration.reference.catalogue import load_catalogue
+from orchestration.settings import Settings
 from orchestration.sources.config import load_sources
 from orchestration.warehouse import Warehouse
 
@@ -51,15 +59,17 @@ def utc_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def land_increments(warehouse: Warehouse, as_of: datetime, config: AlertConfig) -> tuple[datetime, list[Increment]]:
+def land_increments(
+    warehouse: Warehouse, settings: Settings, as_of: datetime, config: AlertConfig
+) -> tuple[datetime, list[Increment]]:
     """Every declared source's changes up to as_of. Returns also the landing instant since which work
     orders wait for dbt (this evaluation's, or that of an earlier one whose dbt step failed)."""
     if not warehouse.table_exists(warehouse.schema_name, "dim_commitments"):
         raise NotReadyError("the reference tables are missing: run reference_job once before monitoring")
     ensure_tables(warehouse)
     since = unbuilt_since(warehouse)
-    catalogue = load_catalogue()
-    return since, [extract_increment(warehouse, cfg, catalogue, as_of, config.evaluation) for cfg in load_sources()]
+    inc = Increments(settings, load_catalogue(settings.processes_file), config.evaluation)
+    return since, [extract_increment(warehouse, cfg, as_of, inc) for cfg in load_sources(settings)]
 
 
 def build_current_state(warehouse: Warehouse, changed_since: datetime, as_of: datetime) -> None:
@@ -71,6 +81,7 @@ def build_current_state(warehouse: Warehouse, changed_since: datetime, as_of: da
 
 def evaluate(
     warehouse: Warehouse,
+    settings: Settings,
     now: datetime | None = None,
     config: AlertConfig | None = None,
     dagster_run_id: str | None = None,
@@ -78,11 +89,11 @@ def evaluate(
     """The whole evaluation outside Dagster (demo, benchmark, tests); the job runs the same steps."""
     import time
 
-    config = config or load_alert_config()
+    config = config or load_alert_config(settings)
     as_of = now or datetime.now(UTC)
     result = EvaluationResult(as_of)
     began = time.perf_counter()
-    changed_since, result.increments = land_increments(warehouse, as_of, config)
+    changed_since, result.increments = land_increments(warehouse, settings, as_of, config)
     landed = time.perf_counter()
     build_current_state(warehouse, changed_since, as_of)
     built = time.perf_counter()

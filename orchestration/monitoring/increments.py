@@ -20,14 +20,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from orchestration.catalog import Catalogue
+from orchestration.landing.batch import ensure_landing
+from orchestration.landing.normalise import Extract, normalise
+from orchestration.landing.tables import LANDING_BY_SHAPE, QUARANTINE
 from orchestration.monitoring.config import Evaluation
-from orchestration.settings import PROJECT_DIR, data_dir, pipeline_settings
+from orchestration.periods import Window
+from orchestration.reference.catalogue import Catalogue
+from orchestration.settings import Settings
 from orchestration.sources.config import SourceConfig
-from orchestration.sources.extract import LANDING_TABLE, READERS
-from orchestration.sources.file import _path_template, is_daily
-from orchestration.sources.normalise import Extract, normalise
-from orchestration.sources.window import Window
+from orchestration.sources.file import file_path, is_daily, read_file
+from orchestration.sources.read import read
 from orchestration.warehouse import Warehouse
 
 CURSORS_DDL = """
@@ -49,7 +51,7 @@ class Increment:
 
 
 def ensure_tables(warehouse: Warehouse) -> None:
-    warehouse.ensure_landing()
+    ensure_landing(warehouse)
     schema = warehouse.landing_schema
     warehouse.execute(f"create table if not exists {schema}.source_cursors ({CURSORS_DDL})")
     warehouse.execute(f"create table if not exists {schema}.processed_files ({FILES_DDL})")
@@ -77,29 +79,40 @@ def _naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
-def _business_date(moment: datetime) -> date:
-    return moment.astimezone(pipeline_settings().business_time_zone).date()
+@dataclass(frozen=True)
+class Increments:
+    """What one evaluation reads with: the evaluation settings, the catalogue, and the pipeline settings."""
+
+    settings: Settings
+    catalogue: Catalogue
+    evaluation: Evaluation
+
+    def business_date(self, moment: datetime) -> date:
+        return moment.astimezone(self.settings.business_time_zone).date()
+
+    def days(self, first: date, last: date) -> Window:
+        return Window.for_days(first, last, self.settings.business_time_zone)
 
 
-def _since(warehouse: Warehouse, cfg: SourceConfig, as_of: datetime, evaluation: Evaluation) -> datetime:
+def _since(warehouse: Warehouse, cfg: SourceConfig, as_of: datetime, inc: Increments) -> datetime:
     """The cursor; without one, the end of the last day the daily job landed (bounded by the lookback)."""
     schema = warehouse.landing_schema
     found = warehouse.execute(f"select cursor_at from {schema}.source_cursors where source_system = %s", [cfg.name])
     if found and found[0][0] is not None:
         return pd.Timestamp(found[0][0]).to_pydatetime().replace(tzinfo=UTC)
-    floor = as_of - timedelta(seconds=evaluation.initial_lookback)
+    floor = as_of - timedelta(seconds=inc.evaluation.initial_lookback)
     landed = warehouse.execute(
         f"select max(partition_date) from {schema}.extraction_log where source_system = %s", [cfg.name]
     )
     if landed and landed[0][0] is not None:
         day = pd.Timestamp(landed[0][0]).date() + timedelta(days=1)
-        return min(max(floor, Window.for_days(day, day).start.astimezone(UTC)), as_of)
+        return min(max(floor, inc.days(day, day).start_utc), as_of)
     return floor
 
 
 def _land(warehouse: Warehouse, result: Extract) -> None:
-    warehouse.append(LANDING_TABLE[result.shape], result.rows)
-    warehouse.append("quarantine", result.quarantine)
+    warehouse.append(LANDING_BY_SHAPE[result.shape].name, result.rows)
+    warehouse.append(QUARANTINE.name, result.quarantine)
 
 
 def _record_cursor(
@@ -117,40 +130,33 @@ def _record_cursor(
     )
 
 
-def _increment_of_queryable(
-    warehouse: Warehouse, cfg: SourceConfig, catalogue: Catalogue, as_of: datetime, evaluation: Evaluation
-) -> Increment:
-    read_from = _since(warehouse, cfg, as_of, evaluation) - timedelta(seconds=evaluation.cursor_overlap)
-    raw = READERS[cfg.kind](cfg, Window(read_from, as_of))
+def _increment_of_queryable(warehouse: Warehouse, cfg: SourceConfig, as_of: datetime, inc: Increments) -> Increment:
+    read_from = _since(warehouse, cfg, as_of, inc) - timedelta(seconds=inc.evaluation.cursor_overlap)
+    raw = read(cfg, Window(read_from, as_of, inc.settings.business_time_zone))
     # Partitions: the business days the read spans, today included.
-    result = normalise(cfg, raw, Window.for_days(_business_date(read_from), _business_date(as_of)), catalogue)
+    days = inc.days(inc.business_date(read_from), inc.business_date(as_of))
+    result = normalise(cfg, raw, days, inc.catalogue)
     _land(warehouse, result)
     counts = (result.received, result.accepted, len(result.quarantine))
     _record_cursor(warehouse, cfg.name, as_of, as_of, counts)
     return Increment(cfg.name, read_from, (), *counts)
 
 
-def _watched_files(cfg: SourceConfig, as_of: datetime, evaluation: Evaluation) -> list[tuple[Path, Window]]:
+def _watched_files(cfg: SourceConfig, as_of: datetime, inc: Increments) -> list[tuple[Path, Window]]:
     """(file, window to normalise it with) for each file that exists among the watched ones."""
-    template = _path_template(cfg)
-    fmt = {"data_dir": data_dir(), "project_dir": PROJECT_DIR}
-    today = _business_date(as_of)
+    today = inc.business_date(as_of)
     if not is_daily(cfg):
-        path = Path(template.format(**fmt))
-        everything = Window.for_days(pipeline_settings().history_start, today)
-        return [(path, everything)] if path.exists() else []
+        path = file_path(cfg)
+        return [(path, inc.days(inc.settings.history_start, today))] if path.exists() else []
     watched = []
-    for back in range(evaluation.file_lookback_days - 1, -1, -1):
+    for back in range(inc.evaluation.file_lookback_days - 1, -1, -1):
         day = today - timedelta(days=back)
-        path = Path(template.format(date=day, **fmt))
-        if path.exists():
-            watched.append((path, Window.for_days(day, day)))
+        if file_path(cfg, day).exists():
+            watched.append((file_path(cfg, day), inc.days(day, day)))
     return watched
 
 
-def _increment_of_files(
-    warehouse: Warehouse, cfg: SourceConfig, catalogue: Catalogue, as_of: datetime, evaluation: Evaluation
-) -> Increment:
+def _increment_of_files(warehouse: Warehouse, cfg: SourceConfig, as_of: datetime, inc: Increments) -> Increment:
     schema = warehouse.landing_schema
     read = {
         (name, digest)
@@ -160,11 +166,11 @@ def _increment_of_files(
     }
     totals = (0, 0, 0)
     names = []
-    for path, window in _watched_files(cfg, as_of, evaluation):
+    for path, window in _watched_files(cfg, as_of, inc):
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         if (path.name, digest) in read:
             continue
-        result = normalise(cfg, READERS["file"](cfg, window), window, catalogue)
+        result = normalise(cfg, read_file(cfg, window), window, inc.catalogue)
         _land(warehouse, result)
         warehouse.append(
             "processed_files",
@@ -184,10 +190,8 @@ def _increment_of_files(
     return Increment(cfg.name, None, tuple(names), *totals)
 
 
-def extract_increment(
-    warehouse: Warehouse, cfg: SourceConfig, catalogue: Catalogue, as_of: datetime, evaluation: Evaluation
-) -> Increment:
+def extract_increment(warehouse: Warehouse, cfg: SourceConfig, as_of: datetime, inc: Increments) -> Increment:
     """Land one source's changes up to as_of (aware)."""
     if cfg.kind == "file":
-        return _increment_of_files(warehouse, cfg, catalogue, as_of, evaluation)
-    return _increment_of_queryable(warehouse, cfg, catalogue, as_of, evaluation)
+        return _increment_of_files(warehouse, cfg, as_of, inc)
+    return _increment_of_queryable(warehouse, cfg, as_of, inc)

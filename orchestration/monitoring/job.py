@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 from dagster import (
     Config,
     DagsterRunStatus,
+    JobDefinition,
     OpExecutionContext,
     RunRequest,
     RunsFilter,
+    ScheduleDefinition,
     ScheduleEvaluationContext,
     SkipReason,
     job,
@@ -25,7 +27,7 @@ from dagster import (
 from orchestration.monitoring import outbox
 from orchestration.monitoring.config import load_alert_config
 from orchestration.monitoring.evaluate import build_current_state, land_increments, utc_text
-from orchestration.settings import pipeline_settings
+from orchestration.settings import Settings
 from orchestration.warehouse import Warehouse
 
 JOB_NAME = "monitoring_job"
@@ -43,51 +45,53 @@ def _instant(text: str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-@op(pool="warehouse", description="Land every source's changes since its cursor.")
-def land_changes(context: OpExecutionContext, config: EvaluationConfig, warehouse: Warehouse) -> dict[str, str]:
-    as_of = _instant(config.as_of) if config.as_of else datetime.now(UTC)
-    changed_since, increments = land_increments(warehouse, as_of, load_alert_config())
-    for inc in increments:
-        what = f"files {list(inc.files)}" if inc.read_from is None else f"since {inc.read_from:%Y-%m-%d %H:%M:%S%z}"
-        context.log.info(f"{inc.source_system}: {inc.received} rows ({inc.quarantined} quarantined), {what}")
-    return {"as_of": utc_text(as_of), "changed_since": utc_text(changed_since)}
+def build_monitoring_job(settings: Settings) -> JobDefinition:
+    """The four ops over the given settings' sources and alert rules."""
+
+    @op(pool="warehouse", description="Land every source's changes since its cursor.")
+    def land_changes(context: OpExecutionContext, config: EvaluationConfig, warehouse: Warehouse) -> dict[str, str]:
+        as_of = _instant(config.as_of) if config.as_of else datetime.now(UTC)
+        changed_since, increments = land_increments(warehouse, settings, as_of, load_alert_config(settings))
+        for inc in increments:
+            what = f"files {list(inc.files)}" if inc.read_from is None else f"since {inc.read_from:%Y-%m-%d %H:%M:%S%z}"
+            context.log.info(f"{inc.source_system}: {inc.received} rows ({inc.quarantined} quarantined), {what}")
+        return {"as_of": utc_text(as_of), "changed_since": utc_text(changed_since)}
+
+    @op(pool="warehouse", description="dbt: rebuild the changed work orders, judge the open runs (open_run_states).")
+    def judge_open_runs(window: dict[str, str], warehouse: Warehouse) -> dict[str, str]:
+        build_current_state(warehouse, _instant(window["changed_since"]), _instant(window["as_of"]))
+        return window
+
+    @op(pool="warehouse", description="Record the alerts the open runs raise in the outbox (each once).")
+    def record_alerts(context: OpExecutionContext, window: dict[str, str], warehouse: Warehouse) -> dict[str, str]:
+        recorded = outbox.record(warehouse, load_alert_config(settings), _instant(window["as_of"]), context.run_id)
+        context.log.info(f"{recorded} new alert deliveries recorded")
+        return window
+
+    @op(pool="warehouse", description="Deliver every due alert; retry failed ones later.")
+    def deliver_alerts(context: OpExecutionContext, window: dict[str, str], warehouse: Warehouse) -> None:
+        # Wall-clock now, not as_of: retries and claim timeouts are about real time.
+        now = max(datetime.now(UTC), _instant(window["as_of"]))
+        report = outbox.deliver(warehouse, load_alert_config(settings), now)
+        context.log.info(f"delivered {report.delivered}, failed {report.failed} (will retry), dead {report.dead}")
+        if report.dead:
+            context.log.warning(f"{report.dead} alert deliveries are dead: see alert_outbox where status = 'dead'")
+
+    @job(name=JOB_NAME, tags=CONCURRENCY_TAG, description="Live monitoring: judge open runs now, alert once per band.")
+    def monitoring_job() -> None:
+        deliver_alerts(record_alerts(judge_open_runs(land_changes())))
+
+    return monitoring_job
 
 
-@op(pool="warehouse", description="dbt: rebuild the changed work orders, judge the open runs (open_run_states).")
-def judge_open_runs(window: dict[str, str], warehouse: Warehouse) -> dict[str, str]:
-    build_current_state(warehouse, _instant(window["changed_since"]), _instant(window["as_of"]))
-    return window
-
-
-@op(pool="warehouse", description="Record the alerts the open runs raise in the outbox (each once).")
-def record_alerts(context: OpExecutionContext, window: dict[str, str], warehouse: Warehouse) -> dict[str, str]:
-    recorded = outbox.record(warehouse, load_alert_config(), _instant(window["as_of"]), context.run_id)
-    context.log.info(f"{recorded} new alert deliveries recorded")
-    return window
-
-
-@op(pool="warehouse", description="Deliver every due alert; retry failed ones later.")
-def deliver_alerts(context: OpExecutionContext, window: dict[str, str], warehouse: Warehouse) -> None:
-    # Wall-clock now, not as_of: retries and claim timeouts are about real time.
-    report = outbox.deliver(warehouse, load_alert_config(), max(datetime.now(UTC), _instant(window["as_of"])))
-    context.log.info(f"delivered {report.delivered}, failed {report.failed} (will retry), dead in outbox {report.dead}")
-    if report.dead:
-        context.log.warning(f"{report.dead} alert deliveries are dead: see alert_outbox where status = 'dead'")
-
-
-@job(name=JOB_NAME, tags=CONCURRENCY_TAG, description="Live monitoring: judge open runs now, alert once per band.")
-def monitoring_job() -> None:
-    deliver_alerts(record_alerts(judge_open_runs(land_changes())))
-
-
-def monitoring_schedule():
-    cfg = load_alert_config().evaluation
+def monitoring_schedule(settings: Settings, monitoring_job: JobDefinition) -> ScheduleDefinition:
+    cfg = load_alert_config(settings).evaluation
 
     @schedule(
         name="monitoring_schedule",
         job=monitoring_job,
         cron_schedule=cfg.cron,
-        execution_timezone=pipeline_settings().business_time_zone.key,
+        execution_timezone=settings.business_time_zone.key,
         description="Evaluate the open runs and alert (config/alerts.yaml evaluation.cron).",
     )
     def _schedule(context: ScheduleEvaluationContext):

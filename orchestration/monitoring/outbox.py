@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from orchestration.catalog import WILDCARD
 from orchestration.monitoring.channels import DeliveryError, send
 from orchestration.monitoring.config import AlertConfig
 from orchestration.monitoring.templates import Message, digest, message
+from orchestration.reference.catalogue import WILDCARD
 from orchestration.warehouse import Warehouse
 
 TABLE = "alert_outbox"

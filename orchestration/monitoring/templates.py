@@ -9,7 +9,6 @@ from typing import Any
 import pandas as pd
 
 from orchestration.monitoring.config import Templates
-from orchestration.settings import pipeline_settings
 
 _UNITS = {"zh": ("天", "小时", "分钟"), "en": ("d", "h", "min")}
 
@@ -43,9 +42,8 @@ def human_duration(seconds: float, language: str) -> str:
     return sep.join(p for p in parts if p)
 
 
-def _local(moment: Any) -> str:
-    tz = pipeline_settings().business_time_zone
-    return pd.Timestamp(moment).tz_localize(UTC).tz_convert(tz).strftime("%Y-%m-%d %H:%M")
+def _local(moment: Any, time_zone: str) -> str:
+    return pd.Timestamp(moment).tz_localize(UTC).tz_convert(time_zone).strftime("%Y-%m-%d %H:%M")
 
 
 def fields(row: dict[str, Any], templates: Templates, language: str, ui_url: str) -> dict[str, Any]:
@@ -57,8 +55,8 @@ def fields(row: dict[str, Any], templates: Templates, language: str, ui_url: str
         "limit_name": templates.limits[level],
         "run_time": human_duration(float(row["run_seconds"]), language),
         "limit": human_duration(float(row["limit_seconds"]), language),
-        "started_at": _local(row["start_at"]),
-        "as_of": _local(row["as_of"]),
+        "started_at": _local(row["start_at"], templates.time_zone),
+        "as_of": _local(row["as_of"], templates.time_zone),
         "link": run_link,
         "recipient": row["recipient_department"],
         "escalation": templates.escalation if row["recipient_kind"] == "owner" else "",

@@ -14,10 +14,10 @@ from __future__ import annotations
 import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
 
+from orchestration.periods import Window
 from orchestration.quality.freshness import SOURCE_FRESHNESS, evaluate_freshness
 from orchestration.quality.reconcile import missing_partitions, partition_counts, quarantine_reasons
 from orchestration.sources.config import SourceConfig
-from orchestration.sources.window import Window
 from orchestration.warehouse import Warehouse
 
 ROWS_RECONCILE = "rows_reconcile"
@@ -66,10 +66,9 @@ def evaluate_extraction(
 ) -> tuple[list[AssetCheckResult], pd.DataFrame, pd.DataFrame]:
     """The checks for the run's partitions, read back from the warehouse after landing.
     Returns the check results, the per-partition counts and the quarantine reasons."""
-    days = window.days
-    counts = partition_counts(warehouse, cfg.name, cfg.shape, days)
-    reasons = quarantine_reasons(warehouse, cfg.name, days)
-    missing = missing_partitions(counts, days)
+    counts = partition_counts(warehouse, cfg.name, cfg.shape, window)
+    reasons = quarantine_reasons(warehouse, cfg.name, window)
+    missing = missing_partitions(counts, window.days)
     unreconciled = counts[~counts.reconciled]
     count_columns = ["partition_date", "rows_received", "rows_accepted", "rows_quarantined", "rows_landed"]
     reconcile_meta: dict[str, object] = {

@@ -16,17 +16,18 @@ from datetime import date
 
 import pandas as pd
 
-from orchestration.catalog import load_catalogue
-from orchestration.quality.checks import evaluate_extraction
-from orchestration.quality.summary import summary_frame, summary_markdown, write_summary
-from orchestration.sources.config import load_sources
-from orchestration.sources.extract import extract, land
-from orchestration.sources.window import Window
+from orchestration.landing.batch import ensure_landing
+from orchestration.periods import Window
+from orchestration.quality.gate import extract_and_check
+from orchestration.quality.summary import summary_markdown
+from orchestration.reference.catalogue import load_catalogue
+from orchestration.settings import Settings
+from orchestration.sources.config import SourceConfig, load_sources
 from orchestration.warehouse import Warehouse
 
 
-def _source(name: str):
-    by_name = {cfg.name: cfg for cfg in load_sources()}
+def _source(settings: Settings, name: str) -> SourceConfig:
+    by_name = {cfg.name: cfg for cfg in load_sources(settings)}
     if name not in by_name:
         raise SystemExit(f"unknown source {name!r}; declared: {sorted(by_name)}")
     return by_name[name]
@@ -39,16 +40,11 @@ def quarantined_rows(warehouse: Warehouse, source: str, day: date) -> pd.DataFra
     )
 
 
-def reprocess(warehouse: Warehouse, source: str, day: date) -> pd.DataFrame:
+def reprocess(warehouse: Warehouse, settings: Settings, source: str, day: date) -> pd.DataFrame:
     """Re-extract and re-land one partition; returns its new summary row(s)."""
-    cfg = _source(source)
-    window = Window.for_days(day, day)
-    warehouse.ensure_landing()
-    land(warehouse, extract(cfg, window, load_catalogue()), window)
-    checks, counts, reasons = evaluate_extraction(warehouse, cfg, window)
-    summary = summary_frame(cfg, counts, reasons, checks)
-    write_summary(warehouse, window.days, summary, cfg.name)
-    return summary
+    window = Window.for_days(day, day, settings.business_time_zone)
+    cfg = _source(settings, source)
+    return extract_and_check(warehouse, cfg, window, load_catalogue(settings.processes_file)).summary
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -57,12 +53,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--source", required=True)
     parser.add_argument("--partition", required=True, type=date.fromisoformat, help="business day, YYYY-MM-DD")
     args = parser.parse_args(argv)
-    warehouse = Warehouse.from_env()
-    _source(args.source)
-    warehouse.ensure_landing()
+    settings = Settings.load()
+    warehouse = Warehouse.from_settings(settings)
+    _source(settings, args.source)
+    ensure_landing(warehouse)
     if args.command == "reprocess":
         before = len(quarantined_rows(warehouse, args.source, args.partition))
-        summary = reprocess(warehouse, args.source, args.partition)
+        summary = reprocess(warehouse, settings, args.source, args.partition)
         print(f"reprocessed {args.source} {args.partition}: {before} quarantined before")
         print(summary_markdown(summary))
         return

@@ -20,9 +20,9 @@ from datetime import UTC, date, datetime, timedelta
 import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity
 
-from orchestration.quality.reconcile import LANDING_TABLE
+from orchestration.landing.tables import LANDING_BY_SHAPE
+from orchestration.periods import Window
 from orchestration.sources.config import SourceConfig
-from orchestration.sources.window import Window
 from orchestration.warehouse import Warehouse
 
 SOURCE_FRESHNESS = "source_freshness"
@@ -61,7 +61,7 @@ def measure(warehouse: Warehouse, cfg: SourceConfig, last_day: date, reference: 
     r = f"cast('{reference:%Y-%m-%d %H:%M:%S}' as timestamp)"
     frame = warehouse.query(
         f"select max({_NEWEST[cfg.shape].format(r=r)}) as newest "
-        f"from {warehouse.landing_schema}.{LANDING_TABLE[cfg.shape]} "
+        f"from {warehouse.landing_schema}.{LANDING_BY_SHAPE[cfg.shape].name} "
         f"where source_system = '{cfg.name}' and partition_date <= '{last_day}' "
         f"and partition_date >= '{last_day - timedelta(days=lookback)}'"
     )
@@ -100,4 +100,4 @@ def check_result(cfg: SourceConfig, freshness: Freshness) -> AssetCheckResult:
 
 
 def evaluate_freshness(warehouse: Warehouse, cfg: SourceConfig, window: Window) -> AssetCheckResult:
-    return check_result(cfg, measure(warehouse, cfg, window.days[-1], reference_instant(window.end)))
+    return check_result(cfg, measure(warehouse, cfg, window.last_day, reference_instant(window.end)))

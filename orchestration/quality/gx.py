@@ -9,7 +9,6 @@ with a query scoped to the window. Each run stores its result and rebuilds the H
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,10 @@ from urllib.parse import quote
 from dagster import AssetCheckResult, AssetCheckSeverity, ConfigurableResource, MetadataValue
 
 from orchestration.quality.checks import markdown_table
-from orchestration.settings import PROJECT_DIR, data_dir
+from orchestration.settings import Settings
 from orchestration.warehouse import Warehouse
 
-# GX reads the warehouse password from here at run time (config substitution), so it never lands in
-# the GX project files it writes.
+# The runtime variable GX substitutes the warehouse URL from (see _context).
 _URL_VARIABLE = "GX_WAREHOUSE_URL"
 SAMPLE_VALUES = 5
 
@@ -60,28 +58,31 @@ def _failed_frame(failed: list[dict[str, Any]]):
     return pd.DataFrame(failed)[["expectation", "column", "unexpected_count", "sample_values"]]
 
 
-def suite_for_source(source: str, shape: str) -> str:
-    """The source's own suite when it has one, else the default of its shape."""
-    own = f"landing__{source}"
-    return own if (expectations_dir() / f"{own}.json").exists() else f"landing__{shape}"
-
-
-def expectations_dir() -> Path:
-    return Path(os.environ.get("COMMITMENTS_EXPECTATIONS_DIR", PROJECT_DIR / "expectations"))
-
-
 class GreatExpectations(ConfigurableResource):
-    """Validates warehouse rows against the suites in expectations/ and keeps Data Docs under `root_dir`."""
+    """Validates warehouse rows against the suites in `expectations_dir` and keeps Data Docs under `root_dir`."""
 
-    root_dir: str = ""
+    root_dir: str
+    expectations_dir: str
 
-    def _context(self):
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no telemetry from a pipeline run
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GreatExpectations:
+        return cls(root_dir=str(settings.data_dir / "gx"), expectations_dir=str(settings.expectations_dir))
+
+    def suite_for_source(self, source: str, shape: str) -> str:
+        """The source's own suite when it has one, else the default of its shape."""
+        own = f"landing__{source}"
+        return own if (Path(self.expectations_dir) / f"{own}.json").exists() else f"landing__{shape}"
+
+    def _context(self, runtime_environment: dict[str, str]):
         import great_expectations as gx
 
-        root = Path(self.root_dir or data_dir() / "gx")
+        root = Path(self.root_dir)
         root.mkdir(parents=True, exist_ok=True)
-        context = gx.get_context(mode="file", project_root_dir=str(root))
+        # The warehouse URL (with its password) reaches GX only as a runtime variable: never in the GX
+        # project files it writes, never in this process's environment.
+        context = gx.get_context(mode="file", project_root_dir=str(root), runtime_environment=runtime_environment)
+        if context.config.analytics_enabled is not False:
+            context.enable_analytics(False)  # no telemetry from a pipeline run
         context.variables.progress_bars = {"globally": False}
         return context
 
@@ -92,8 +93,14 @@ class GreatExpectations(ConfigurableResource):
         import great_expectations as gx
         from great_expectations.checkpoint import UpdateDataDocsAction
 
-        context = self._context()
-        spec = json.loads((expectations_dir() / f"{suite_name}.json").read_text(encoding="utf-8"))
+        url = ""
+        if warehouse.target == "postgres":
+            url = (
+                f"postgresql+psycopg2://{quote(warehouse.pg_user)}:{quote(warehouse.pg_password)}@{warehouse.pg_host}:"
+                f"{warehouse.pg_port}/{warehouse.pg_database}"
+            )
+        context = self._context({_URL_VARIABLE: url})
+        spec = json.loads((Path(self.expectations_dir) / f"{suite_name}.json").read_text(encoding="utf-8"))
         suite = context.suites.add_or_update(
             gx.ExpectationSuite(name=spec["name"], expectations=spec["expectations"], meta=spec.get("meta"))
         )
@@ -104,10 +111,6 @@ class GreatExpectations(ConfigurableResource):
             definition = asset.add_batch_definition_whole_dataframe("window")
             parameters: dict[str, Any] = {"dataframe": warehouse.query(sql)}
         else:
-            os.environ[_URL_VARIABLE] = (
-                f"postgresql+psycopg2://{quote(warehouse.pg_user)}:{quote(warehouse.pg_password)}@{warehouse.pg_host}:"
-                f"{warehouse.pg_port}/{warehouse.pg_database}"
-            )
             source = context.data_sources.add_or_update_postgres(
                 "warehouse_postgres", connection_string="${" + _URL_VARIABLE + "}"
             )

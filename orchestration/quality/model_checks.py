@@ -1,35 +1,27 @@
 """Great Expectations checks on the dbt models: the base table and each mart, validated against their
 suite (expectations/) for the rows of the run's partition window, right after dbt built them."""
 
-from datetime import date
-
 from dagster import AssetCheckExecutionContext, AssetChecksDefinition, AssetKey, asset_check
 
-from orchestration.partitions import daily_partitions, monthly_partitions, weekly_partitions
+from orchestration.periods import Partitions, Window
 from orchestration.quality.gx import GreatExpectations
-from orchestration.settings import pipeline_settings
+from orchestration.settings import Settings
 from orchestration.warehouse import Warehouse
 
 GX_CHECK = "gx_suite"
-GRAINS = {"daily": daily_partitions, "weekly": weekly_partitions, "monthly": monthly_partitions}
 MARTS = ("node_run_states", "work_order_status", "achievement_rates")
 
 
-def _window(context: AssetCheckExecutionContext) -> tuple[date, date]:
-    """The run's partition window as business dates, end exclusive."""
-    tz = pipeline_settings().business_time_zone
-    window = context.op_execution_context.partition_time_window
-    return window.start.astimezone(tz).date(), window.end.astimezone(tz).date()
-
-
-def _where(model: str, first: date, end: date) -> str:
+def window_rows(model: str, window: Window) -> str:
+    """SQL: the rows of `model` a run for `window` built."""
+    first, end = window.first_day, window.end_day
     if model == "fct_node_runs":
         # The runs open at some moment of the window (bounds as UTC midnights: scoping, not judging).
         return f"open_until >= cast('{first}' as timestamp) and start_at < cast('{end}' as timestamp)"
     return f"period_start_date >= cast('{first}' as date) and period_start_date < cast('{end}' as date)"
 
 
-def _model_check(model: str, suite: str, partitions_def) -> AssetChecksDefinition:
+def _model_check(model: str, suite: str, partitions_def, settings: Settings) -> AssetChecksDefinition:
     @asset_check(
         asset=AssetKey(model),
         name=GX_CHECK,
@@ -38,17 +30,18 @@ def _model_check(model: str, suite: str, partitions_def) -> AssetChecksDefinitio
         description=f"Great Expectations suite expectations/{suite}.json on the rows of the partition window.",
     )
     def _check(context: AssetCheckExecutionContext, warehouse: Warehouse, gx: GreatExpectations):
-        first, end = _window(context)
+        window = Window.from_context(context, settings.business_time_zone)
         outcome = gx.validate(
-            warehouse, suite, f"{warehouse.schema_name}.{model}", _where(model, first, end), batch=model
+            warehouse, suite, f"{warehouse.schema_name}.{model}", window_rows(model, window), batch=model
         )
         return outcome.check_result(GX_CHECK)
 
     return _check
 
 
-def model_checks() -> list[AssetChecksDefinition]:
-    checks = [_model_check("fct_node_runs", "fct_node_runs", daily_partitions)]
-    for grain, partitions_def in GRAINS.items():
-        checks += [_model_check(f"{mart}_{grain}", mart, partitions_def) for mart in MARTS]
+def model_checks(settings: Settings) -> list[AssetChecksDefinition]:
+    partitions = Partitions.of(settings)
+    checks = [_model_check("fct_node_runs", "fct_node_runs", partitions.daily, settings)]
+    for grain, partitions_def in partitions.by_grain().items():
+        checks += [_model_check(f"{mart}_{grain}", mart, partitions_def, settings) for mart in MARTS]
     return checks

@@ -9,28 +9,20 @@ from datetime import date
 
 import pandas as pd
 
+from orchestration.landing.tables import LANDING_BY_SHAPE
+from orchestration.periods import Window
 from orchestration.warehouse import Warehouse
 
-LANDING_TABLE = {"intervals": "interval_runs", "status_history": "status_events"}
 
-
-def partition_filter(source_system: str, days: Sequence[date], alias: str = "") -> str:
-    a = f"{alias}." if alias else ""
-    return (
-        f"{a}source_system = '{source_system}' and {a}partition_date >= '{min(days)}' "
-        f"and {a}partition_date <= '{max(days)}'"
-    )
-
-
-def partition_counts(warehouse: Warehouse, source_system: str, shape: str, days: Sequence[date]) -> pd.DataFrame:
+def partition_counts(warehouse: Warehouse, source_system: str, shape: str, window: Window) -> pd.DataFrame:
     """One row per day partition of the window: the logged counts, the rows really landed and really
     quarantined, the quarantined share and whether it all reconciles."""
-    where = partition_filter(source_system, days)
+    where = window.partition_filter(source_system)
     landing = warehouse.landing_schema
     frame = warehouse.query(
         f"""
         with landed as (
-            select partition_date, count(*) as n from {landing}.{LANDING_TABLE[shape]} where {where}
+            select partition_date, count(*) as n from {landing}.{LANDING_BY_SHAPE[shape].name} where {where}
             group by partition_date
         ),
         quarantined as (
@@ -41,7 +33,7 @@ def partition_counts(warehouse: Warehouse, source_system: str, shape: str, days:
         from {landing}.extraction_log as log
         left join landed on landed.partition_date = log.partition_date
         left join quarantined on quarantined.partition_date = log.partition_date
-        where {partition_filter(source_system, days, "log")}
+        where {window.partition_filter(source_system, "log")}
         order by log.partition_date
         """
     )
@@ -59,11 +51,11 @@ def partition_counts(warehouse: Warehouse, source_system: str, shape: str, days:
     return frame
 
 
-def quarantine_reasons(warehouse: Warehouse, source_system: str, days: Sequence[date]) -> pd.DataFrame:
+def quarantine_reasons(warehouse: Warehouse, source_system: str, window: Window) -> pd.DataFrame:
     """partition_date, reason_code, rows: the quarantined rows of the window by reason."""
     frame = warehouse.query(
         f"select partition_date, reason_code, count(*) as n_rows from {warehouse.landing_schema}.quarantine "
-        f"where {partition_filter(source_system, days)} "
+        f"where {window.partition_filter(source_system)} "
         "group by partition_date, reason_code order by partition_date, reason_code"
     )
     frame["partition_date"] = pd.to_datetime(frame.partition_date).dt.date

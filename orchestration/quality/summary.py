@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import date
 
 import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity
 
+from orchestration.landing.tables import QUALITY_SUMMARY
+from orchestration.periods import Window
 from orchestration.quality.checks import markdown_table
 from orchestration.sources.config import SourceConfig
 from orchestration.warehouse import Warehouse
-
-SUMMARY_TABLE = "quality_summary"
 
 
 def summary_frame(
@@ -51,8 +50,8 @@ def summary_frame(
     )
 
 
-def write_summary(warehouse: Warehouse, days: Sequence[date], frame: pd.DataFrame, source_system: str) -> None:
-    warehouse.replace_partitions(SUMMARY_TABLE, source_system, days, frame)
+def write_summary(warehouse: Warehouse, window: Window, frame: pd.DataFrame, source_system: str) -> None:
+    warehouse.replace_where(QUALITY_SUMMARY.name, window.partition_filter(source_system), frame)
 
 
 def summary_markdown(frame: pd.DataFrame) -> str:
@@ -70,7 +69,7 @@ def summary_markdown(frame: pd.DataFrame) -> str:
 
 def overview(warehouse: Warehouse) -> str:
     """Per source over all partitions in the summary table: rows and partitions with failed checks."""
-    if not warehouse.table_exists(warehouse.landing_schema, SUMMARY_TABLE):
+    if not warehouse.table_exists(warehouse.landing_schema, QUALITY_SUMMARY.name):
         return "data quality: no summary yet"
     frame = warehouse.query(
         f"""
@@ -78,7 +77,7 @@ def overview(warehouse: Warehouse) -> str:
             cast(sum(rows_accepted) as bigint) as accepted, cast(sum(rows_quarantined) as bigint) as quarantined,
             cast(sum(case when checks_failed > 0 then 1 else 0 end) as bigint) as partitions_with_failed_checks,
             cast(sum(case when blocking_failures <> '' then 1 else 0 end) as bigint) as partitions_blocked
-        from {warehouse.landing_schema}.{SUMMARY_TABLE}
+        from {warehouse.landing_schema}.{QUALITY_SUMMARY.name}
         group by source_system order by source_system
         """
     )

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from orchestration.calendars import parse_duration
-from orchestration.settings import CONFIG_DIR, pipeline_settings
+from orchestration.reference.calendars import parse_duration
+from orchestration.settings import PROJECT_DIR, Settings
 
 # Canonical fields a source column can be mapped onto, per shape.
 INTERVAL_FIELDS = ("start_at", "end_at", "cancelled_at")
@@ -84,20 +84,26 @@ class SourceConfig(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> SourceConfig:
         ZoneInfo(self.time_zone)  # raises on an unknown zone
+        self._check_columns()
+        self._check_statuses()
+        self._check_kind()
+        return self
+
+    def _check_columns(self) -> None:
         allowed = set(COMMON_FIELDS) | {"changed_at"}
         allowed |= set(INTERVAL_FIELDS) if self.shape == "intervals" else set(EVENT_FIELDS)
         unknown = set(self.columns) - allowed
         if unknown:
             raise ValueError(f"columns maps unknown canonical fields {sorted(unknown)}; allowed: {sorted(allowed)}")
-        needed = {"work_order_id"} | ({"start_at"} if self.shape == "intervals" else {"status", "event_at"})
+        needed = {"work_order_id"} | ({"start_at", "node"} if self.shape == "intervals" else {"status", "event_at"})
         needed |= set() if self.process else {"process"}
-        if self.shape == "intervals":
-            needed.add("node")
         missing = needed - set(self.columns)
         if missing:
             raise ValueError(f"columns must map {sorted(missing)}")
         if self.process and "process" in self.columns:
             raise ValueError("give either a constant `process` or a `process` column, not both")
+
+    def _check_statuses(self) -> None:
         if self.shape == "status_history" and self.timestamp_marks is None:
             raise ValueError("a status_history source must declare timestamp_marks: entry or completion")
         roles = [set(self.terminal_statuses), set(self.cancelling_statuses), set(self.pausing_statuses)]
@@ -105,23 +111,54 @@ class SourceConfig(BaseModel):
             raise ValueError("a status can be only one of terminal, cancelling and pausing")
         if self.pausing_statuses and self.shape != "status_history":
             raise ValueError("pausing_statuses apply to status histories only")
-        if self.kind == "sql" and not (self.connection and self.query):
-            raise ValueError("a sql source needs connection.url_env and query")
-        if self.kind == "http" and not (self.connection and self.endpoint):
-            raise ValueError("an http source needs connection.url_env and endpoint")
-        if self.kind == "file" and not (self.path or self.path_env):
-            raise ValueError("a file source needs path (or path_env)")
+
+    def _check_kind(self) -> None:
+        needs = {
+            "sql": (self.connection and self.query, "a sql source needs connection.url_env and query"),
+            "http": (self.connection and self.endpoint, "an http source needs connection.url_env and endpoint"),
+            "file": (self.path or self.path_env, "a file source needs path (or path_env)"),
+        }
+        given, message = needs[self.kind]
+        if not given:
+            raise ValueError(message)
         if self.kind == "sql" and "changed_at" not in self.columns:
             raise ValueError("a sql source must map changed_at: the column its partition query filters on")
-        if self.freshness_checked:
-            warn_after, error_after = self.effective_freshness  # raises on a malformed duration
+
+    def with_defaults(self, settings: Settings) -> SourceConfig:
+        """The declaration with the pipeline's defaults filled in (config/pipeline.yaml) and the directories in
+        `path` ({data_dir}, {config_dir}, {project_dir}) resolved; {date...} stays for each day's file."""
+        own = self.freshness if isinstance(self.freshness, FreshnessConfig) else FreshnessConfig()
+        freshness = (
+            self.freshness
+            if not self.freshness_checked
+            else FreshnessConfig(
+                warn_after=own.warn_after or settings.freshness_warn_after,
+                error_after=own.error_after or settings.freshness_error_after,
+            )
+        )
+        path = self.path
+        for name, value in (("data_dir", settings.data_dir), ("config_dir", settings.config_dir),
+                            ("project_dir", PROJECT_DIR)):  # fmt: skip
+            path = path.replace("{" + name + "}", str(value)) if path else path
+        limit = self.quarantine_limit
+        resolved = self.model_copy(
+            update={
+                "quarantine_limit": settings.quarantine_limit if limit is None else limit,
+                "clock_skew": self.clock_skew or settings.clock_skew,
+                "freshness": freshness,
+                "path": path,
+            }
+        )
+        if resolved.freshness_checked:
+            warn_after, error_after = resolved.effective_freshness  # raises on a malformed duration
             if warn_after > error_after:
                 raise ValueError("freshness: warn_after must not be longer than error_after")
-        return self
+        return resolved
 
     @property
     def effective_quarantine_limit(self) -> float:
-        return pipeline_settings().quarantine_limit if self.quarantine_limit is None else self.quarantine_limit
+        assert self.quarantine_limit is not None, "with_defaults() fills it in"
+        return self.quarantine_limit
 
     @property
     def freshness_checked(self) -> bool:
@@ -129,13 +166,9 @@ class SourceConfig(BaseModel):
 
     @property
     def effective_freshness(self) -> tuple[int, int]:
-        """(warn_after, error_after) in seconds: the source's own, else config/pipeline.yaml's."""
-        settings = pipeline_settings()
-        own = self.freshness if isinstance(self.freshness, FreshnessConfig) else FreshnessConfig()
-        return (
-            parse_duration(own.warn_after or settings.freshness_warn_after),
-            parse_duration(own.error_after or settings.freshness_error_after),
-        )
+        """(warn_after, error_after) in seconds, as resolved by with_defaults()."""
+        assert isinstance(self.freshness, FreshnessConfig) and self.freshness.warn_after and self.freshness.error_after
+        return parse_duration(self.freshness.warn_after), parse_duration(self.freshness.error_after)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -154,26 +187,23 @@ class SourceConfig(BaseModel):
         return None
 
 
-def load_source(path: Path) -> SourceConfig:
+def load_source(path: Path, settings: Settings) -> SourceConfig:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return SourceConfig.model_validate(raw)
-    except (ValidationError, yaml.YAMLError) as exc:
+        return SourceConfig.model_validate(raw).with_defaults(settings)
+    except (ValidationError, ValueError, yaml.YAMLError) as exc:
         raise SourceConfigError(f"{path}: {exc}") from exc
 
 
-def sources_dir() -> Path:
-    return Path(os.environ.get("COMMITMENTS_SOURCES_DIR", CONFIG_DIR / "sources"))
-
-
 @cache
-def _load_all(directory: Path) -> tuple[SourceConfig, ...]:
-    configs = tuple(load_source(p) for p in sorted(directory.glob("*.yaml")))
+def _load_all(directory: Path, settings: Settings) -> tuple[SourceConfig, ...]:
+    configs = tuple(load_source(p, settings) for p in sorted(directory.glob("*.yaml")))
     names = [c.name for c in configs]
     if len(names) != len(set(names)):
         raise SourceConfigError(f"{directory}: duplicate source names {names}")
     return configs
 
 
-def load_sources() -> tuple[SourceConfig, ...]:
-    return _load_all(sources_dir())
+def load_sources(settings: Settings) -> tuple[SourceConfig, ...]:
+    """Every declaration in the settings' sources directory, validated, with defaults filled in."""
+    return _load_all(settings.sources_dir, settings)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import io
 import os
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
 
-from orchestration.settings import PROJECT_DIR, data_dir
+from orchestration.periods import Window
 from orchestration.sources.config import SourceConfig
 from orchestration.sources.errors import FILE_MISSING, MISSING_COLUMNS, UNDECODABLE_FILE, SourceRejected
-from orchestration.sources.window import Window
 
 # Column holding a data line that is not valid in the file's encoding (normalise quarantines it).
 UNDECODABLE = "_undecodable"
@@ -32,6 +32,12 @@ def _path_template(cfg: SourceConfig) -> str:
 
 def is_daily(cfg: SourceConfig) -> bool:
     return "{date" in _path_template(cfg)
+
+
+def file_path(cfg: SourceConfig, day: date | None = None) -> Path:
+    """The file of a day (daily drops) or the one history file."""
+    template = _path_template(cfg)
+    return Path(template.format(date=day) if is_daily(cfg) else template)
 
 
 def _check_columns(cfg: SourceConfig, path: Path, frame: pd.DataFrame, problem: str = "") -> None:
@@ -80,13 +86,11 @@ def _read_csv(cfg: SourceConfig, path: Path) -> pd.DataFrame:
 def read_file(cfg: SourceConfig, window: Window) -> pd.DataFrame:
     """Daily drops: read each day's file and tag rows with that day as their partition.
     A single history file: read it whole; rows are placed into partitions by their timestamp later."""
-    template = _path_template(cfg)
-    fmt = {"data_dir": data_dir(), "project_dir": PROJECT_DIR}
     if not is_daily(cfg):
-        return _read_csv(cfg, Path(template.format(**fmt)))
+        return _read_csv(cfg, file_path(cfg))
     frames = []
     for day in window.days:
-        frame = _read_csv(cfg, Path(template.format(date=day, **fmt)))
+        frame = _read_csv(cfg, file_path(cfg, day))
         frame["_partition_date"] = day
         frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(cfg.columns.values()))

@@ -9,9 +9,9 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from orchestration.periods import Window
 from orchestration.sources.config import SourceConfig
 from orchestration.sources.errors import INVALID_JSON_PAGE, PAGE_WITHOUT_RECORDS, SourceRejected
-from orchestration.sources.window import Window
 
 
 class ApiPageError(SourceRejected):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import create_engine, text
 
+from orchestration.periods import Window
 from orchestration.sources.config import SourceConfig
-from orchestration.sources.window import Window
 
 _LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S"
 

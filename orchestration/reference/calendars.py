@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import importlib.metadata
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,8 +22,6 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 import yaml
-
-from orchestration.settings import CONFIG_DIR
 
 WALL_CLOCK = "wall"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -71,10 +68,6 @@ class CalendarVersion:
     @property
     def version_id(self) -> str:
         return f"{self.calendar_name}|{self.valid_from:%Y-%m-%dT%H:%M:%S}"
-
-
-def calendars_path() -> Path:
-    return Path(os.environ.get("COMMITMENTS_CALENDARS_FILE", CONFIG_DIR / "calendars.yaml"))
 
 
 def _date(value: object, where: str) -> date:
@@ -154,8 +147,9 @@ def _china(first: date, until: date, where: str) -> tuple[set[date], set[date]]:
     return set(chinese_calendar.holidays), set(chinese_calendar.workdays)
 
 
-def _exceptions(source: object, first: date, until: date, where: str) -> tuple[set[date], set[date]]:
-    """(holidays, make-up working days) from the declared source."""
+def _exceptions(source: object, first: date, until: date, where: str, config_dir: Path) -> tuple[set[date], set[date]]:
+    """(holidays, make-up working days) from the declared source; `{config_dir}` in a file path is the
+    directory of calendars.yaml."""
     if source in (None, "none"):
         return set(), set()
     if source == "china":
@@ -171,7 +165,7 @@ def _exceptions(source: object, first: date, until: date, where: str) -> tuple[s
             raise CalendarError(f"{where}: holidays: {exc}") from exc
         return set(days), set()
     if isinstance(source, dict) and "file" in source:
-        path = Path(str(source["file"]).format(config_dir=CONFIG_DIR))
+        path = Path(str(source["file"]).format(config_dir=config_dir))
         if not path.exists():
             raise CalendarError(f"{where}: holiday file {path} does not exist")
         off, on = set(), set()
@@ -185,9 +179,8 @@ def _exceptions(source: object, first: date, until: date, where: str) -> tuple[s
     raise CalendarError(f"{where}: holidays must be china, none, {{country: XX}} or {{file: path}}, not {source!r}")
 
 
-def load_calendars(first: date, path: Path | None = None) -> dict[str, list[CalendarVersion]]:
+def load_calendars(first: date, path: Path) -> dict[str, list[CalendarVersion]]:
     """Every calendar's versions, validated. `first` is the earliest date the tables must cover."""
-    path = path or calendars_path()
     if not path.exists():
         return {}
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -196,48 +189,11 @@ def load_calendars(first: date, path: Path | None = None) -> dict[str, list[Cale
         where = f"{path.name} calendar {name}"
         if name == WALL_CLOCK or not re.match(r"^[a-z][a-z0-9_]*$", str(name)):
             raise CalendarError(f"{where}: a calendar name is lower_snake_case and not {WALL_CLOCK!r}")
-        try:
-            tz = ZoneInfo(spec["time_zone"])
-        except (KeyError, ValueError) as exc:
-            raise CalendarError(f"{where}: time_zone is missing or unknown") from exc
-        try:
-            nominal = parse_duration(spec.get("nominal_day", DEFAULT_NOMINAL_DAY_SECONDS))
-        except ValueError as exc:
-            raise CalendarError(f"{where}: nominal_day: {exc}") from exc
-        if not 0 < nominal <= _DAY:
-            raise CalendarError(f"{where}: nominal_day must be more than 0 and at most 24h")
-        versions = []
-        for i, v in enumerate(spec.get("versions") or [], start=1):
-            vwhere = f"{where} version {i}"
-            valid_from, valid_to = validity(v, tz, vwhere, CalendarError)
-            until = _date(v.get("until", DEFAULT_UNTIL), vwhere)
-            hours = _hours(v.get("working_hours"), vwhere)
-            if not any(hours.values()):
-                raise CalendarError(f"{vwhere}: working_hours declares no working time")
-            off, on = _exceptions(v.get("holidays"), first, until, vwhere)
-            off |= {_date(d, vwhere) for d in v.get("holiday_dates") or []}
-            on |= {_date(d, vwhere) for d in v.get("workday_dates") or []}
-            both = sorted(off & on)
-            if both:
-                raise CalendarError(f"{vwhere}: {both[0]} is both a holiday and a working day")
-            make_up = str(v.get("make_up_hours", "mon"))
-            if make_up not in WEEKDAYS or not hours.get(WEEKDAYS.index(make_up)):
-                raise CalendarError(f"{vwhere}: make_up_hours must name a weekday with working hours")
-            versions.append(
-                CalendarVersion(
-                    calendar_name=name,
-                    time_zone=spec["time_zone"],
-                    nominal_day_seconds=nominal,
-                    valid_from=valid_from,
-                    valid_to=valid_to,
-                    hours=hours,
-                    holidays=frozenset(off),
-                    workdays=frozenset(on),
-                    make_up_weekday=WEEKDAYS.index(make_up),
-                    until=until,
-                    where=vwhere,
-                )
-            )
+        tz, nominal = _zone_and_nominal_day(spec, where)
+        versions = [
+            _version(name, spec["time_zone"], tz, nominal, v, first, path.parent, f"{where} version {i}")
+            for i, v in enumerate(spec.get("versions") or [], start=1)
+        ]
         if not versions:
             raise CalendarError(f"{where}: at least one version is required")
         ordered = sorted(versions, key=lambda c: c.valid_from)
@@ -246,6 +202,52 @@ def load_calendars(first: date, path: Path | None = None) -> dict[str, list[Cale
                 raise CalendarError(f"{nxt.where}: overlaps {prev.where}")
         calendars[name] = ordered
     return calendars
+
+
+def _zone_and_nominal_day(spec: dict, where: str) -> tuple[ZoneInfo, int]:
+    try:
+        tz = ZoneInfo(spec["time_zone"])
+    except (KeyError, ValueError) as exc:
+        raise CalendarError(f"{where}: time_zone is missing or unknown") from exc
+    try:
+        nominal = parse_duration(spec.get("nominal_day", DEFAULT_NOMINAL_DAY_SECONDS))
+    except ValueError as exc:
+        raise CalendarError(f"{where}: nominal_day: {exc}") from exc
+    if not 0 < nominal <= _DAY:
+        raise CalendarError(f"{where}: nominal_day must be more than 0 and at most 24h")
+    return tz, nominal
+
+
+def _version(
+    name: str, zone: str, tz: ZoneInfo, nominal: int, v: dict, first: date, config_dir: Path, vwhere: str
+) -> CalendarVersion:
+    valid_from, valid_to = validity(v, tz, vwhere, CalendarError)
+    until = _date(v.get("until", DEFAULT_UNTIL), vwhere)
+    hours = _hours(v.get("working_hours"), vwhere)
+    if not any(hours.values()):
+        raise CalendarError(f"{vwhere}: working_hours declares no working time")
+    off, on = _exceptions(v.get("holidays"), first, until, vwhere, config_dir)
+    off |= {_date(d, vwhere) for d in v.get("holiday_dates") or []}
+    on |= {_date(d, vwhere) for d in v.get("workday_dates") or []}
+    both = sorted(off & on)
+    if both:
+        raise CalendarError(f"{vwhere}: {both[0]} is both a holiday and a working day")
+    make_up = str(v.get("make_up_hours", "mon"))
+    if make_up not in WEEKDAYS or not hours.get(WEEKDAYS.index(make_up)):
+        raise CalendarError(f"{vwhere}: make_up_hours must name a weekday with working hours")
+    return CalendarVersion(
+        calendar_name=name,
+        time_zone=zone,
+        nominal_day_seconds=nominal,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        hours=hours,
+        holidays=frozenset(off),
+        workdays=frozenset(on),
+        make_up_weekday=WEEKDAYS.index(make_up),
+        until=until,
+        where=vwhere,
+    )
 
 
 def calendar_versions_table(calendars: dict[str, list[CalendarVersion]]) -> pd.DataFrame:

@@ -1,0 +1,31 @@
+"""The dbt project as the pipeline sees it: where its manifest is, parsing it when it is stale, and the
+selections the jobs build (by dbt tag, so Python never names a model)."""
+
+import fcntl
+import subprocess
+
+from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR
+
+MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+
+
+def ensure_manifest() -> None:
+    """Parse the dbt project when its manifest is missing or older than its sources. A lock keeps
+    processes that load the definitions at once (code server, runs, tests) from parsing over each other."""
+    sources = [p for d in ("models", "macros", "tests") for p in (DBT_PROJECT_DIR / d).rglob("*") if p.is_file()]
+    sources.append(DBT_PROJECT_DIR / "dbt_project.yml")
+    MANIFEST.parent.mkdir(parents=True, exist_ok=True)
+    with open(MANIFEST.parent / ".parse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if MANIFEST.exists() and MANIFEST.stat().st_mtime >= max(p.stat().st_mtime for p in sources):
+            return
+        command = [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR)]
+        subprocess.run([*command, "--profiles-dir", str(DBT_PROJECT_DIR)], check=True, cwd=DBT_PROJECT_DIR)
+
+
+# The base data table and the pauses beside it: updated per day window, before the day results.
+BASE_MODELS = "fct_node_runs fct_work_order_pauses"
+PERIOD_TAGS = {"day": "tag:period_day", "week": "tag:period_week", "month": "tag:period_month"}
+MONITORING_TAG = "tag:monitoring"
+# The reference set is everything else; the live current-state models are built by the monitoring job.
+REFERENCE_EXCLUDE = f"{BASE_MODELS} {' '.join(PERIOD_TAGS.values())} {MONITORING_TAG}"

@@ -1,0 +1,342 @@
+"""The row rules of the landing, in the order they are tested: a bad row gets the reason code of the
+first rule that rejects it and goes to quarantine with the row as received; the rest of the batch lands.
+
+`RULES` is that order. Each rule is a step over the whole batch (vectorised, never per row): it derives
+the canonical columns it is about (instants, partition, codes, keys) and flags the rows it rejects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from orchestration.periods import Window
+from orchestration.reference.calendars import parse_duration
+from orchestration.reference.catalogue import Catalogue
+from orchestration.sources.config import SourceConfig
+from orchestration.sources.file import UNDECODABLE
+
+# Far future standing in for "still open" when comparing intervals.
+_OPEN_END = pd.Timestamp("2200-01-01")
+
+
+@dataclass
+class Batch:
+    """One source's rows for one window while they are normalised: the raw rows, the reason (and detail)
+    of each rejected row, and the canonical columns the rules have derived so far."""
+
+    cfg: SourceConfig
+    raw: pd.DataFrame
+    window: Window
+    catalogue: Catalogue
+    extracted_at: datetime
+    reasons: pd.Series = field(init=False)
+    details: pd.Series = field(init=False)
+    columns: dict[str, pd.Series] = field(default_factory=dict)
+    received: int = 0
+
+    def __post_init__(self) -> None:
+        self.raw = self.raw.reset_index(drop=True)
+        self.reasons = pd.Series(pd.NA, index=self.raw.index, dtype="string")
+        self.details = pd.Series(pd.NA, index=self.raw.index, dtype="string")
+
+    @property
+    def time_fields(self) -> tuple[str, ...]:
+        return ("start_at", "end_at", "cancelled_at") if self.cfg.shape == "intervals" else ("event_at",)
+
+    @property
+    def ok(self) -> pd.Series:
+        return self.reasons.isna()
+
+    def flag(self, mask: pd.Series, code: str, detail: pd.Series | str) -> None:
+        """Reject the rows of `mask` not rejected yet, with `code`."""
+        hit = mask.fillna(False) & self.reasons.isna()
+        self.reasons[hit] = code
+        self.details[hit] = detail[hit] if isinstance(detail, pd.Series) else detail
+
+    def keep(self, mask: np.ndarray) -> None:
+        """Narrow the batch to the rows of `mask` (rows of other partitions of a history file)."""
+        self.raw, self.reasons, self.details = self.raw[mask], self.reasons[mask], self.details[mask]
+        self.columns = {k: v[mask] for k, v in self.columns.items()}
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    reason_codes: tuple[str, ...]  # what it flags (none: it only derives columns or narrows the batch)
+    apply: Callable[[Batch], None]
+
+
+RULES: list[Rule] = []
+
+
+def rule(*reason_codes: str) -> Callable[[Callable[[Batch], None]], Callable[[Batch], None]]:
+    def register(step: Callable[[Batch], None]) -> Callable[[Batch], None]:
+        RULES.append(Rule(step.__name__, reason_codes, step))
+        return step
+
+    return register
+
+
+@rule("undecodable_bytes")
+def decodable(b: Batch) -> None:
+    undecodable = b.raw[UNDECODABLE].notna() if UNDECODABLE in b.raw else pd.Series(False, index=b.raw.index)
+    b.columns["undecodable"] = undecodable
+    b.flag(undecodable, "undecodable_bytes", f"line is not valid {b.cfg.encoding}")
+
+
+@rule("unparseable_timestamp", "local_time_not_unique")
+def parsed_instants(b: Batch) -> None:
+    cfg = b.cfg
+    for name in b.time_fields:
+        if name not in cfg.columns:
+            b.columns[name] = pd.Series(pd.NaT, index=b.raw.index, dtype="datetime64[us]")
+            continue
+        instant, bad, not_unique = _instants(b.raw[cfg.columns[name]], cfg)
+        b.columns[name] = instant
+        fmt = cfg.timestamp_format or "ISO-8601"
+        b.flag(bad, "unparseable_timestamp", f"{name} is not a timestamp of format {fmt}")
+        b.flag(not_unique, "local_time_not_unique", f"{name} does not exist or is ambiguous in {cfg.time_zone}")
+
+
+@rule("unparseable_timestamp")
+def placed_in_partitions(b: Batch) -> None:
+    """The partition: the file's day for daily drops, otherwise the business day of the change instant.
+    Rows of other partitions (a single history file holds them all) are left for their own runs."""
+    cfg, first_day, end_day = b.cfg, pd.Timestamp(b.window.first_day), pd.Timestamp(b.window.end_day)
+    if "_partition_date" in b.raw:
+        partition_date = pd.to_datetime(b.raw["_partition_date"]).astype("datetime64[us]")
+    else:
+        changed_field = cfg.columns.get("changed_at")
+        if changed_field is not None and changed_field not in (cfg.columns.get(f) for f in b.time_fields):
+            changed, bad, _ = _instants(b.raw[changed_field], cfg)
+            b.flag(bad, "unparseable_timestamp", "changed_at is not a timestamp")
+        else:
+            changed = b.columns["event_at" if cfg.shape == "status_history" else "start_at"]
+        local_day = changed.dt.tz_localize("UTC").dt.tz_convert(b.window.tz).dt.tz_localize(None).dt.normalize()
+        if changed_field is not None:
+            # A source queried for the window returns rows active in it that changed after it (a task open
+            # at midnight and closed before the 00:30 run): they are what the window saw, and land in its
+            # last day; the later partition of their change lands the same row again (the newest wins).
+            local_day = local_day.clip(upper=end_day - pd.Timedelta(days=1))
+        # A row whose change instant is unreadable cannot be placed: it is quarantined in the window's first day.
+        partition_date = local_day.fillna(first_day).astype("datetime64[us]")
+    b.columns["partition_date"] = partition_date
+    b.keep(((partition_date >= first_day) & (partition_date < end_day)).to_numpy())
+    b.received = len(b.raw)
+
+
+@rule("duplicate_row")
+def unique_rows(b: Batch) -> None:
+    """The same row twice in one partition's delivery: the first copy stands, the others are duplicates."""
+    declared = list(dict.fromkeys(b.cfg.columns.values()))
+    copy = b.raw[declared].assign(_day=b.columns["partition_date"].to_numpy()).duplicated(keep="first")
+    b.flag(copy & ~b.columns["undecodable"], "duplicate_row", "exact duplicate of an earlier row of the same partition")
+
+
+@rule("missing_work_order_key")
+def keyed_by_work_order(b: Batch) -> None:
+    b.columns["work_order_id"] = work_order = _text(_column(b.raw, b.cfg, "work_order_id"))
+    b.flag(work_order.isna(), "missing_work_order_key", "work-order key is empty")
+
+
+@rule("unknown_process")
+def known_process(b: Batch) -> None:
+    cfg = b.cfg
+    if cfg.process:
+        process = pd.Series(cfg.process, index=b.raw.index, dtype="string")
+    else:
+        source_process = _text(b.raw[cfg.columns["process"]])
+        process = source_process.map(cfg.processes).astype("string") if cfg.processes else source_process
+    b.columns["process_code"] = process
+    known = process.isin(set(b.catalogue.processes.process_code))
+    b.flag(~known, "unknown_process", "process code is not in the catalogue")
+
+
+@rule("unknown_status", "unknown_node")
+def known_node(b: Batch) -> None:
+    """Node codes (intervals) or statuses (status histories) mapped onto the catalogue's nodes; a status's
+    role: terminal, cancelling, pausing or an activity of a node."""
+    cfg, process = b.cfg, b.columns["process_code"]
+    node_map = pd.DataFrame(
+        [(p, src, node) for p, codes in cfg.nodes.items() for src, node in codes.items()],
+        columns=["process_code", "code", "node_code"],
+    ).astype("string")
+    code = _text(b.raw[cfg.columns["node" if cfg.shape == "intervals" else "status"]])
+    node = _map_codes(
+        pd.DataFrame({"process_code": process, "code": code}), node_map, ["process_code", "code"], "node_code"
+    )
+    known_nodes = pd.MultiIndex.from_frame(b.catalogue.nodes[["process_code", "node_code"]])
+    node_known = pd.Series(
+        pd.MultiIndex.from_arrays([process.fillna(""), node.fillna("")]).isin(known_nodes), index=b.raw.index
+    )
+    b.columns["status_code"] = code
+    if cfg.shape == "intervals":
+        b.columns["node_code"] = node
+        b.flag(~node_known, "unknown_node", "node code has no mapping onto the catalogue")
+        return
+    role = pd.Series(
+        np.select(
+            [code.isin(statuses).to_numpy() for statuses in
+             (cfg.terminal_statuses, cfg.cancelling_statuses, cfg.pausing_statuses)],
+            ["terminal", "cancelling", "pausing"],
+            "activity",
+        ),
+        index=b.raw.index,
+        dtype="string",
+    )  # fmt: skip
+    # Pausing statuses open no run; entry-marked terminal and cancelling ones neither: none needs a node.
+    needs_node = (role == "activity") | ((cfg.timestamp_marks == "completion") & (role != "pausing"))
+    b.flag(needs_node & node.isna(), "unknown_status", "status is not in the source's declared statuses")
+    b.flag(needs_node & node.notna() & ~node_known, "unknown_node", "status maps to a node not in the catalogue")
+    b.columns["event_role"] = role
+    b.columns["node_code"] = (
+        node.where(role == "activity") if cfg.timestamp_marks == "entry" else node.where(role != "pausing")
+    )
+
+
+@rule("unknown_segment")
+def known_segment(b: Batch) -> None:
+    segment = _text(_column(b.raw, b.cfg, "segment"))
+    if b.cfg.segments is not None:
+        mapped = segment.map(b.cfg.segments).astype("string")
+        b.flag(segment.notna() & mapped.isna(), "unknown_segment", "segment is not in the source's declared segments")
+        segment = mapped
+    b.columns["segment"] = segment
+
+
+@rule("unparseable_timestamp", "end_before_start")
+def ordered_interval(b: Batch) -> None:
+    if b.cfg.shape != "intervals":
+        return
+    start, end, cancelled = b.columns["start_at"], b.columns["end_at"], b.columns["cancelled_at"]
+    b.flag(start.isna(), "unparseable_timestamp", "start_at is missing")
+    b.flag(end < start, "end_before_start", "end_at is before start_at")
+    b.flag(cancelled < start, "end_before_start", "cancelled_at is before start_at")
+
+
+@rule("start_in_future")
+def not_in_future(b: Batch) -> None:
+    begins_field = "start_at" if b.cfg.shape == "intervals" else "event_at"
+    skew = b.cfg.clock_skew or "0s"
+    latest_possible = pd.Timestamp(b.extracted_at) + pd.Timedelta(seconds=parse_duration(skew))
+    b.flag(
+        b.columns[begins_field] > latest_possible,
+        "start_in_future",
+        f"{begins_field} is later than extraction time plus the clock-skew allowance of {skew}",
+    )
+
+
+@rule("overlapping_run")
+def not_overlapping(b: Batch) -> None:
+    """Row keys first (a source without ids: the row's content is its identity), then overlaps."""
+    cfg = b.cfg
+    if "source_row_key" in cfg.columns:
+        row_key = _text(b.raw[cfg.columns["source_row_key"]])
+    else:
+        declared = b.raw[list(dict.fromkeys(cfg.columns.values()))]
+        row_key = pd.Series(
+            pd.util.hash_pandas_object(declared, index=False).astype("uint64").astype(str), index=b.raw.index
+        )
+    b.columns["source_row_key"] = row_key
+    if cfg.shape == "intervals":
+        c = b.columns
+        overlapping = _overlapping(
+            b.ok, row_key, c["work_order_id"], c["process_code"], c["node_code"],
+            {k: c[k] for k in b.time_fields}, c["partition_date"],
+        )  # fmt: skip
+        b.flag(overlapping, "overlapping_run", "overlaps another run of the same work order and node")
+
+
+# The reason codes in the order they are tested.
+REASON_CODES = tuple(dict.fromkeys(code for r in RULES for code in r.reason_codes))
+
+
+def _text(series: pd.Series) -> pd.Series:
+    """Source values as stripped strings, with blanks as missing."""
+    out = series.astype("string").str.strip()
+    return out.mask(out == "")
+
+
+def _instants(series: pd.Series, cfg: SourceConfig) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Parse to naive UTC. Returns (instant, unparseable mask, not-unique-local-time mask)."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        parsed, blank = series, series.isna()
+    else:
+        text = _text(series)
+        blank = text.isna()
+        fmt = cfg.timestamp_format or "ISO8601"
+        parsed = pd.to_datetime(text, format=fmt, errors="coerce", utc=False)
+        if parsed.dt.tz is None and not cfg.timestamp_format:
+            # ISO strings may carry offsets on some rows only; parse those rows as UTC-aware.
+            aware = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", na=False)
+            if aware.any():
+                parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
+    unparseable = parsed.isna() & ~blank
+    if parsed.dt.tz is None:
+        local = parsed.dt.tz_localize(cfg.zone, ambiguous="NaT", nonexistent="NaT")
+        not_unique = local.isna() & parsed.notna()
+        parsed = local
+    else:
+        not_unique = pd.Series(False, index=series.index)
+    return parsed.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]"), unparseable, not_unique
+
+
+def _column(raw: pd.DataFrame, cfg: SourceConfig, field: str) -> pd.Series:
+    name = cfg.columns.get(field)
+    if name is None:
+        return pd.Series(pd.NA, index=raw.index, dtype="string")
+    return raw[name]
+
+
+def _map_codes(keys: pd.DataFrame, mapping: pd.DataFrame, on: list[str], target: str) -> pd.Series:
+    """Vectorised lookup of (process, code) -> canonical code; missing -> NA."""
+    merged = keys.merge(mapping, how="left", on=on)
+    return pd.Series(merged[target].to_numpy(), index=keys.index, dtype="string")
+
+
+def _raw_records(bad: pd.DataFrame) -> list[str]:
+    """Each quarantined row as received: its columns as JSON, or the undecodable line itself."""
+    if bad.empty:
+        return []
+    line = bad[UNDECODABLE] if UNDECODABLE in bad else pd.Series(pd.NA, index=bad.index, dtype="string")
+    columns = bad.drop(columns=["_partition_date", UNDECODABLE], errors="ignore").astype("string")
+    as_json = pd.Series(columns.to_json(orient="records", lines=True, force_ascii=False).splitlines(), index=bad.index)
+    return as_json.where(line.isna(), line).tolist()
+
+
+def _overlapping(
+    ok: pd.Series,
+    row_key: pd.Series,
+    work_order: pd.Series,
+    process: pd.Series,
+    node: pd.Series,
+    times: dict[str, pd.Series],
+    partition_date: pd.Series,
+) -> pd.Series:
+    """Rows whose run overlaps an earlier-starting run of the same work order and node in this batch
+    (two passes through one node cannot run at once; touching runs are fine). Versions of one source
+    row (same key, several days) are one run: its newest version stands for it."""
+    runs = pd.DataFrame(
+        {
+            "key": row_key.to_numpy(),
+            "work_order": work_order.to_numpy(),
+            "process": process.to_numpy(),
+            "node": node.to_numpy(),
+            "start": times["start_at"].to_numpy(),
+            "stop": times["end_at"].fillna(times["cancelled_at"]).fillna(_OPEN_END).to_numpy(),
+            "day": partition_date.to_numpy(),
+            "pos": np.arange(len(row_key)),
+        }
+    )[ok.to_numpy()]
+    runs = runs.sort_values(["day", "pos"]).drop_duplicates("key", keep="last")
+    runs = runs.sort_values(["work_order", "process", "node", "start", "key"])
+    group = ["work_order", "process", "node"]
+    previous_stop = runs.groupby(group, sort=False).stop.shift()
+    latest_stop = previous_stop.groupby([runs[g] for g in group], sort=False).cummax()
+    bad_keys = runs.key[runs.start < latest_stop]
+    return pd.Series(row_key.isin(bad_keys).to_numpy() & ok.to_numpy(), index=row_key.index)

@@ -1,0 +1,166 @@
+"""Time, in one place: the business-zone partitions, the window of a run, ranges of periods, and the
+table of business periods the marts are judged per.
+
+Every period is half-open, [start, end), with its bounds drawn in the business time zone (SEMANTICS.md
+"Periods"). A run's `Window` is a range of whole day partitions; whatever needs the window's bounds
+(UTC instants for the sources, business dates for the landing partitions and dbt, the SQL filter of a
+source's partitions) asks the window, so there is one definition of each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from dagster import DailyPartitionsDefinition, MonthlyPartitionsDefinition, WeeklyPartitionsDefinition
+
+from orchestration.settings import Settings
+
+
+@dataclass(frozen=True)
+class Partitions:
+    """Day, ISO-week (Monday first) and month partitions, drawn in the business time zone."""
+
+    daily: DailyPartitionsDefinition
+    weekly: WeeklyPartitionsDefinition
+    monthly: MonthlyPartitionsDefinition
+
+    @classmethod
+    def of(cls, settings: Settings) -> Partitions:
+        start, tz = settings.history_start.isoformat(), settings.business_time_zone.key
+        return cls(
+            daily=DailyPartitionsDefinition(start_date=start, timezone=tz),
+            weekly=WeeklyPartitionsDefinition(start_date=start, timezone=tz, day_offset=1),
+            monthly=MonthlyPartitionsDefinition(start_date=start, timezone=tz),
+        )
+
+    def by_grain(self) -> dict[str, Any]:
+        return {"daily": self.daily, "weekly": self.weekly, "monthly": self.monthly}
+
+
+@dataclass(frozen=True)
+class Window:
+    """[start, end) as aware datetimes at business-day boundaries of `tz`."""
+
+    start: datetime
+    end: datetime
+    tz: ZoneInfo
+
+    @classmethod
+    def for_days(cls, first: date, last_inclusive: date, tz: ZoneInfo) -> Window:
+        start = datetime(first.year, first.month, first.day, tzinfo=tz)
+        nxt = last_inclusive + timedelta(days=1)
+        return cls(start, datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz), tz)
+
+    @classmethod
+    def from_context(cls, context: Any, tz: ZoneInfo) -> Window:
+        """The partition window of an asset's or an asset check's run."""
+        time_window = getattr(context, "op_execution_context", context).partition_time_window
+        return cls(time_window.start.astimezone(tz), time_window.end.astimezone(tz), tz)
+
+    @property
+    def first_day(self) -> date:
+        return self.start.astimezone(self.tz).date()
+
+    @property
+    def end_day(self) -> date:
+        """The business day right after the window (exclusive end)."""
+        return self.end.astimezone(self.tz).date()
+
+    @property
+    def last_day(self) -> date:
+        return self.end_day - timedelta(days=1)
+
+    @property
+    def days(self) -> list[date]:
+        return [self.first_day + timedelta(days=i) for i in range((self.end_day - self.first_day).days)]
+
+    @property
+    def start_utc(self) -> datetime:
+        return self.start.astimezone(UTC)
+
+    @property
+    def end_utc(self) -> datetime:
+        return self.end.astimezone(UTC)
+
+    def partition_filter(self, source_system: str, alias: str = "") -> str:
+        """SQL: a source's rows of the window's day partitions, in any landing-schema table."""
+        a = f"{alias}." if alias else ""
+        return (
+            f"{a}source_system = '{source_system}' and {a}partition_date >= '{self.first_day}' "
+            f"and {a}partition_date <= '{self.last_day}'"
+        )
+
+    def dbt_vars(self, as_of_cap: datetime | None = None) -> dict[str, str]:
+        """The window as dbt reads it (dbt_project.yml `vars`): business dates, end exclusive, and the
+        evaluation cap (now unless given), UTC."""
+        cap = (as_of_cap or datetime.now(UTC)).astimezone(UTC)
+        return {
+            "window_start": self.first_day.isoformat(),
+            "window_end": self.end_day.isoformat(),
+            "as_of_cap": cap.strftime("%Y-%m-%d %H:%M:%S"),
+        }
+
+
+@dataclass(frozen=True)
+class PeriodRange:
+    """Closed business days [first, last] and the weeks and months wholly inside them."""
+
+    first: date
+    last: date
+
+    @classmethod
+    def closed_days_until(cls, now: datetime, days_back: int, tz: ZoneInfo) -> PeriodRange:
+        """The `days_back` business days that have closed by `now`."""
+        today = now.astimezone(tz).date()
+        return cls(today - timedelta(days=days_back), today - timedelta(days=1))
+
+    @property
+    def weeks(self) -> tuple[date, date] | None:
+        """Mondays of the first and last ISO weeks wholly inside the range."""
+        monday = self.first + timedelta(days=(7 - self.first.weekday()) % 7)
+        last_sunday = self.last - timedelta(days=(self.last.weekday() + 1) % 7)
+        last_monday = last_sunday - timedelta(days=6)
+        return (monday, last_monday) if monday <= last_monday else None
+
+    @property
+    def months(self) -> tuple[date, date] | None:
+        """First days of the first and last calendar months wholly inside the range."""
+        first = self.first if self.first.day == 1 else _next_month(self.first)
+        last = _previous_month((self.last + timedelta(days=1)).replace(day=1))
+        return (first, last) if first <= last else None
+
+
+def _next_month(d: date) -> date:
+    return (d.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def _previous_month(d: date) -> date:
+    return (d.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+def business_periods(first: date, last: date, tz: ZoneInfo) -> pd.DataFrame:
+    """Every day, ISO week and month between two dates, with bounds as UTC instants drawn in the
+    business time zone (so DST zones get 23- and 25-hour days right)."""
+    rows = []
+    days = pd.date_range(first, last, freq="D")
+    starts = {"day": days, "week": days[days.dayofweek == 0], "month": days[days.day == 1]}
+    offsets = {"day": pd.DateOffset(days=1), "week": pd.DateOffset(weeks=1), "month": pd.DateOffset(months=1)}
+    for grain, local_starts in starts.items():
+        local_ends = local_starts + offsets[grain]
+        rows.append(
+            pd.DataFrame(
+                {
+                    "period_grain": grain,
+                    "period_start_date": local_starts.date,
+                    "period_start": local_starts.tz_localize(tz).tz_convert("UTC").tz_localize(None),
+                    "period_end": local_ends.tz_localize(tz).tz_convert("UTC").tz_localize(None),
+                }
+            )
+        )
+    out = pd.concat(rows, ignore_index=True)
+    out["period_id"] = out.period_grain + ":" + pd.to_datetime(out.period_start_date).dt.strftime("%Y-%m-%d")
+    return out

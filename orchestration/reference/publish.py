@@ -1,0 +1,44 @@
+"""Publish the reference tables the models judge by: the process catalogue, the commitments, the business
+calendars (with their cumulative working-time table) and the business periods."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from orchestration.periods import business_periods
+from orchestration.reference.calendars import calendar_days_table, calendar_versions_table, load_calendars
+from orchestration.reference.catalogue import load_catalogue
+from orchestration.reference.commitments import load_commitments
+from orchestration.settings import Settings
+from orchestration.warehouse import Warehouse
+
+# Periods are generated up to this date; each business calendar declares its own coverage.
+PERIODS_UNTIL = date(2035, 12, 31)
+REFERENCE_TABLES = ("processes", "nodes", "commitments", "calendar_versions", "calendar_days", "business_periods")
+
+
+def reference_frames(settings: Settings) -> dict[str, pd.DataFrame]:
+    """Every reference table, validated from the configuration: raises, naming the entry, on anything invalid."""
+    first = settings.history_start
+    catalogue = load_catalogue(settings.processes_file)
+    calendars = load_calendars(first, settings.calendars_file)
+    commitments = load_commitments(settings.commitments_file, catalogue, calendars, settings.business_time_zone)
+    return {
+        "processes": catalogue.processes,
+        "nodes": catalogue.nodes,
+        "commitments": commitments,
+        "calendar_versions": calendar_versions_table(calendars),
+        "calendar_days": calendar_days_table(calendars, first),
+        "business_periods": business_periods(first, PERIODS_UNTIL, settings.business_time_zone),
+    }
+
+
+def load_reference(warehouse: Warehouse, settings: Settings) -> dict[str, int]:
+    """Validate the configuration and replace the reference landing tables. Everything is validated before
+    anything is written, so the marts are never judged by a broken commitment file."""
+    frames = reference_frames(settings)
+    for table in REFERENCE_TABLES:
+        warehouse.replace_table(table, frames[table])
+    return {table: len(frame) for table, frame in frames.items()}

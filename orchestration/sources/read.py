@@ -1,0 +1,23 @@
+"""A source's rows for a window, read by the reader of its kind (one module per kind of source system)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+
+from orchestration.periods import Window
+from orchestration.sources.config import SourceConfig
+from orchestration.sources.file import read_file
+from orchestration.sources.http import read_http
+from orchestration.sources.sql import read_sql
+
+READERS: dict[str, Callable[[SourceConfig, Window], pd.DataFrame]] = {
+    "sql": read_sql,
+    "file": read_file,
+    "http": read_http,
+}
+
+
+def read(cfg: SourceConfig, window: Window) -> pd.DataFrame:
+    return READERS[cfg.kind](cfg, window)

@@ -20,6 +20,7 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	WAREHOUSE_DUCKDB_PATH=$(CURDIR)/.lint.duckdb $(BIN)/sqlfluff lint dbt_project/models
 
 # Two workers, one per core; a unit of work is a test module, heavy modules first (tests/conftest.py).

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from tests.conftest import require_server
+from tests.conftest import require_server, server_reachable
 
 
 def _closed_port() -> int:
@@ -32,4 +32,7 @@ def test_reachable_server_passes(monkeypatch: pytest.MonkeyPatch) -> None:
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
-        require_server("a listening socket", "127.0.0.1", listener.getsockname()[1])
+        port = listener.getsockname()[1]
+        assert server_reachable("127.0.0.1", port)
+        assert require_server("a listening socket", "127.0.0.1", port) is None  # neither skips nor fails
+    assert not server_reachable("127.0.0.1", port)  # the same port once nothing listens: the guard would fail

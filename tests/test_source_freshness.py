@@ -205,7 +205,8 @@ def test_thresholds_default_to_the_pipeline_and_can_be_switched_off() -> None:
     raw = yaml.safe_load(EVENTS_SOURCE)
     own = SourceConfig.model_validate(raw)
     assert own.effective_freshness == (86400, 2 * 86400)
-    default = SourceConfig.model_validate({**raw, "freshness": None})
+    # A source without thresholds takes config/pipeline.yaml's when it is loaded with the settings.
+    default = SourceConfig.model_validate({**raw, "freshness": None}).with_defaults(settings_of_env())
     assert default.freshness_checked and default.effective_freshness == (26 * 3600, 4 * 86400)
     assert not SourceConfig.model_validate({**raw, "freshness": "off"}).freshness_checked
     unquoted = yaml.safe_load(EVENTS_SOURCE.replace("freshness: {warn_after: 1d, error_after: 2d}", "freshness: off"))

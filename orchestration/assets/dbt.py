@@ -13,6 +13,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.dbt_project import BASE_MODELS, MANIFEST, PERIOD_TAGS, REFERENCE_EXCLUDE, ensure_manifest
+from orchestration.landing.tables import EXTRACTION_LOG, INTERVAL_RUNS, QUARANTINE, STATUS_EVENTS
 from orchestration.periods import Partitions, Window
 from orchestration.settings import Settings
 
@@ -27,10 +28,10 @@ class Translator(DagsterDbtTranslator):
             shapes[assets_def.metadata_by_key[assets_def.key]["shape"]].append(assets_def.key)
         every = shapes["intervals"] + shapes["status_history"]
         self._fan_out = {
-            AssetKey(["landing", "interval_runs"]): shapes["intervals"],
-            AssetKey(["landing", "status_events"]): shapes["status_history"],
-            AssetKey(["landing", "quarantine"]): every,
-            AssetKey(["landing", "extraction_log"]): every,
+            AssetKey(["landing", INTERVAL_RUNS.name]): shapes["intervals"],
+            AssetKey(["landing", STATUS_EVENTS.name]): shapes["status_history"],
+            AssetKey(["landing", QUARANTINE.name]): every,
+            AssetKey(["landing", EXTRACTION_LOG.name]): every,
         }
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> AssetSpec:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from orchestration.landing.normalise import Extract, normalise
-from orchestration.landing.tables import EXTRACTION_LOG, LANDING_BY_SHAPE, LANDING_TABLES, QUARANTINE
+from orchestration.landing.tables import EXTRACTION_LOG, LANDING_BY_SHAPE, LANDING_TABLES, MONITORING_TABLES, QUARANTINE
 from orchestration.periods import Window
 from orchestration.reference.catalogue import Catalogue
 from orchestration.sources.config import SourceConfig
@@ -15,8 +15,8 @@ from orchestration.warehouse import Warehouse
 
 
 def ensure_landing(warehouse: Warehouse) -> None:
-    """Create the landing tables that do not exist yet."""
-    warehouse.ensure_tables(warehouse.landing_schema, LANDING_TABLES)
+    """Create the landing tables (and the live evaluation's) that do not exist yet."""
+    warehouse.ensure_tables(warehouse.landing_schema, (*LANDING_TABLES, *MONITORING_TABLES))
 
 
 def extract(cfg: SourceConfig, window: Window, catalogue: Catalogue) -> Extract:

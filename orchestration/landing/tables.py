@@ -16,6 +16,7 @@ class LandingTable:
     columns: tuple[tuple[str, str], ...]  # (column, SQL type)
     # Indexes that keep a daily partition's cost independent of the length of history on PostgreSQL.
     indexes: tuple[str, ...] = ()
+    primary_key: tuple[str, ...] = ()
 
     @property
     def column_names(self) -> list[str]:
@@ -23,7 +24,8 @@ class LandingTable:
 
     @property
     def ddl(self) -> str:
-        return ", ".join(f"{name} {sql_type}" for name, sql_type in self.columns)
+        key = [f"primary key ({', '.join(self.primary_key)})"] if self.primary_key else []
+        return ", ".join([*(f"{name} {sql_type}" for name, sql_type in self.columns), *key])
 
 
 _PARTITION = (("source_system", "varchar"), ("partition_date", "date"), ("extracted_at", "timestamp"))
@@ -90,5 +92,56 @@ QUALITY_SUMMARY = LandingTable(
     _SOURCE_PARTITION_INDEX,
 )
 
+
+# The live evaluation's bookkeeping (orchestration/monitoring): each source's cursor and last increment,
+# the file drops already read, the landing instant whose work orders still wait for dbt, and the alerts.
+SOURCE_CURSORS = LandingTable(
+    "source_cursors",
+    (("source_system", "varchar"), ("cursor_at", "timestamp"), ("evaluated_at", "timestamp"), *_COUNTS),
+    primary_key=("source_system",),
+)
+PROCESSED_FILES = LandingTable(
+    "processed_files",
+    (("source_system", "varchar"), ("file_name", "varchar"), ("content_sha256", "varchar"), ("read_at", "timestamp")),
+    primary_key=("source_system", "file_name", "content_sha256"),
+)
+UNBUILT_CHANGES = LandingTable("unbuilt_changes", (("since", "timestamp"),))
+ALERT_OUTBOX = LandingTable(
+    "alert_outbox",
+    (
+        ("delivery_key", "varchar"),
+        ("alert_key", "varchar not null"),
+        ("level", "varchar not null"),
+        ("recipient_kind", "varchar not null"),
+        ("recipient_department", "varchar"),
+        ("recipient_position", "varchar"),
+        ("channel", "varchar not null"),
+        ("node_run_id", "varchar not null"),
+        ("work_order_id", "varchar"),
+        ("process_code", "varchar"),
+        ("process_name", "varchar"),
+        ("node_code", "varchar"),
+        ("node_name", "varchar"),
+        ("visit", "integer"),
+        *_OWNER,
+        ("start_at", "timestamp"),
+        ("as_of", "timestamp"),
+        ("run_seconds", "double precision"),
+        ("limit_seconds", "bigint"),
+        ("dagster_run_id", "varchar"),
+        ("created_at", "timestamp"),
+        ("status", "varchar not null"),
+        ("attempts", "integer not null"),
+        ("next_attempt_at", "timestamp"),
+        ("claimed_by", "varchar"),
+        ("claimed_at", "timestamp"),
+        ("delivered_at", "timestamp"),
+        ("last_error", "varchar"),
+    ),
+    ("status, next_attempt_at",),
+    primary_key=("delivery_key",),
+)
+
 LANDING_TABLES = (INTERVAL_RUNS, STATUS_EVENTS, QUARANTINE, EXTRACTION_LOG, QUALITY_SUMMARY)
+MONITORING_TABLES = (SOURCE_CURSORS, PROCESSED_FILES, UNBUILT_CHANGES, ALERT_OUTBOX)
 LANDING_BY_SHAPE = {"intervals": INTERVAL_RUNS, "status_history": STATUS_EVENTS}

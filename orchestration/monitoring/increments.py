@@ -22,7 +22,14 @@ import pandas as pd
 
 from orchestration.landing.batch import ensure_landing
 from orchestration.landing.normalise import Extract, normalise
-from orchestration.landing.tables import LANDING_BY_SHAPE, QUARANTINE
+from orchestration.landing.tables import (
+    EXTRACTION_LOG,
+    LANDING_BY_SHAPE,
+    PROCESSED_FILES,
+    QUARANTINE,
+    SOURCE_CURSORS,
+    UNBUILT_CHANGES,
+)
 from orchestration.monitoring.config import Evaluation
 from orchestration.periods import Window
 from orchestration.reference.catalogue import Catalogue
@@ -31,13 +38,6 @@ from orchestration.sources.config import SourceConfig
 from orchestration.sources.file import file_path, is_daily, read_file
 from orchestration.sources.read import read
 from orchestration.warehouse import Warehouse
-
-CURSORS_DDL = """
-    source_system varchar primary key, cursor_at timestamp, evaluated_at timestamp,
-    rows_received bigint, rows_accepted bigint, rows_quarantined bigint"""
-FILES_DDL = """
-    source_system varchar, file_name varchar, content_sha256 varchar, read_at timestamp,
-    primary key (source_system, file_name, content_sha256)"""
 
 
 @dataclass(frozen=True)
@@ -52,16 +52,12 @@ class Increment:
 
 def ensure_tables(warehouse: Warehouse) -> None:
     ensure_landing(warehouse)
-    schema = warehouse.landing_schema
-    warehouse.execute(f"create table if not exists {schema}.source_cursors ({CURSORS_DDL})")
-    warehouse.execute(f"create table if not exists {schema}.processed_files ({FILES_DDL})")
-    warehouse.execute(f"create table if not exists {schema}.unbuilt_changes (since timestamp)")
 
 
 def unbuilt_since(warehouse: Warehouse) -> datetime:
     """The landing instant from which rows wait for dbt: now, unless an earlier evaluation landed rows and
     failed before its dbt build, whose work orders must be rebuilt too. Call before landing."""
-    table = f"{warehouse.landing_schema}.unbuilt_changes"
+    table = f"{warehouse.landing_schema}.{UNBUILT_CHANGES.name}"
     found = warehouse.execute(f"select min(since) from {table}")
     if found and found[0][0] is not None:
         return pd.Timestamp(found[0][0]).to_pydatetime().replace(tzinfo=UTC)
@@ -72,7 +68,7 @@ def unbuilt_since(warehouse: Warehouse) -> datetime:
 
 def mark_built(warehouse: Warehouse) -> None:
     """dbt has rebuilt every work order landed so far."""
-    warehouse.execute(f"delete from {warehouse.landing_schema}.unbuilt_changes")
+    warehouse.execute(f"delete from {warehouse.landing_schema}.{UNBUILT_CHANGES.name}")
 
 
 def _naive_utc(moment: datetime) -> datetime:
@@ -97,12 +93,14 @@ class Increments:
 def _since(warehouse: Warehouse, cfg: SourceConfig, as_of: datetime, inc: Increments) -> datetime:
     """The cursor; without one, the end of the last day the daily job landed (bounded by the lookback)."""
     schema = warehouse.landing_schema
-    found = warehouse.execute(f"select cursor_at from {schema}.source_cursors where source_system = %s", [cfg.name])
+    found = warehouse.execute(
+        f"select cursor_at from {schema}.{SOURCE_CURSORS.name} where source_system = %s", [cfg.name]
+    )
     if found and found[0][0] is not None:
         return pd.Timestamp(found[0][0]).to_pydatetime().replace(tzinfo=UTC)
     floor = as_of - timedelta(seconds=inc.evaluation.initial_lookback)
     landed = warehouse.execute(
-        f"select max(partition_date) from {schema}.extraction_log where source_system = %s", [cfg.name]
+        f"select max(partition_date) from {schema}.{EXTRACTION_LOG.name} where source_system = %s", [cfg.name]
     )
     if landed and landed[0][0] is not None:
         day = pd.Timestamp(landed[0][0]).date() + timedelta(days=1)
@@ -122,7 +120,8 @@ def _record_cursor(
     values = [name, None if cursor is None else _naive_utc(cursor), _naive_utc(as_of), *counts]
     keep_cursor = "excluded.cursor_at" if cursor is not None else "source_cursors.cursor_at"
     warehouse.execute(
-        f"insert into {warehouse.landing_schema}.source_cursors as source_cursors values (%s, %s, %s, %s, %s, %s) "
+        f"insert into {warehouse.landing_schema}.{SOURCE_CURSORS.name} as source_cursors "
+        "values (%s, %s, %s, %s, %s, %s) "
         f"on conflict (source_system) do update set cursor_at = {keep_cursor}, evaluated_at = excluded.evaluated_at, "
         "rows_received = excluded.rows_received, rows_accepted = excluded.rows_accepted, "
         "rows_quarantined = excluded.rows_quarantined",
@@ -161,7 +160,9 @@ def _increment_of_files(warehouse: Warehouse, cfg: SourceConfig, as_of: datetime
     read = {
         (name, digest)
         for name, digest in warehouse.execute(
-            f"select file_name, content_sha256 from {schema}.processed_files where source_system = %s", [cfg.name]
+            f"select file_name, content_sha256 from {schema}.{PROCESSED_FILES.name} "
+            "where source_system = %s",
+            [cfg.name],
         )
     }
     totals = (0, 0, 0)
@@ -173,7 +174,7 @@ def _increment_of_files(warehouse: Warehouse, cfg: SourceConfig, as_of: datetime
         result = normalise(cfg, read_file(cfg, window), window, inc.catalogue)
         _land(warehouse, result)
         warehouse.append(
-            "processed_files",
+            PROCESSED_FILES.name,
             pd.DataFrame(
                 {
                     "source_system": [cfg.name],

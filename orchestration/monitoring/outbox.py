@@ -17,36 +17,21 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from orchestration.landing.batch import ensure_landing
+from orchestration.landing.tables import ALERT_OUTBOX
 from orchestration.monitoring.channels import DeliveryError, send
 from orchestration.monitoring.config import AlertConfig
 from orchestration.monitoring.templates import Message, digest, message
 from orchestration.reference.catalogue import WILDCARD
 from orchestration.warehouse import Warehouse
 
-TABLE = "alert_outbox"
-ALERT_COLUMNS = [
-    "delivery_key", "alert_key", "level", "recipient_kind", "recipient_department", "recipient_position",
-    "channel", "node_run_id", "work_order_id", "process_code", "process_name", "node_code", "node_name", "visit",
-    "segment", "department", "position", "start_at", "as_of", "run_seconds", "limit_seconds", "dagster_run_id",
-    "created_at", "status", "attempts", "next_attempt_at",
-]  # fmt: skip
-DDL = """
-    delivery_key varchar primary key, alert_key varchar not null, level varchar not null,
-    recipient_kind varchar not null, recipient_department varchar, recipient_position varchar,
-    channel varchar not null, node_run_id varchar not null, work_order_id varchar, process_code varchar,
-    process_name varchar, node_code varchar, node_name varchar, visit integer, segment varchar,
-    department varchar, position varchar, start_at timestamp, as_of timestamp, run_seconds double precision,
-    limit_seconds bigint, dagster_run_id varchar, created_at timestamp, status varchar not null,
-    attempts integer not null, next_attempt_at timestamp, claimed_by varchar, claimed_at timestamp,
-    delivered_at timestamp, last_error varchar"""
+TABLE = ALERT_OUTBOX.name
+# What recording an alert writes; the claim and delivery columns are filled in later.
+ALERT_COLUMNS = ALERT_OUTBOX.column_names[: ALERT_OUTBOX.column_names.index("next_attempt_at") + 1]
 
 
 def ensure_outbox(warehouse: Warehouse) -> None:
-    warehouse.ensure_landing()
-    qualified = f"{warehouse.landing_schema}.{TABLE}"
-    warehouse.execute(f"create table if not exists {qualified} ({DDL})")
-    if warehouse.target == "postgres":
-        warehouse.execute(f"create index if not exists {TABLE}_due_ix on {qualified} (status, next_attempt_at)")
+    ensure_landing(warehouse)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from datetime import date
 import pandas as pd
 
 from orchestration.landing.batch import ensure_landing
+from orchestration.landing.tables import QUARANTINE
 from orchestration.periods import Window
 from orchestration.quality.gate import extract_and_check
 from orchestration.quality.summary import summary_markdown
@@ -35,7 +36,7 @@ def _source(settings: Settings, name: str) -> SourceConfig:
 
 def quarantined_rows(warehouse: Warehouse, source: str, day: date) -> pd.DataFrame:
     return warehouse.query(
-        f"select reason_code, reason_detail, raw_record from {warehouse.landing_schema}.quarantine "
+        f"select reason_code, reason_detail, raw_record from {warehouse.landing_schema}.{QUARANTINE.name} "
         f"where source_system = '{source}' and partition_date = '{day}' order by reason_code"
     )
 

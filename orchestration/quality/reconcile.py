@@ -9,7 +9,7 @@ from datetime import date
 
 import pandas as pd
 
-from orchestration.landing.tables import LANDING_BY_SHAPE
+from orchestration.landing.tables import EXTRACTION_LOG, LANDING_BY_SHAPE, QUARANTINE
 from orchestration.periods import Window
 from orchestration.warehouse import Warehouse
 
@@ -26,11 +26,11 @@ def partition_counts(warehouse: Warehouse, source_system: str, shape: str, windo
             group by partition_date
         ),
         quarantined as (
-            select partition_date, count(*) as n from {landing}.quarantine where {where} group by partition_date
+            select partition_date, count(*) as n from {landing}.{QUARANTINE.name} where {where} group by partition_date
         )
         select log.partition_date, log.rows_received, log.rows_accepted, log.rows_quarantined,
             coalesce(landed.n, 0) as rows_landed, coalesce(quarantined.n, 0) as rows_in_quarantine
-        from {landing}.extraction_log as log
+        from {landing}.{EXTRACTION_LOG.name} as log
         left join landed on landed.partition_date = log.partition_date
         left join quarantined on quarantined.partition_date = log.partition_date
         where {window.partition_filter(source_system, "log")}
@@ -54,7 +54,7 @@ def partition_counts(warehouse: Warehouse, source_system: str, shape: str, windo
 def quarantine_reasons(warehouse: Warehouse, source_system: str, window: Window) -> pd.DataFrame:
     """partition_date, reason_code, rows: the quarantined rows of the window by reason."""
     frame = warehouse.query(
-        f"select partition_date, reason_code, count(*) as n_rows from {warehouse.landing_schema}.quarantine "
+        f"select partition_date, reason_code, count(*) as n_rows from {warehouse.landing_schema}.{QUARANTINE.name} "
         f"where {window.partition_filter(source_system)} "
         "group by partition_date, reason_code order by partition_date, reason_code"
     )

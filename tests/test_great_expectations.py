@@ -56,8 +56,10 @@ def warehouse(pipeline_env: Path) -> Warehouse:
     bad = _runs(
         OTHER_DAY, ["c", "c", "d"], ["PAY", "PAY", "QC"], ["2026-10-25 03:00"] * 3, ["2026-10-25 02:00", None, None]
     )
-    warehouse.replace_partitions("interval_runs", "settlement_files", [DAY], good)
-    warehouse.replace_partitions("interval_runs", "settlement_files", [OTHER_DAY], bad)
+    tz = settings_of_env().business_time_zone
+    for day, rows in ((DAY, good), (OTHER_DAY, bad)):
+        where = Window.for_days(day, day, tz).partition_filter("settlement_files")
+        warehouse.replace_where(INTERVAL_RUNS.name, where, rows)
     return warehouse
 
 
@@ -65,7 +67,7 @@ def _validate(warehouse: Warehouse, day: dt.date):
     return gx().validate(
         warehouse,
         gx().suite_for_source("settlement_files", "intervals"),
-        f"{warehouse.landing_schema}.interval_runs",
+        f"{warehouse.landing_schema}.{INTERVAL_RUNS.name}",
         Window.for_days(day, day, settings_of_env().business_time_zone).partition_filter("settlement_files"),
         batch="landing__settlement_files",
     )

@@ -160,8 +160,7 @@ def _increment_of_files(warehouse: Warehouse, cfg: SourceConfig, as_of: datetime
     read = {
         (name, digest)
         for name, digest in warehouse.execute(
-            f"select file_name, content_sha256 from {schema}.{PROCESSED_FILES.name} "
-            "where source_system = %s",
+            f"select file_name, content_sha256 from {schema}.{PROCESSED_FILES.name} where source_system = %s",
             [cfg.name],
         )
     }

@@ -58,16 +58,13 @@ class Translator(DagsterDbtTranslator):
                 deps.extend(AssetKey(k) for k in self._fan_out[dep.asset_key])
             else:
                 deps.append(dep)
-        group = (
-            "results"
-            if unique_id.split(".")[-1].startswith(("node_run_states", "work_order_status", "achievement"))
-            else "warehouse"
-        )
+        tags = manifest["nodes"].get(unique_id, {}).get("tags", [])
+        group = "results" if {f"tag:{t}" for t in tags} & set(PERIOD_TAGS.values()) else "warehouse"
         return spec.replace_attributes(deps=deps, group_name=group)
 
 
-# The base data table and the pauses beside it: updated per day window, before the day results.
-BASE_MODELS = "fct_node_runs fct_work_order_pauses"
+# The base data table and the pauses beside it (dbt tag `base`): updated per day window, before the day results.
+BASE_MODELS = "tag:base"
 PERIOD_TAGS = {"day": "tag:period_day", "week": "tag:period_week", "month": "tag:period_month"}
 MONITORING_TAG = "tag:monitoring"
 # The reference set is everything else; the live current-state models are built by the monitoring job.

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from orchestration.assets.dbt import BASE_MODELS
+from orchestration.assets.dbt import BASE_MODELS, MONITORING_TAG
 from orchestration.catalog import load_catalogue
 from orchestration.monitoring import outbox
 from orchestration.monitoring.config import AlertConfig, load_alert_config
@@ -28,9 +28,9 @@ from orchestration.warehouse import Warehouse
 CURRENT_STATE_BUILD = [
     "build",
     "--select",
-    f"{BASE_MODELS} open_run_states",
+    f"{BASE_MODELS} {MONITORING_TAG}",
     "--exclude",
-    *(f"{model},resource_type:test" for model in BASE_MODELS.split()),
+    f"{BASE_MODELS},resource_type:test",
 ]
 
 

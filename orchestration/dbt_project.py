@@ -23,8 +23,8 @@ def ensure_manifest() -> None:
         subprocess.run([*command, "--profiles-dir", str(DBT_PROJECT_DIR)], check=True, cwd=DBT_PROJECT_DIR)
 
 
-# The base data table and the pauses beside it: updated per day window, before the day results.
-BASE_MODELS = "fct_node_runs fct_work_order_pauses"
+# The base data table and the pauses beside it (dbt tag `base`): updated per day window, before the day results.
+BASE_MODELS = "tag:base"
 PERIOD_TAGS = {"day": "tag:period_day", "week": "tag:period_week", "month": "tag:period_month"}
 MONITORING_TAG = "tag:monitoring"
 # The reference set is everything else; the live current-state models are built by the monitoring job.

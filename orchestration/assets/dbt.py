@@ -42,11 +42,8 @@ class Translator(DagsterDbtTranslator):
                 deps.extend(self._fan_out[dep.asset_key])
             else:
                 deps.append(dep)
-        group = (
-            "results"
-            if unique_id.split(".")[-1].startswith(("node_run_states", "work_order_status", "achievement"))
-            else "warehouse"
-        )
+        tags = manifest["nodes"].get(unique_id, {}).get("tags", [])
+        group = "results" if {f"tag:{t}" for t in tags} & set(PERIOD_TAGS.values()) else "warehouse"
         return spec.replace_attributes(deps=deps, group_name=group)
 
 

@@ -55,14 +55,13 @@ def _runner() -> Any:
 
 
 def _release_duckdb() -> None:
-    """dbt-duckdb keeps its database open in the process after an invocation; DuckDB allows one process
-    per file, so close it as every other warehouse step does (close_all_connections only forgets it)."""
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager as manager
+    """dbt-duckdb keeps its database open in the process after an invocation (dbt's own cleanup closes
+    the connections, not the environment that holds the database); DuckDB allows one process per file,
+    so close it as every other warehouse step does. close_all_connections drops that environment, and
+    its finaliser closes the database (tests/test_monitoring.py opens the file from another process)."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
-    with manager._LOCK:
-        if manager._ENV is not None:
-            manager._ENV.close()
-            manager._ENV = None
+    DuckDBConnectionManager.close_all_connections()
 
 
 def dbt_in_process(*args: str) -> None:

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from orchestration.dbt_project import BASE_MODELS
+from orchestration.dbt_project import BASE_MODELS, MONITORING_TAG
 from orchestration.monitoring import outbox
 from orchestration.monitoring.config import AlertConfig, load_alert_config
 from orchestration.monitoring.dbt_runner import dbt_in_process
@@ -36,9 +36,9 @@ from orchestration.warehouse import Warehouse
 CURRENT_STATE_BUILD = [
     "build",
     "--select",
-    f"{BASE_MODELS} open_run_states",
+    f"{BASE_MODELS} {MONITORING_TAG}",
     "--exclude",
-    *(f"{model},resource_type:test" for model in BASE_MODELS.split()),
+    f"{BASE_MODELS},resource_type:test",
 ]
 
 

@@ -4,7 +4,7 @@ working-time table the warehouse measures business-clock durations with.
 The table has one row per calendar version and UTC day: the working seconds from the table's origin to
 that UTC midnight, plus the day's working intervals as epoch seconds (at most MAX_PIECES_PER_UTC_DAY).
 Working time up to an instant t is then `cum_seconds + the part of t's day's intervals before t`, a
-constant amount of SQL per instant (macros/clock.sql), never an expansion of runs into days or hours.
+constant amount of SQL per instant (dbt_project/macros/clock/), never an expansion of runs into days or hours.
 UTC days rather than local days keep time zones out of the SQL: DST and offsets are settled here.
 """
 
@@ -25,7 +25,7 @@ import yaml
 
 WALL_CLOCK = "wall"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-# Working intervals per UTC day that the SQL reads; dbt_project/macros/clock.sql has the same number.
+# Working intervals per UTC day that the SQL reads; dbt_project/macros/clock/clock_slots.sql has the same number.
 MAX_PIECES_PER_UTC_DAY = 6
 DEFAULT_UNTIL = date(2035, 12, 31)
 DEFAULT_NOMINAL_DAY_SECONDS = 8 * 3600

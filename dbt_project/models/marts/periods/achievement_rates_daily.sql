@@ -1,1 +1,3 @@
-{{ achievement_rates('day', 'node_run_states_daily') }}
+{{ config(tags=['period_day']) }}
+
+{{ achievement_rates(grain='day', run_states=ref('node_run_states_daily')) }}

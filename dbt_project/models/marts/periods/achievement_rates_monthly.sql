@@ -1,1 +1,3 @@
-{{ achievement_rates('month', 'node_run_states_monthly') }}
+{{ config(tags=['period_month']) }}
+
+{{ achievement_rates(grain='month', run_states=ref('node_run_states_monthly')) }}

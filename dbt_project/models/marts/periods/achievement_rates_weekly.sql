@@ -1,1 +1,3 @@
-{{ achievement_rates('week', 'node_run_states_weekly') }}
+{{ config(tags=['period_week']) }}
+
+{{ achievement_rates(grain='week', run_states=ref('node_run_states_weekly')) }}

@@ -1,1 +1,3 @@
-{{ node_run_states('day') }}
+{{ config(tags=['period_day']) }}
+
+{{ node_run_states(grain='day') }}

@@ -1,1 +1,3 @@
-{{ node_run_states('month') }}
+{{ config(tags=['period_month']) }}
+
+{{ node_run_states(grain='month') }}

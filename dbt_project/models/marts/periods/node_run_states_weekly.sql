@@ -1,1 +1,3 @@
-{{ node_run_states('week') }}
+{{ config(tags=['period_week']) }}
+
+{{ node_run_states(grain='week') }}

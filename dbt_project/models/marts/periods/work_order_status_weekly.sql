@@ -1,1 +1,3 @@
-{{ work_order_status('week', 'node_run_states_weekly') }}
+{{ config(tags=['period_week']) }}
+
+{{ work_order_status(grain='week', run_states=ref('node_run_states_weekly')) }}

@@ -1,58 +1,4 @@
 {#-
-  Where durations are measured (SEMANTICS.md "State as of an instant T"): seconds between two instants
-  on a commitment's clock, minus the work order's paused time between them.
-
-  The wall clock reads epoch seconds. A business clock reads its calendar's cumulative working-time
-  table (dim_calendar_days, built by orchestration/calendars.py): working seconds up to an instant t =
-  cum_seconds of t's UTC day + the part of that day's working intervals before t. Two lookups and a few
-  least/greatest per instant: constant work per run, whatever its length.
-  dbt.datediff counts calendar boundaries, not elapsed time, so everything comes from epoch seconds.
--#}
-
-{#- Working intervals per UTC day in dim_calendar_days; orchestration/calendars.py has the same number. -#}
-{% macro clock_slots() -%}
-    {{ return(6) }}
-{%- endmacro %}
-
-{% macro epoch_seconds(ts) -%}
-    {{ return(adapter.dispatch('epoch_seconds', 'service_commitments')(ts)) }}
-{%- endmacro %}
-
-{% macro default__epoch_seconds(ts) -%}
-    cast(extract(epoch from {{ ts }}) as {{ type_double() }})
-{%- endmacro %}
-
-{#- extract() returns numeric on PostgreSQL 14+, several times slower than date_part's double. -#}
-{% macro postgres__epoch_seconds(ts) -%}
-    date_part('epoch', {{ ts }})
-{%- endmacro %}
-
-{% macro bigquery__epoch_seconds(ts) -%}
-    cast(unix_micros({{ ts }}) / 1000000 as float64)
-{%- endmacro %}
-
-{#- The row of the working-time table for the UTC day of an instant given as epoch seconds, as `alias`
-    (no row on the wall clock). -#}
-{% macro calendar_day_join(alias, calendar_version_id, epoch) -%}
-    left join {{ ref('dim_calendar_days') }} as {{ alias }}
-        on {{ alias }}.calendar_version_id = {{ calendar_version_id }}
-        and {{ alias }}.utc_day = cast(floor({{ epoch }} / 86400) as {{ dbt.type_bigint() }})
-{%- endmacro %}
-
-{#- The clock's reading at an instant given as epoch seconds: the instant itself on the wall clock,
-    working seconds on a business clock. Null when a business clock has no row for the day (outside its
-    calendar's coverage): the marts' tests then fail by name instead of judging on a wrong clock. -#}
-{% macro clock_reading(alias, calendar_version_id, epoch) -%}
-    case
-        when {{ calendar_version_id }} is null then {{ epoch }}
-        else {{ alias }}.cum_seconds
-        {%- for i in range(1, clock_slots() + 1) %}
-            + greatest(0, least({{ epoch }}, {{ alias }}.w{{ i }}_end) - {{ alias }}.w{{ i }}_start)
-        {%- endfor %}
-    end
-{%- endmacro %}
-
-{#-
   CTEs `<name>__versioned`, `<name>__paused` and `<name>` (to place inside a model's `with`): the rows
   of `relation` with
     calendar_version_id  the version of their clock's calendar in force at `start_at` (null: wall clock)
@@ -61,6 +7,8 @@
     run_seconds          the clock's time from `start_at` to `until`, less paused_seconds
   `relation` needs the columns `keys` (unique per row), work_order_id, start_at, `until` and `clock`.
   A run is measured with one calendar version for its whole length, like it is judged by one commitment.
+  Durations (SEMANTICS.md "State as of an instant T") are seconds between two instants on a commitment's
+  clock, minus the work order's paused time between them.
 -#}
 {% macro measured_on_clock(name, relation, keys, until) -%}
 {{ name }}__versioned as (

@@ -63,8 +63,8 @@
 {#- Status of a run at an instant (SEMANTICS.md "State as of an instant T"). -#}
 {% macro run_status_at(runs, at) -%}
     case
-            when {{ runs }}.cancelled_at <= {{ at }} then 'cancelled'
-            when {{ runs }}.end_at <= {{ at }} then 'completed'
+            when {{ runs }}.cancelled_at < {{ at }} then 'cancelled'
+            when {{ runs }}.end_at < {{ at }} then 'completed'
             else 'in_progress'
         end
 {%- endmacro %}
@@ -140,8 +140,8 @@ select
     {{ typed('source_system', 'string') }} as source_system,
     {{ typed('start_at', 'timestamp') }} as start_at,
     -- Only what was known at as_of: a closed period's rows never depend on when the pipeline ran.
-    {{ typed('case when end_at <= as_of then end_at end', 'timestamp') }} as end_at,
-    {{ typed('case when cancelled_at <= as_of then cancelled_at end', 'timestamp') }} as cancelled_at,
+    {{ typed('case when end_at < as_of then end_at end', 'timestamp') }} as end_at,
+    {{ typed('case when cancelled_at < as_of then cancelled_at end', 'timestamp') }} as cancelled_at,
     {{ typed('run_status', 'string') }} as run_status,
     {{ typed('run_seconds', 'double') }} as run_seconds,
     {{ typed('wall_seconds', 'double') }} as wall_seconds,

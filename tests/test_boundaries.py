@@ -8,7 +8,8 @@ and a rerun must give identical rows.
 Business zone Asia/Shanghai, and every source here speaks Shanghai time. B = 2026-06-01 00:00 is a day,
 an ISO week (Monday) and a month boundary at once; A = 2026-05-31 00:00 and C = 2026-06-02 00:00 are day
 boundaries; NOW = 2026-06-01 12:00 is the instant of an evaluation while 1 June is still open.
-Commitments: ACCEPT 1h/2h, DISPATCH 2h/4h, end to end (node *) 1d/2d, all on the wall clock.
+Commitments: ACCEPT 1h/2h, DISPATCH 2h/4h, end to end (node *) 1d/2d on the wall clock; INSTALL 2h/3h on
+the cn_office business calendar (config/calendars.yaml: Mon-Fri 09:00-12:00, 13:30-18:00).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ commitments:
   - {process: BROADBAND, node: ACCEPT,   segment: "*", commitment: 1h, tolerance: 2h, valid_from: 2026-01-01}
   - {process: BROADBAND, node: DISPATCH, segment: "*", commitment: 2h, tolerance: 4h, valid_from: 2026-01-01}
   - {process: BROADBAND, node: "*",      segment: "*", commitment: 1d, tolerance: 2d, valid_from: 2026-01-01}
+  - {process: BROADBAND, node: INSTALL,  segment: "*", commitment: 2h, tolerance: 3h, valid_from: 2026-01-01,
+     clock: cn_office}
 """
 
 # Intervals (no changed_at: a row lands in the day partition of its start). Local times.
@@ -48,7 +51,11 @@ INTERVALS = [
     ("I_NOW_END", "2026-06-01 11:00:00", "2026-06-01 12:00:00", None),
     ("I_NOW_START", "2026-06-01 12:00:00", "2026-06-01 13:30:00", None),
     ("I_END_C", "2026-06-01 23:00:00", "2026-06-02 00:00:00", None),
+    # On the business clock (node INSTALL): Sunday 10:00 to B holds no working time; Monday 08:00 to NOW, 3 h.
+    ("I_CLOCK_B", "2026-05-31 10:00:00", "2026-06-01 00:00:00", None),
+    ("I_CLOCK_NOW", "2026-06-01 08:00:00", "2026-06-01 12:00:00", None),
 ]
+INTERVAL_NODE = {"I_CLOCK_B": "装机", "I_CLOCK_NOW": "装机"}  # the others: 受理 (ACCEPT)
 # Entry-marked status history (lands in the day partition of each event).
 ENTRY = [
     ("E_CANCEL_B", "受理", "2026-05-31 22:30:00"),
@@ -88,7 +95,7 @@ path: "{data_dir}/b_intervals.csv"
 shape: intervals
 columns: {work_order_id: wo, process: process, node: node, start_at: start, end_at: end, cancelled_at: cancelled}
 nodes:
-  BROADBAND: {受理: ACCEPT}
+  BROADBAND: {受理: ACCEPT, 装机: INSTALL}
 """,
     "b_entry": COMMON
     + """\
@@ -122,6 +129,7 @@ BEFORE_B = {  # day 2026-05-31, ISO week 2026-05-25 and May: as of B
     ("E_B", "ACCEPT"): "in_progress_normal",  # 1 h == commitment; 派单 at B is the next day's
     ("C_A", "ACCEPT"): "completed_normal",  # clock started at exactly A, 30 min
     ("C_A", "DISPATCH"): "completed_acceptable",  # 2.5 h
+    ("I_CLOCK_B", "INSTALL"): "in_progress_normal",  # business clock: no working time before B (wall: 14 h)
 }  # I_START_B and C_B start at exactly B: they belong to June, week 2026-06-01 and 1 June only
 FROM_B = {  # day 2026-06-01 closed: as of C
     ("I_CANCEL_B", "ACCEPT"): "cancelled",
@@ -139,6 +147,8 @@ FROM_B = {  # day 2026-06-01 closed: as of C
     ("C_B", "ACCEPT"): "completed_acceptable",  # clock started at exactly B, 1.5 h
     ("C_NOW", "ACCEPT"): "completed_warning",  # 3 h
     ("C_NOW_CANCEL", "DISPATCH"): "cancelled",
+    ("I_CLOCK_B", "INSTALL"): "completed_normal",  # 0 working seconds
+    ("I_CLOCK_NOW", "INSTALL"): "completed_acceptable",  # 3 working hours (wall: 4 h, a warning)
 }
 FROM_B_WHOLE = {**FROM_B, ("I_END_C", "ACCEPT"): "completed_normal"}  # week 2026-06-01 and June
 DAY_C = {("I_END_C", "ACCEPT"): "completed_normal"}  # day 2026-06-02: the end at exactly C is its own
@@ -155,6 +165,8 @@ AT_NOW = {  # 1 June, its week and June, evaluated at NOW while open
     ("C_B", "ACCEPT"): "completed_acceptable",
     ("C_NOW", "ACCEPT"): "in_progress_warning",  # completed at exactly NOW: 3 h open
     ("C_NOW_CANCEL", "DISPATCH"): "in_progress_normal",  # cancelled at exactly NOW: 1 h open
+    ("I_CLOCK_B", "INSTALL"): "completed_normal",
+    ("I_CLOCK_NOW", "INSTALL"): "in_progress_acceptable",  # ends at exactly NOW: 3 working hours open
 }  # I_NOW_START and E_NOW's DISPATCH start at exactly NOW: they do not exist yet
 OPEN_AT_NOW = {k: v for k, v in AT_NOW.items() if v.startswith("in_progress")}
 
@@ -187,7 +199,7 @@ def write_sources(root: Path, seen_at: datetime) -> None:
     def known(at: str | None) -> str | None:
         return at if at is not None and local(at) <= seen_at else None
 
-    rows = [(wo, "KDZJ", "受理", s, known(e), known(c)) for wo, s, e, c in INTERVALS if known(s)]
+    rows = [(wo, "KDZJ", INTERVAL_NODE.get(wo, "受理"), s, known(e), known(c)) for wo, s, e, c in INTERVALS if known(s)]
     pd.DataFrame(rows, columns=["wo", "process", "node", "start", "end", "cancelled"]).to_csv(
         root / "b_intervals.csv", index=False
     )
@@ -365,3 +377,17 @@ def test_a_day_is_the_half_open_interval_of_its_midnights() -> None:
     assert b.astimezone(UTC) == datetime(2026, 5, 31, 16, tzinfo=UTC)
     assert b.weekday() == 0 and b.day == 1
     assert local("2026-06-02 00:00:00") - b == timedelta(days=1)
+
+
+def test_business_clock_at_the_boundaries(boundary_runs: dict) -> None:
+    """Run time on the cn_office clock as of B (in progress) and of C (completed), against the wall clock."""
+    frame = boundary_runs["backfill"]["node_run_states_daily"].set_index(["period_id", "work_order_id"])
+    before = frame.loc[("day:2026-05-31", "I_CLOCK_B")]
+    assert (before.run_status, before.clock, before.run_seconds, before.wall_seconds) == (
+        "in_progress",
+        "cn_office",
+        0,
+        14 * 3600,
+    )
+    after = frame.loc[("day:2026-06-01", "I_CLOCK_NOW")]
+    assert (after.run_status, after.run_seconds, after.wall_seconds) == ("completed", 3 * 3600, 4 * 3600)

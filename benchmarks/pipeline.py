@@ -2,6 +2,7 @@
 
     python -m benchmarks.pipeline [--runs 1000000] [--days 60] [--warehouse duckdb|postgres|both]
                                       [--clock config|wall|business]
+                                      [--now 2026-11-30T16:00:00Z]
                                       [--data-dir DIR] [--history-factors 1,2] [--repeat 3] [--keep]
                                       [--output BENCHMARKS.md | --no-write]
 
@@ -132,7 +133,7 @@ class World:
     last: dt.date
     directory: Path
     truth_runs: int
-    visible_runs: int  # started before `now`: a run starting exactly at the end of the last day lands in today
+    visible_runs: int  # started before the end of the last day: one starting exactly at it lands in the next
     orders_per_day: int
     generate_seconds: float
     write_seconds: float
@@ -204,16 +205,23 @@ def _own_cpu_seconds() -> float:
 # --------------------------------------------------------------------------------------------------
 
 
-def business_midnight_today() -> dt.datetime:
-    """Start of today in the business zone, as a UTC instant: the end of the last closed day.
+def business_midnight_today(now: dt.datetime | None = None) -> dt.datetime:
+    """Start of today (of `now`'s day) in the business zone, as a UTC instant: the end of the last closed day.
 
-    The demo systems are generated as seen at this instant, so every row lies in a closed day and the
-    truth is what the pipeline can see: only a run starting exactly at this instant belongs to today
-    (World.visible_runs leaves it out), and an OA task last updated exactly at it is in today's
-    partition, so the cross-check reports it missing from the last day (see BENCHMARKS.md)."""
+    By default the demo systems are generated as seen at this instant. Events exactly at it (a run
+    starting, ending or cancelled at 00:00:00) belong to today (SEMANTICS.md "State as of an instant T"):
+    the last closed day judges those runs in progress, World.visible_runs leaves out the runs that start
+    at it, and the ticket API's event at it is today's (written to the store, not received for the range)."""
     tz = Settings.load().business_time_zone
-    today = dt.datetime.now(tz).date()
+    today = (now or dt.datetime.now(dt.UTC)).astimezone(tz).date()
     return dt.datetime(today.year, today.month, today.day, tzinfo=tz).astimezone(dt.UTC)
+
+
+def parse_now(text: str) -> dt.datetime:
+    """--now: an ISO instant (naive = UTC; `Z` or an offset accepted), to whole seconds like the demo."""
+    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    moment = moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+    return moment.replace(microsecond=0)
 
 
 def use_clock(scratch: Path, clock: str) -> None:
@@ -244,8 +252,9 @@ def use_demo_sources(scratch: Path) -> Path:
 def generate_world(
     root: Path, days: int, now: dt.datetime, orders_per_day: int, seed: int
 ) -> tuple[World, pd.DataFrame]:
-    """Generate and write the three demo systems for the `days` closed days before `now`. Returns the
-    world (the truth kept in memory for the pandas yardstick) and its truth frame."""
+    """Generate and write the three demo systems for the `days` closed days before `now`'s business day
+    (seen at `now`, which may be later than that day's start). Returns the world (the truth kept in
+    memory for the pandas yardstick) and its truth frame."""
     from demo.generator import generate_truth, write_sources
 
     first = (now.astimezone(Settings.load().business_time_zone) - dt.timedelta(days=days)).date()
@@ -264,7 +273,7 @@ def generate_world(
         last=last,
         directory=directory,
         truth_runs=len(truth),
-        visible_runs=int((truth["start_at"] < pd.Timestamp(now)).sum()),
+        visible_runs=int((truth["start_at"] < pd.Timestamp(business_midnight_today(now))).sum()),
         orders_per_day=orders_per_day,
         generate_seconds=generate(),
         write_seconds=write(),
@@ -391,8 +400,8 @@ def classify_with_pandas(truth: pd.DataFrame, first: dt.date, last: dt.date) -> 
         scope = (start < as_of) & (stop >= period_start)
         e, c = end[scope], cancel[scope]
         limit, tol, none = commitment[scope], tolerance[scope], no_commitment[scope]
-        cancelled = c <= as_of
-        completed = ~cancelled & (e <= as_of)
+        cancelled = c < as_of
+        completed = ~cancelled & (e < as_of)
         as_of_reading = clocks.read_all(as_of, len(start))[scope]
         run_seconds = np.where(completed, end_reading[scope], as_of_reading) - start_reading[scope]
         band = np.where(run_seconds <= limit, 0, np.where(run_seconds <= tol, 1, 2))
@@ -1038,6 +1047,14 @@ def main(argv: list[str] | None = None) -> None:
         help=f"commitments as configured, all on the wall clock, or all on the {BUSINESS_CALENDAR} calendar",
     )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--now",
+        type=parse_now,
+        default=None,
+        help="pin the instant the sources are seen at and the marts evaluated as of (ISO, naive = UTC, e.g. "
+        "2026-11-30T16:00:00Z = midnight Asia/Shanghai); default: the start of today in the business zone. "
+        "The closed days are the --days business days before its day",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="one-day runs per history (median reported)")
     parser.add_argument("--keep", action="store_true", help="keep the warehouses and the scratch directory")
     parser.add_argument("--output", type=Path, default=PROJECT_DIR / "BENCHMARKS.md", help="markdown file to update")
@@ -1058,7 +1075,7 @@ def main(argv: list[str] | None = None) -> None:
     factors = [int(f) for f in args.history_factors.split(",") if f.strip()]
     started = dt.datetime.now(dt.UTC)
     command = "python -m benchmarks.pipeline " + " ".join(argv if argv is not None else sys.argv[1:])
-    now = business_midnight_today()
+    now = args.now or business_midnight_today()
     root = args.data_dir or Path(tempfile.mkdtemp(prefix="commitments-benchmark-"))
     root = root.resolve()
     root.mkdir(parents=True, exist_ok=True)

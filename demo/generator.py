@@ -14,6 +14,11 @@ Design choices worth knowing:
   process.
 * Times are whole seconds: every source format has second resolution, so the truth survives the round
   trip through the files exactly.
+* Some events fall exactly on boundaries, so the demo, the tests and the benchmark exercise the half-open
+  rule (SEMANTICS.md "State as of an instant T") every run: each day's first order starts at 00:00:00
+  business time (so every week and month starts with one too), and about one run in a hundred ends (or
+  is cancelled) exactly at the next business midnight, another at the next whole hour, where a pinned
+  `now` falls. None of this depends on `now`.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ HANDOVER_POSITION = "客户经理"
 MIN_RUN_S = 120  # no run is shorter: two events of a ticket never share a timestamp
 MAX_RUN_S = 30 * 86400
 MAX_GAP_S = 30 * 60  # idle time between two nodes when an interval source is involved
+BOUNDARY_EVERY = 100  # one run in this many ends exactly at the next business midnight, one at the next hour
 NAT = np.iinfo(np.int64).min  # numpy's NaT: int64 seconds with this value view as NaT
 
 
@@ -322,6 +328,7 @@ def _draw_orders(start: dt.date, now_s: int, orders_per_day: int, seed: int) -> 
             "gap": rng.integers(0, MAX_GAP_S + 1, (n, MAX_STEPS), dtype=np.int32),
             "day": np.full(n, day_no, dtype=np.int32),
         }
+        draws["start"][:1] = day_start  # an order at exactly 00:00:00: every day, week and month starts with one
         keep = draws["start"] <= now_s
         chunks.append({k: v[keep] for k, v in draws.items()})
     orders = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
@@ -378,12 +385,14 @@ def _walk_process(pi: int, orders: dict[str, np.ndarray]) -> dict[str, list[np.n
                 head = np.clip(np.rint(duration * (0.2 + 0.6 * u_split)), 60, duration - 60).astype(np.int64)
                 carry = duration - head
                 duration = np.where(handover, head, duration)
+        snap = (orders["start"][idx] + k) % BOUNDARY_EVERY  # 0: to the next midnight, 1: to the next hour
+        duration = _to_boundary(begin + duration, snap) - begin
         end = begin + duration
         cancelled = np.full(m, NAT, dtype=np.int64)
         if step.cancel_point:
             cut = include & cancel
             cut_after = np.clip(np.rint(duration * (0.1 + 0.8 * u_split)), 60, None).astype(np.int64)
-            cancelled = np.where(cut, begin + cut_after, NAT)
+            cancelled = np.where(cut, _to_boundary(begin + cut_after, snap), NAT)
             end = np.where(cut, NAT, end)
             active = active & ~cancel
 
@@ -405,6 +414,15 @@ def _walk_process(pi: int, orders: dict[str, np.ndarray]) -> dict[str, list[np.n
         prev_api = np.where(include, is_api, prev_api)
         first &= ~include
     return out
+
+
+def _to_boundary(instants: np.ndarray, snap: np.ndarray) -> np.ndarray:
+    """Instants moved up to the next business midnight where snap == 0, the next whole hour where
+    snap == 1 (an instant already on it stays); the others unchanged."""
+    midnight = _day_start_utc(dt.date(2000, 1, 1)) % 86400  # the business zone keeps one offset
+    to_midnight = instants + (midnight - instants) % 86400
+    to_hour = instants + (-instants) % 3600
+    return np.where(snap == 0, to_midnight, np.where(snap == 1, to_hour, instants))
 
 
 def _order_keys(orders: dict[str, np.ndarray], days: list[dt.date]) -> pa.Array:

@@ -50,7 +50,7 @@ def _freshness(result):
 
 def _newest_in_files(drops: Path, last_day: dt.date, reference: dt.datetime) -> dt.datetime:
     """Independently of the warehouse: the newest start, end or cancellation in the drops up to
-    `last_day` that is not after `reference` (naive UTC), read from the files' Urumqi local times."""
+    `last_day` before `reference` (naive UTC), read from the files' Urumqi local times."""
     frames = [
         pd.read_csv(p, encoding="gb18030", dtype=str, keep_default_na=False)
         for p in sorted(drops.glob("jiesuan_*.csv"))
@@ -65,7 +65,7 @@ def _newest_in_files(drops: Path, last_day: dt.date, reference: dt.datetime) -> 
         for c in ("开始时间", "完成时间", "作废时间")
     ]
     every = pd.concat(instants).dropna()
-    return every[every <= reference].max().to_pydatetime()
+    return every[every < reference].max().to_pydatetime()
 
 
 def _end_of(day: dt.date) -> dt.datetime:

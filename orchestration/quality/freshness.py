@@ -27,12 +27,12 @@ from orchestration.warehouse import Warehouse
 
 SOURCE_FRESHNESS = "source_freshness"
 
-# The newest instant of a row that is not after the reference instant {r}: its end (or cancellation)
-# when that has happened by then, else its start.
+# The newest instant of a row before the reference instant {r}: its end (or cancellation) when that had
+# happened before then, else its start. A delivery at exactly {r} belongs to the next partition.
 _NEWEST = {
-    "intervals": "case when coalesce(end_at, cancelled_at) <= {r} then coalesce(end_at, cancelled_at) "
-    "when start_at <= {r} then start_at end",
-    "status_history": "case when event_at <= {r} then event_at end",
+    "intervals": "case when coalesce(end_at, cancelled_at) < {r} then coalesce(end_at, cancelled_at) "
+    "when start_at < {r} then start_at end",
+    "status_history": "case when event_at < {r} then event_at end",
 }
 
 

@@ -65,8 +65,8 @@ select
     {{ typed('source_system', 'string') }} as source_system,
     {{ typed('start_at', 'timestamp') }} as start_at,
     -- Only what was known at as_of: a closed period's rows never depend on when the pipeline ran.
-    {{ typed('case when end_at <= as_of then end_at end', 'timestamp') }} as end_at,
-    {{ typed('case when cancelled_at <= as_of then cancelled_at end', 'timestamp') }} as cancelled_at,
+    {{ typed('case when end_at < as_of then end_at end', 'timestamp') }} as end_at,
+    {{ typed('case when cancelled_at < as_of then cancelled_at end', 'timestamp') }} as cancelled_at,
     {{ typed('run_status', 'string') }} as run_status,
     {{ typed('run_seconds', 'double') }} as run_seconds,
     {{ typed('wall_seconds', 'double') }} as wall_seconds,

@@ -28,8 +28,8 @@ with open_runs as (
         {{ as_of_cap() }} as as_of
     from {{ ref('fct_node_runs') }} as r
     where
-        r.open_until > {{ as_of_cap() }}
-        and r.start_at <= {{ as_of_cap() }}
+        r.open_until >= {{ as_of_cap() }}
+        and r.start_at < {{ as_of_cap() }}
 ),
 
 judged as (

@@ -20,6 +20,11 @@ from dagster import DailyPartitionsDefinition, MonthlyPartitionsDefinition, Week
 from orchestration.settings import Settings
 
 
+def utc_now() -> datetime:
+    """The wall clock a run's evaluation is capped at (as_of = min(period end, now)); tests pin it here."""
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class Partitions:
     """Day, ISO-week (Monday first) and month partitions, drawn in the business time zone."""
@@ -97,7 +102,7 @@ class Window:
     def dbt_vars(self, as_of_cap: datetime | None = None) -> dict[str, str]:
         """The window as dbt reads it (dbt_project.yml `vars`): business dates, end exclusive, and the
         evaluation cap (now unless given), UTC."""
-        cap = (as_of_cap or datetime.now(UTC)).astimezone(UTC)
+        cap = (as_of_cap or utc_now()).astimezone(UTC)
         return {
             "window_start": self.first_day.isoformat(),
             "window_end": self.end_day.isoformat(),

@@ -55,6 +55,16 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     session.items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
 
 
+# The nine period marts, and each one's primary key.
+RESULTS = [
+    f"{model}_{grain}"
+    for model in ("node_run_states", "work_order_status", "achievement_rates")
+    for grain in ("daily", "weekly", "monthly")
+]
+KEYS = {"node_run_states": "period_node_run_id", "work_order_status": "period_work_order_id",
+        "achievement_rates": "achievement_rate_id"}  # fmt: skip
+
+
 PG_HOST, PG_PORT = os.environ.get("PGHOST", "127.0.0.1"), int(os.environ.get("PGPORT", "5432"))
 MARIADB_HOST, MARIADB_PORT = "127.0.0.1", 3306
 
@@ -148,6 +158,15 @@ def query(sql: str) -> pd.DataFrame:
     """Read from the test's warehouse; `{s}` is replaced by the dbt schema."""
     warehouse = warehouse_of_env()
     return warehouse.query(sql.replace("{s}", warehouse.schema_name))
+
+
+def snapshot_marts() -> dict[str, pd.DataFrame]:
+    """Every period mart of the test's warehouse, in key order: to compare a timely run with a backfill."""
+    frames = {}
+    for table in RESULTS:
+        key = KEYS[table.rsplit("_", 1)[0]]
+        frames[table] = query(f"select * from {{s}}.{table}").sort_values(key).reset_index(drop=True)
+    return frames
 
 
 def publish_reference() -> None:

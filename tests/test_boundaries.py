@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from tests.conftest import isolated_pipeline, query
+from tests.conftest import RESULTS, isolated_pipeline, query, snapshot_marts
 
 pytestmark = pytest.mark.heavy  # whole pipelines per warehouse: scheduled first (conftest.py)
 
@@ -179,13 +179,6 @@ PERIODS = {
     ("monthly", "month:2026-06-01"): FROM_B_WHOLE,
     ("daily", "day:2026-06-02"): DAY_C,
 }
-RESULTS = [
-    f"{model}_{grain}"
-    for model in ("node_run_states", "work_order_status", "achievement_rates")
-    for grain in ("daily", "weekly", "monthly")
-]
-KEYS = {"node_run_states": "period_node_run_id", "work_order_status": "period_work_order_id",
-        "achievement_rates": "achievement_rate_id"}  # fmt: skip
 
 
 def local(text: str) -> datetime:
@@ -208,14 +201,6 @@ def write_sources(root: Path, seen_at: datetime) -> None:
         pd.DataFrame(rows, columns=["wo", "process", "status", "at"]).to_csv(root / f"{name}.csv", index=False)
 
 
-def snapshot() -> dict[str, pd.DataFrame]:
-    frames = {}
-    for table in RESULTS:
-        key = KEYS[table.rsplit("_", 1)[0]]
-        frames[table] = query(f"select * from {{s}}.{table}").sort_values(key).reset_index(drop=True)
-    return frames
-
-
 def states(table: str, period_id: str) -> dict[tuple[str, str], str]:
     rows = query(f"select work_order_id, node_code, visit, state from {{s}}.{table} where period_id = '{period_id}'")
     assert (rows.visit == 1).all()
@@ -223,20 +208,20 @@ def states(table: str, period_id: str) -> dict[tuple[str, str], str]:
 
 
 class _Clock:
-    """orchestration.assets.dbt reads `datetime.now(UTC)` for as_of_cap: pinned to the simulated instant."""
+    """The dbt assets cap as_of at `orchestration.periods.utc_now()`: pinned to the simulated instant."""
 
     at = datetime.now(UTC)
 
     @classmethod
-    def now(cls, tz=None) -> datetime:
-        return cls.at.astimezone(tz)
+    def now(cls) -> datetime:
+        return cls.at
 
 
 @pytest.fixture(scope="module")
 def boundary_runs(tmp_path_factory: pytest.TempPathFactory, warehouse_target: str) -> Iterator[dict]:
     from dagster import DagsterInstance
 
-    import orchestration.assets.dbt as dbt_assets_module
+    import orchestration.periods as periods_module
     from orchestration.definitions import build_defs
     from orchestration.runner import run_job
 
@@ -247,7 +232,7 @@ def boundary_runs(tmp_path_factory: pytest.TempPathFactory, warehouse_target: st
         commitments.write_text(COMMITMENTS, encoding="utf-8")
         with isolated_pipeline(root, warehouse_target), pytest.MonkeyPatch.context() as mp:
             mp.setenv("COMMITMENTS_FILE", str(commitments))
-            mp.setattr(dbt_assets_module, "datetime", _Clock)
+            mp.setattr(periods_module, "utc_now", _Clock.now)
             for name, text in SOURCES.items():
                 (root / "sources_config" / f"{name}.yaml").write_text(f"name: {name}\n{text}", encoding="utf-8")
             with DagsterInstance.ephemeral() as instance:
@@ -283,7 +268,7 @@ def boundary_runs(tmp_path_factory: pytest.TempPathFactory, warehouse_target: st
                     at(local("2026-06-03 00:30:00"), "daily_job", "2026-06-02")
                     at(local("2026-06-08 00:30:00"), "weekly_job", "2026-06-01")
                     at(local("2026-07-01 00:30:00"), "monthly_job", "2026-06-01")
-                    out["timely"] = snapshot()
+                    out["timely"] = snapshot_marts()
                 else:
                     _Clock.at = datetime.now(UTC)
                     write_sources(root, local("2026-07-01 00:30:00"))
@@ -292,7 +277,7 @@ def boundary_runs(tmp_path_factory: pytest.TempPathFactory, warehouse_target: st
                         run_job(defs, "daily_job", instance, FIRST.isoformat(), LAST.isoformat())
                         run_job(defs, "weekly_job", instance, "2026-05-25", "2026-06-01")
                         run_job(defs, "monthly_job", instance, "2026-05-01", "2026-06-01")
-                        out[attempt] = snapshot()
+                        out[attempt] = snapshot_marts()
                     out["log"] = query("select * from {s}_landing.extraction_log")
                     out["landed"] = query(
                         "select source_system, partition_date, event_at as at from {s}_landing.status_events "

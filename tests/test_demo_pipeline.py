@@ -17,7 +17,14 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from tests.conftest import assert_base_table_equals_truth, isolated_pipeline, query, use_source
+from tests.conftest import (
+    RESULTS,
+    assert_base_table_equals_truth,
+    isolated_pipeline,
+    query,
+    snapshot_marts,
+    use_source,
+)
 
 pytestmark = pytest.mark.heavy  # a whole pipeline per warehouse: scheduled first (conftest.py)
 
@@ -25,13 +32,6 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 FIRST, LAST = date(2026, 3, 28), date(2026, 4, 2)  # Sat .. Thu: closes ISO week 2026-03-23 and March
 ORDERS_PER_DAY = 40
 SCHEDULE_DELAY = timedelta(minutes=30)  # daily_schedule fires at 00:30 (orchestration/definitions.py)
-RESULTS = [
-    f"{model}_{grain}"
-    for model in ("node_run_states", "work_order_status", "achievement_rates")
-    for grain in ("daily", "weekly", "monthly")
-]
-KEYS = {"node_run_states": "period_node_run_id", "work_order_status": "period_work_order_id",
-        "achievement_rates": "achievement_rate_id"}  # fmt: skip
 
 
 def end_of(day: date) -> datetime:
@@ -45,14 +45,6 @@ def write_demo_sources(root: Path, now: datetime) -> pd.DataFrame:
     truth = generate_truth(FIRST, now, ORDERS_PER_DAY, seed=11)
     write_sources(truth, root, now, start=FIRST)
     return truth
-
-
-def snapshot() -> dict[str, pd.DataFrame]:
-    frames = {}
-    for table in RESULTS:
-        key = KEYS[table.rsplit("_", 1)[0]]
-        frames[table] = query(f"select * from {{s}}.{table}").sort_values(key).reset_index(drop=True)
-    return frames
 
 
 @pytest.fixture(scope="module")
@@ -91,14 +83,14 @@ def demo_runs(tmp_path_factory: pytest.TempPathFactory, warehouse_target: str) -
                             if day == date(2026, 3, 31):
                                 run_job(defs, "monthly_job", instance, "2026-03-01", "2026-03-01")
                             day += timedelta(days=1)
-                        out["timely"] = snapshot()
+                        out["timely"] = snapshot_marts()
                     else:
                         out["truth"] = write_demo_sources(root, end_of(LAST))
                         for attempt in ("backfill", "rerun"):
                             run_job(defs, "daily_job", instance, FIRST.isoformat(), LAST.isoformat())
                             run_job(defs, "weekly_job", instance, "2026-03-23", "2026-03-23")
                             run_job(defs, "monthly_job", instance, "2026-03-01", "2026-03-01")
-                            out[attempt] = snapshot()
+                            out[attempt] = snapshot_marts()
                         out["base"] = query("select * from {s}.fct_node_runs")
                         out["log"] = query("select * from {s}_landing.extraction_log")
                         out["quarantine"] = query("select * from {s}_landing.quarantine")

@@ -23,7 +23,7 @@ lint: setup
 	$(BIN)/lint-imports
 	WAREHOUSE_DUCKDB_PATH=$(CURDIR)/.lint.duckdb $(BIN)/sqlfluff lint dbt_project/models
 
-# Two workers, one per core; a unit of work is a test module, heavy modules first (tests/conftest.py).
+# Two workers, one per core; a unit of work is a test module on one warehouse, heavy modules first (tests/conftest.py).
 test: lint
 	$(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder
 

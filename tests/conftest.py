@@ -49,10 +49,27 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """For `pytest -n 2 --dist loadscope` (make test), where a test module is one unit of work (its shared
-    pipelines are built once): the heavy modules first, so that the workers finish together. Before xdist
-    sends the collection; a stable sort, so a module's tests stay together and in pytest's order."""
+    """For `pytest -n 2 --dist loadscope` (make test), where a unit of work is a test module on one warehouse
+    (its shared pipelines are built once): the heavy modules first, so that the workers finish together.
+    Before xdist sends the collection; a stable sort, so a module's tests stay together and in pytest's order."""
     session.items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`--dist loadscope`, with a module's DuckDB tests and its PostgreSQL tests as two units of work: a
+    module-scoped pipeline is built per warehouse anyway, and the two halves of a heavy module run at once."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleAndWarehouse(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            params = nodeid.rsplit("[", 1)[1].rstrip("]").split("-") if nodeid.endswith("]") else []
+            warehouse = next((w for w in ("duckdb", "postgres") if w in params), "")
+            return f"{module}::{warehouse}"
+
+    return ModuleAndWarehouse(config, log)
 
 
 # The nine period marts, and each one's primary key.

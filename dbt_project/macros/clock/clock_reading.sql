@@ -1,7 +1,7 @@
 {#-
   The clock's reading at an instant given as epoch seconds: the instant itself on the wall clock, working
   seconds on a business clock. A business clock reads its calendar's cumulative working-time table
-  (dim_calendar_days, built by orchestration/calendars.py): working seconds up to an instant t =
+  (dim_calendar_days, built by orchestration/reference/calendars.py): working seconds up to an instant t =
   cum_seconds of t's UTC day + the part of that day's working intervals before t. Two lookups and a few
   least/greatest per instant: constant work per run, whatever its length.
   Null when a business clock has no row for the day (outside its calendar's coverage): the marts' tests

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from orchestration.landing.rules import RULES, Batch, _column, _raw_records, _text
+from orchestration.landing.rules import RULES, Batch, declared_column, raw_records, text_values
 from orchestration.landing.tables import LANDING_BY_SHAPE, QUARANTINE
 from orchestration.periods import Window
 from orchestration.reference.catalogue import Catalogue
@@ -57,8 +57,8 @@ def _accepted(b: Batch) -> pd.DataFrame:
         {
             "source_system": b.cfg.name,
             "extracted_at": b.extracted_at,
-            "department": _text(_column(b.raw, b.cfg, "department")),
-            "position": _text(_column(b.raw, b.cfg, "position")),
+            "department": text_values(declared_column(b.raw, b.cfg, "department")),
+            "position": text_values(declared_column(b.raw, b.cfg, "position")),
             **{k: v for k, v in c.items() if k not in ("undecodable", "status_code", "event_role")},
         }
     )
@@ -82,6 +82,6 @@ def _quarantined(b: Batch) -> pd.DataFrame:
             "extracted_at": b.extracted_at,
             "reason_code": b.reasons[bad],
             "reason_detail": b.details[bad],
-            "raw_record": _raw_records(b.raw[bad]),
+            "raw_record": raw_records(b.raw[bad]),
         }
     )[QUARANTINE.column_names].reset_index(drop=True)

@@ -140,7 +140,7 @@ def unique_rows(b: Batch) -> None:
 
 @rule("missing_work_order_key")
 def keyed_by_work_order(b: Batch) -> None:
-    b.columns["work_order_id"] = work_order = _text(_column(b.raw, b.cfg, "work_order_id"))
+    b.columns["work_order_id"] = work_order = text_values(declared_column(b.raw, b.cfg, "work_order_id"))
     b.flag(work_order.isna(), "missing_work_order_key", "work-order key is empty")
 
 
@@ -150,7 +150,7 @@ def known_process(b: Batch) -> None:
     if cfg.process:
         process = pd.Series(cfg.process, index=b.raw.index, dtype="string")
     else:
-        source_process = _text(b.raw[cfg.columns["process"]])
+        source_process = text_values(b.raw[cfg.columns["process"]])
         process = source_process.map(cfg.processes).astype("string") if cfg.processes else source_process
     b.columns["process_code"] = process
     known = process.isin(set(b.catalogue.processes.process_code))
@@ -166,7 +166,7 @@ def known_node(b: Batch) -> None:
         [(p, src, node) for p, codes in cfg.nodes.items() for src, node in codes.items()],
         columns=["process_code", "code", "node_code"],
     ).astype("string")
-    code = _text(b.raw[cfg.columns["node" if cfg.shape == "intervals" else "status"]])
+    code = text_values(b.raw[cfg.columns["node" if cfg.shape == "intervals" else "status"]])
     node = _map_codes(
         pd.DataFrame({"process_code": process, "code": code}), node_map, ["process_code", "code"], "node_code"
     )
@@ -201,7 +201,7 @@ def known_node(b: Batch) -> None:
 
 @rule("unknown_segment")
 def known_segment(b: Batch) -> None:
-    segment = _text(_column(b.raw, b.cfg, "segment"))
+    segment = text_values(declared_column(b.raw, b.cfg, "segment"))
     if b.cfg.segments is not None:
         mapped = segment.map(b.cfg.segments).astype("string")
         b.flag(segment.notna() & mapped.isna(), "unknown_segment", "segment is not in the source's declared segments")
@@ -236,7 +236,7 @@ def not_overlapping(b: Batch) -> None:
     """Row keys first (a source without ids: the row's content is its identity), then overlaps."""
     cfg = b.cfg
     if "source_row_key" in cfg.columns:
-        row_key = _text(b.raw[cfg.columns["source_row_key"]])
+        row_key = text_values(b.raw[cfg.columns["source_row_key"]])
     else:
         declared = b.raw[list(dict.fromkeys(cfg.columns.values()))]
         row_key = pd.Series(
@@ -256,7 +256,7 @@ def not_overlapping(b: Batch) -> None:
 REASON_CODES = tuple(dict.fromkeys(code for r in RULES for code in r.reason_codes))
 
 
-def _text(series: pd.Series) -> pd.Series:
+def text_values(series: pd.Series) -> pd.Series:
     """Source values as stripped strings, with blanks as missing."""
     out = series.astype("string").str.strip()
     return out.mask(out == "")
@@ -267,7 +267,7 @@ def _instants(series: pd.Series, cfg: SourceConfig) -> tuple[pd.Series, pd.Serie
     if pd.api.types.is_datetime64_any_dtype(series):
         parsed, blank = series, series.isna()
     else:
-        text = _text(series)
+        text = text_values(series)
         blank = text.isna()
         fmt = cfg.timestamp_format or "ISO8601"
         parsed = pd.to_datetime(text, format=fmt, errors="coerce", utc=False)
@@ -286,7 +286,7 @@ def _instants(series: pd.Series, cfg: SourceConfig) -> tuple[pd.Series, pd.Serie
     return parsed.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]"), unparseable, not_unique
 
 
-def _column(raw: pd.DataFrame, cfg: SourceConfig, field: str) -> pd.Series:
+def declared_column(raw: pd.DataFrame, cfg: SourceConfig, field: str) -> pd.Series:
     name = cfg.columns.get(field)
     if name is None:
         return pd.Series(pd.NA, index=raw.index, dtype="string")
@@ -299,7 +299,7 @@ def _map_codes(keys: pd.DataFrame, mapping: pd.DataFrame, on: list[str], target:
     return pd.Series(merged[target].to_numpy(), index=keys.index, dtype="string")
 
 
-def _raw_records(bad: pd.DataFrame) -> list[str]:
+def raw_records(bad: pd.DataFrame) -> list[str]:
     """Each quarantined row as received: its columns as JSON, or the undecodable line itself."""
     if bad.empty:
         return []

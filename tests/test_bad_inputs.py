@@ -237,3 +237,17 @@ def test_unreadable_batch_is_rejected_whole_and_the_previous_load_stays(
     # Not half-loaded: landing, quarantine and log are exactly as the last good load left them.
     pd.testing.assert_frame_equal(partition_counts(warehouse, cfg.name, cfg.shape, window()), before)
     assert _landed_keys(warehouse, kind, cfg) == landed_before == sorted(expected(kind)["accepted"])
+
+
+def test_every_reason_code_is_a_rule_in_the_order_it_is_tested_and_is_in_the_catalogue() -> None:
+    """The rules are tested in this order (a row gets the first that rejects it), and the fault catalogue
+    has a row for each of their reason codes in at least one kind of source."""
+    from orchestration.landing.rules import REASON_CODES, RULES
+
+    assert REASON_CODES == (
+        "undecodable_bytes", "unparseable_timestamp", "local_time_not_unique", "duplicate_row",
+        "missing_work_order_key", "unknown_process", "unknown_status", "unknown_node", "unknown_segment",
+        "end_before_start", "start_in_future", "overlapping_run",
+    )  # fmt: skip
+    assert [r.name for r in RULES][:3] == ["decodable", "parsed_instants", "placed_in_partitions"]
+    assert set(REASON_CODES) == {reason for _, reason in FAULTS}

@@ -11,9 +11,10 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from orchestration.config_files import StrictModel, read_yaml
+from orchestration.errors import ConfigError
 from orchestration.reference.calendars import parse_duration
 from orchestration.reference.catalogue import WILDCARD
 from orchestration.settings import Settings
@@ -22,15 +23,11 @@ LEVELS = ("notice", "acceptable", "warning")  # in increasing severity
 BANDS = ("acceptable", "warning")
 
 
-class AlertConfigError(ValueError):
+class AlertConfigError(ConfigError):
     pass
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Evaluation(_Strict):
+class Evaluation(StrictModel):
     cron: str = "*/15 * * * *"
     cursor_overlap: int = 300
     initial_lookback: int = 2 * 86400
@@ -43,7 +40,7 @@ class Evaluation(_Strict):
         return (os.environ.get(self.dagster_ui_url_env) or "http://127.0.0.1:3000").rstrip("/")
 
 
-class Delivery(_Strict):
+class Delivery(StrictModel):
     max_attempts: int = Field(default=8, ge=1)
     backoff_initial: int = 30
     backoff_max: int = 1800
@@ -55,7 +52,7 @@ class Delivery(_Strict):
     )
 
 
-class Rule(_Strict):
+class Rule(StrictModel):
     process: str = WILDCARD
     node: str = WILDCARD
     segment: str = WILDCARD
@@ -68,7 +65,7 @@ class Rule(_Strict):
         return sum(v != WILDCARD for v in (self.process, self.node, self.segment))
 
 
-class Channel(_Strict):
+class Channel(StrictModel):
     type: Literal["log", "webhook", "email"]
     language: Literal["zh", "en"] = "zh"
     digest: bool = False
@@ -96,13 +93,13 @@ class Channel(_Strict):
         return self
 
 
-class Route(_Strict):
+class Route(StrictModel):
     department: str = WILDCARD
     position: str = WILDCARD
     channels: list[str]
 
 
-class Templates(_Strict):
+class Templates(StrictModel):
     # Times in messages are local to this zone; the loader fills in the business time zone.
     time_zone: str = "UTC"
     levels: dict[str, str]
@@ -123,7 +120,7 @@ class Templates(_Strict):
         return self
 
 
-class AlertConfig(_Strict):
+class AlertConfig(StrictModel):
     evaluation: Evaluation = Evaluation()
     delivery: Delivery = Delivery()
     rules: list[Rule] = Field(min_length=1)
@@ -147,9 +144,11 @@ class AlertConfig(_Strict):
 @cache
 def _load(path: Path, stamp: float, business_time_zone: str) -> AlertConfig:
     try:
-        config = AlertConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (ValidationError, yaml.YAMLError) as exc:
-        raise AlertConfigError(f"{path}: {exc}") from exc
+        config = read_yaml(path, "set ALERTS_FILE, or put alerts.yaml in the configuration directory").validate(
+            AlertConfig
+        )
+    except ConfigError as exc:
+        raise AlertConfigError(str(exc)) from None
     for templates in config.templates.values():
         templates.time_zone = business_time_zone
     return config
@@ -158,4 +157,5 @@ def _load(path: Path, stamp: float, business_time_zone: str) -> AlertConfig:
 def load_alert_config(settings: Settings, path: Path | None = None) -> AlertConfig:
     """The alert rules of the settings (or of `path`), validated; reread when the file changes."""
     path = path or settings.alerts_file
-    return _load(path, path.stat().st_mtime, settings.business_time_zone.key)
+    stamp = path.stat().st_mtime if path.exists() else 0.0
+    return _load(path, stamp, settings.business_time_zone.key)

@@ -164,32 +164,51 @@ class ConfigFile:
         try:
             return model.model_validate(self.data)
         except ValidationError as exc:
-            lines = dict.fromkeys(self._explain(error) for error in exc.errors())
-            raise ConfigError("\n".join(lines)) from None
+            problems: dict[Loc, list[str]] = {}
+            for error in exc.errors():
+                loc, text = self._explain(error)
+                problems.setdefault(loc, []).append(text)
+            raise ConfigError("\n".join(self._line(loc, texts) for loc, texts in problems.items())) from None
 
-    def _explain(self, error: Mapping[str, Any]) -> str:
+    def _line(self, loc: Loc, texts: list[str]) -> str:
+        if loc == ():  # a missing top-level key: the text says it all
+            return f"{shown(self.path)}:1: {texts[0]}"
+        # The alternatives of a union (int | str, a model or 'off') fail together: one sentence for them.
+        if len(texts) > 1 and all(t.startswith("Input should be ") for t in texts):
+            got = texts[0][texts[0].rfind(" (") :] if texts[0].endswith(")") else ""
+            texts = [
+                "Input should be "
+                + " or ".join(t.removeprefix("Input should be ").removesuffix(got) for t in texts)
+                + got
+            ]
+        return self.message(loc, "; ".join(dict.fromkeys(texts)))
+
+    def _explain(self, error: Mapping[str, Any]) -> tuple[Loc, str]:
         kind, raw = error["type"], tuple(error["loc"])
         if kind == "missing":
             loc = (*self._data_path(raw[:-1]), raw[-1])
             if len(loc) == 1:
-                return f"{shown(self.path)}:1: the top-level key `{loc[0]}:` is missing"
-            return self.message(loc[:-1], f"the key `{loc[-1]}:` is missing")
-        loc = self._data_path(raw)
+                return (), f"the top-level key `{loc[0]}:` is missing"
+            return loc[:-1], f"the key `{loc[-1]}:` is missing"
         text = str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
         value = error.get("input")
         if kind not in ("value_error", "assertion_error") and (value is None or isinstance(value, str | int | float)):
             text += " (it is empty)" if value is None else f" (got {value!r})"
-        return self.message(loc, text)
+        return self._data_path(raw), text
 
     def _data_path(self, loc: Loc) -> Loc:
         """`loc` without pydantic's union and validator tags: only the keys and indexes found in the data."""
         node, path = self.data, []
         for part in loc:
-            found = part in node if isinstance(node, dict) else isinstance(part, int) and 0 <= part < len(node)
-            if not (isinstance(node, dict | list) and found):
-                continue
-            node = node[part]
-            path.append(part)
+            if isinstance(node, dict):
+                found = part in node
+            elif isinstance(node, list):
+                found = isinstance(part, int) and 0 <= part < len(node)
+            else:
+                found = False
+            if found:
+                node = node[part]
+                path.append(part)
         return tuple(path)
 
 
@@ -227,7 +246,17 @@ def read_yaml(path: Path, missing_hint: str = "") -> ConfigFile:
 
 def read_config(path: Path, model: type[Model], missing_hint: str = "") -> tuple[ConfigFile, Model]:
     """Read and validate in one step; the ConfigFile names entries in later, cross-entry checks."""
-    file = read_yaml(path, missing_hint)
+    required = [f"`{name}:`" for name, field in model.model_fields.items() if field.is_required()]
+    try:
+        file = read_yaml(path, missing_hint)
+    except ConfigError as exc:
+        # A file that holds only the entries (a list) lacks the key they belong under: say which.
+        if required and str(exc).endswith("not a list"):
+            raise ConfigError(
+                f"{shown(path)}:1: the top-level key {' and '.join(required)} is missing: the file begins with "
+                f"{required[0]} and lists the entries under it"
+            ) from None
+        raise
     return file, file.validate(model)
 
 

@@ -82,15 +82,15 @@ def _reject_repeats(file: ConfigFile, raw: CatalogueFile) -> None:
         _one(file, ("processes", i, "code"), process.code, seen, "process")
         nodes: set[str] = set()
         for j, node in enumerate(process.nodes):
-            _one(file, ("processes", i, "nodes", j, "code"), node.code, nodes, f"node of process {process.code}")
+            _one(file, ("processes", i, "nodes", j, "code"), node.code, nodes, "node", f" of process {process.code}")
     segments: set[str] = set()
     for k, segment in enumerate(raw.segments):
         _one(file, ("segments", k), segment, segments, "segment")
 
 
-def _one(file: ConfigFile, loc: tuple, code: str, seen: set[str], what: str) -> None:
+def _one(file: ConfigFile, loc: tuple, code: str, seen: set[str], what: str, of: str = "") -> None:
     if code == WILDCARD:
-        raise CatalogueError(file.message(loc, f"{WILDCARD!r} means any {what.split()[0]}; it cannot be a code"))
+        raise CatalogueError(file.message(loc, f"{WILDCARD!r} means any {what}; it cannot be a code"))
     if code in seen:
-        raise CatalogueError(file.message(loc, f"{what} {code!r} is declared twice"))
+        raise CatalogueError(file.message(loc, f"{what} {code!r}{of} is declared twice"))
     seen.add(code)

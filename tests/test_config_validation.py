@@ -209,6 +209,23 @@ def test_an_alerts_file_names_the_misspelt_key_and_its_line(tmp_path: Path) -> N
     )
 
 
+def test_an_alert_rule_names_catalogue_codes(tmp_path: Path) -> None:
+    # A misspelt process matched no run, so its runs silently fell to the catch-all rule.
+    path = tmp_path / "alerts.yaml"
+    text = (CONFIG_DIR / "alerts.yaml").read_text(encoding="utf-8")
+    line = next(i for i, row in enumerate(text.splitlines(), start=1) if row.startswith("  - {process: HELPDESK"))
+    path.write_text(text.replace("{process: HELPDESK,", "{process: HELPDSK,"), encoding="utf-8")
+    settings = Settings.load({"COMMITMENTS_CONFIG_DIR": str(CONFIG_DIR)})
+    assert message_of(load_alert_config, settings, path) == (
+        f"{path}:{line}: rules[1] (HELPDSK / * / *): unknown process 'HELPDSK' (processes: REMUNERATION, "
+        "BROADBAND, COMPLAINT, HELPDESK)"
+    )
+    path.write_text(text.replace("{process: HELPDESK,", "{process: BROADBAND, segment: VIPP,"), encoding="utf-8")
+    assert message_of(load_alert_config, settings, path) == (
+        f"{path}:{line}: rules[1] (BROADBAND / * / VIPP): unknown segment 'VIPP' (segments: 公众, VIP, 政企)"
+    )
+
+
 def test_a_missing_file_says_how_to_point_at_it(tmp_path: Path) -> None:
     path = tmp_path / "commitments.yaml"
     assert message_of(load_commitments, path, None, {}, SHANGHAI) == (

@@ -13,10 +13,10 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from orchestration.config_files import StrictModel, read_yaml
+from orchestration.config_files import ConfigFile, StrictModel, read_yaml
 from orchestration.errors import ConfigError
 from orchestration.reference.calendars import parse_duration
-from orchestration.reference.catalogue import WILDCARD
+from orchestration.reference.catalogue import WILDCARD, Catalogue, load_catalogue
 from orchestration.settings import Settings
 
 LEVELS = ("notice", "acceptable", "warning")  # in increasing severity
@@ -142,11 +142,11 @@ class AlertConfig(StrictModel):
 
 
 @cache
-def _load(path: Path, stamp: float, business_time_zone: str) -> AlertConfig:
+def _load(path: Path, stamp: float, business_time_zone: str, processes_file: Path) -> AlertConfig:
     try:
-        config = read_yaml(path, "set ALERTS_FILE, or put alerts.yaml in the configuration directory").validate(
-            AlertConfig
-        )
+        file = read_yaml(path, "set ALERTS_FILE, or put alerts.yaml in the configuration directory")
+        config = file.validate(AlertConfig)
+        _check_rules(file, config, load_catalogue(processes_file))
     except ConfigError as exc:
         raise AlertConfigError(str(exc)) from None
     for templates in config.templates.values():
@@ -154,8 +154,28 @@ def _load(path: Path, stamp: float, business_time_zone: str) -> AlertConfig:
     return config
 
 
+def _check_rules(file: ConfigFile, config: AlertConfig, catalogue: Catalogue) -> None:
+    """A rule names the catalogue's codes: a misspelt one would match no run, leaving them to a broader rule."""
+    processes, nodes = set(catalogue.processes.process_code), catalogue.node_keys()
+    for i, rule in enumerate(config.rules):
+        label = f"{rule.process} / {rule.node} / {rule.segment}"
+        if rule.process != WILDCARD and rule.process not in processes:
+            raise file.error(
+                ("rules", i),
+                f"unknown process {rule.process!r} (processes: {', '.join(catalogue.processes.process_code)})",
+                label,
+            )
+        if rule.node != WILDCARD and not any(node == rule.node and rule.process in (WILDCARD, p) for p, node in nodes):
+            raise file.error(("rules", i), f"unknown node {rule.node!r} of process {rule.process}", label)
+        if rule.segment != WILDCARD and rule.segment not in catalogue.segments:
+            raise file.error(
+                ("rules", i), f"unknown segment {rule.segment!r} (segments: {', '.join(catalogue.segments)})", label
+            )
+
+
 def load_alert_config(settings: Settings, path: Path | None = None) -> AlertConfig:
-    """The alert rules of the settings (or of `path`), validated; reread when the file changes."""
+    """The alert rules of the settings (or of `path`), validated against the catalogue; reread when the file
+    changes."""
     path = path or settings.alerts_file
     stamp = path.stat().st_mtime if path.exists() else 0.0
-    return _load(path, stamp, settings.business_time_zone.key)
+    return _load(path, stamp, settings.business_time_zone.key, settings.processes_file)

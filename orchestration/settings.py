@@ -102,6 +102,11 @@ class Settings:
                 f"COMMITMENTS_CONFIG_DIR: {shown(config_dir)} is not a directory; set COMMITMENTS_CONFIG_DIR to "
                 "a configuration directory (pipeline.yaml, processes.yaml, commitments.yaml, sources/ ...)"
             )
+        calendars = env.get("COMMITMENTS_CALENDARS_FILE")
+        if calendars and not Path(calendars).is_file():  # optional in the directory, not when named
+            raise ConfigError(
+                f"COMMITMENTS_CALENDARS_FILE: {calendars} is not a file; set it to calendars.yaml, or unset it"
+            )
         hint = "set COMMITMENTS_CONFIG_DIR to a configuration directory that holds one"
         _, raw = read_config(config_dir / "pipeline.yaml", PipelineFile, hint)
         return cls(

@@ -72,6 +72,10 @@ def test_a_wrong_environment_setting_names_the_variable_and_what_to_set(tmp_path
         f"COMMITMENTS_CONFIG_DIR: {tmp_path}/etc is not a directory; set COMMITMENTS_CONFIG_DIR to a configuration "
         "directory (pipeline.yaml, processes.yaml, commitments.yaml, sources/ ...)"
     )
+    # calendars.yaml is optional in the directory, so a wrong path would have meant "no calendars" silently.
+    assert message(COMMITMENTS_CALENDARS_FILE=str(tmp_path / "calendar.yaml")) == (
+        f"COMMITMENTS_CALENDARS_FILE: {tmp_path}/calendar.yaml is not a file; set it to calendars.yaml, or unset it"
+    )
     assert message(COMMITMENTS_CONFIG_DIR=str(tmp_path)) == (
         f"{tmp_path}/pipeline.yaml: no such file; set COMMITMENTS_CONFIG_DIR to a configuration directory that "
         "holds one"

@@ -60,8 +60,8 @@ def time_zone(name: object) -> ZoneInfo:
 
 
 def _duration_text(value: object) -> str:
-    parse_duration(value)  # type: ignore[arg-type]
-    return str(value)
+    seconds = parse_duration(value)  # type: ignore[arg-type]
+    return f"{seconds}s" if isinstance(value, int | float) else str(value)  # a bare number is seconds
 
 
 def _zone_name(value: str) -> str:
@@ -83,7 +83,7 @@ class StrictModel(BaseModel):
     @classmethod
     def _known_keys(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            known = [name for name in cls.model_fields]
+            known = list(cls.model_fields)
             unknown = [key for key in data if key not in cls.model_fields]
             if unknown:
                 raise ValueError("; ".join(_unknown_key(key, known) for key in unknown))

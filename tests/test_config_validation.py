@@ -265,6 +265,13 @@ def test_postgres_without_connection_settings_fails_with_what_to_set() -> None:
         Warehouse(target="postgres").query("select 1")
 
 
+def test_the_duckdb_path_must_name_a_file(tmp_path: Path) -> None:
+    assert message_of(warehouse, WAREHOUSE_DUCKDB_PATH=str(tmp_path)) == (
+        f"WAREHOUSE_DUCKDB_PATH={str(tmp_path)!r} is a directory: set it to the database file, e.g. "
+        f"{tmp_path}/warehouse.duckdb"
+    )
+
+
 def test_the_schema_must_be_an_identifier_before_it_reaches_sql() -> None:
     # Before: pasted into SQL; with `quality list` this really dropped fct_node_runs.
     for schema in ("commitments; drop table commitments.fct_node_runs; --", "Commitments", "1st", "a" * 56):
@@ -300,3 +307,26 @@ def test_the_main_command_prints_one_message_and_generates_nothing(tmp_path: Pat
     )
     assert "Traceback" not in done.stderr and done.stdout == ""
     assert list(tmp_path.iterdir()) == []  # stopped before generating the demo sources
+
+
+def test_dagster_shows_the_message_not_the_loaders_traceback(tmp_path: Path) -> None:
+    """`dagster dev` and `dagster definitions validate` load orchestration.definitions: the error they show
+    is the message, then one line of definitions.py, none of the loaders' frames."""
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG_DIR, config)
+    text = (config / "commitments.yaml").read_text(encoding="utf-8")
+    (config / "commitments.yaml").write_text(
+        text.replace("segment: VIP,  commitment: 1h", "segment: VIPP, commitment: 1h")
+    )
+    env = {**os.environ, "COMMITMENTS_CONFIG_DIR": str(config), "DAGSTER_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-m", "orchestration.definitions"],
+        cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode == 1
+    assert (
+        f"orchestration.errors.ConfigError: {config}/commitments.yaml:22: commitments[8] "
+        "(BROADBAND / DISPATCH / VIPP): unknown segment 'VIPP'"
+    ) in output
+    assert "orchestration/reference" not in output and output.count('File "') == 1

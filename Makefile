@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: setup demo test lint dev benchmark monitoring-demo clean
+.PHONY: setup demo demo-postgres test lint dev benchmark monitoring-demo clean
 
 setup: $(VENV)/.installed
 
@@ -16,6 +16,10 @@ $(VENV)/.installed: pyproject.toml
 
 demo: setup
 	$(BIN)/python -m demo.main
+
+# The demo on the development PostgreSQL server, named in full: the pipeline has no default connection.
+demo-postgres: setup
+	WAREHOUSE_TARGET=postgres PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres PGDATABASE=test $(BIN)/python -m demo.main
 
 lint: setup
 	$(BIN)/ruff check .

@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
 
+    # Importing the definitions validates the configuration and warehouse settings: before any source is generated.
     from orchestration.definitions import build_defs
     from orchestration.periods import PeriodRange
     from orchestration.runner import run_periods
@@ -162,4 +163,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from orchestration.errors import exit_on_config_error
+
+    with exit_on_config_error():
+        main()

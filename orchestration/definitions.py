@@ -1,4 +1,8 @@
-"""The one Dagster Definitions of the project, assembled from small modules over one `Settings`."""
+"""The one Dagster Definitions of the project, assembled from small modules over one `Settings`.
+
+Building them validates the whole configuration (every file of the configuration directory and the
+warehouse settings); a mistake stops the load with one `ConfigError` naming the file, entry or variable.
+"""
 
 from dagster import AssetSelection, Definitions, build_schedule_from_partitioned_job, define_asset_job
 from dagster_dbt import DbtCliResource
@@ -6,9 +10,11 @@ from dagster_dbt import DbtCliResource
 from orchestration.assets.dbt import dbt_asset_sets
 from orchestration.assets.extraction import extraction_assets
 from orchestration.assets.reference import reference_assets
+from orchestration.errors import ConfigError
 from orchestration.monitoring.job import build_monitoring_job, monitoring_schedule
 from orchestration.quality.gx import GreatExpectations
 from orchestration.quality.model_checks import model_checks
+from orchestration.reference.publish import check_reference
 from orchestration.settings import DBT_EXECUTABLE, Settings
 from orchestration.warehouse import Warehouse
 
@@ -16,6 +22,8 @@ from orchestration.warehouse import Warehouse
 def build_defs(settings: Settings | None = None) -> Definitions:
     """Built from the settings (default: the configuration directory and the environment, read now)."""
     settings = settings or Settings.load()
+    check_reference(settings)
+    warehouse = Warehouse.from_settings(settings)
     reference = reference_assets(settings)
     extraction = extraction_assets(settings)
     dbt = dbt_asset_sets(settings, extraction)
@@ -52,7 +60,7 @@ def build_defs(settings: Settings | None = None) -> Definitions:
         jobs=[reference_job, daily_job, weekly_job, monthly_job, monitoring_job],
         schedules=schedules,
         resources={
-            "warehouse": Warehouse.from_settings(settings),
+            "warehouse": warehouse,
             "gx": GreatExpectations.from_settings(settings),
             "dbt": DbtCliResource(
                 project_dir=settings.dbt_project_dir,
@@ -63,4 +71,9 @@ def build_defs(settings: Settings | None = None) -> Definitions:
     )
 
 
-defs = build_defs()
+try:
+    defs = build_defs()
+except ConfigError as error:
+    # The message says where and what to set; the frames of the loaders would only bury it (`dagster dev`
+    # and `dagster definitions validate` show the message, then this one line).
+    raise ConfigError(str(error)) from None

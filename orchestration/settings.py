@@ -21,6 +21,9 @@ A configuration directory holds `pipeline.yaml`, `processes.yaml`, `commitments.
 `alerts.yaml` and `sources/*.yaml` (see `tests/fixtures/config_minimal` for the smallest one that loads).
 Warehouse connections and source credentials are not settings: they come from the environment as
 Dagster `EnvVar`s (orchestration/warehouse.py) or from the variables each source declares.
+
+Everything is checked as it is read: a wrong value raises `ConfigError` naming the file and key of
+pipeline.yaml (orchestration/config_files.py) or the environment variable to set.
 """
 
 from __future__ import annotations
@@ -33,13 +36,32 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import yaml
+from pydantic import Field
+
+from orchestration.config_files import Duration, StrictModel, TimeZoneName, read_config, shown, time_zone
+from orchestration.errors import ConfigError
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_DIR / "dbt_project"
 # The dbt installed beside this interpreter, so it works without an activated virtualenv.
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
-_FALSE = ("0", "false", "off", "no")
+_TRUE, _FALSE = ("1", "true", "on", "yes"), ("0", "false", "off", "no")
+
+
+class _Freshness(StrictModel):
+    warn_after: Duration = "26h"
+    error_after: Duration = "4d"
+
+
+class PipelineFile(StrictModel):
+    """The schema of pipeline.yaml (its comments say what each key means)."""
+
+    business_time_zone: TimeZoneName = "UTC"
+    history_start: date = date(2010, 1, 1)
+    quarantine_limit: float = Field(default=0.01, ge=0, le=1)
+    clock_skew: Duration = "5min"
+    freshness: _Freshness = _Freshness()
+    great_expectations: bool = True
 
 
 @dataclass(frozen=True)
@@ -67,16 +89,26 @@ class Settings:
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """From the configuration directory's pipeline.yaml and the environment (default: os.environ)."""
+        """From the configuration directory's pipeline.yaml and the environment (default: os.environ).
+        Raises ConfigError naming the file and key, or the environment variable, of a wrong setting."""
         env = os.environ if environ is None else environ
 
         def path(variable: str, default: Path) -> Path:
             return Path(env.get(variable) or default).resolve()
 
         config_dir = path("COMMITMENTS_CONFIG_DIR", PROJECT_DIR / "config")
-        raw = yaml.safe_load((config_dir / "pipeline.yaml").read_text(encoding="utf-8")) or {}
-        freshness = raw.get("freshness") or {}
-        gx_env = env.get("COMMITMENTS_GX_CHECKS", "").strip().lower()
+        if not config_dir.is_dir():
+            raise ConfigError(
+                f"COMMITMENTS_CONFIG_DIR: {shown(config_dir)} is not a directory; set COMMITMENTS_CONFIG_DIR to "
+                "a configuration directory (pipeline.yaml, processes.yaml, commitments.yaml, sources/ ...)"
+            )
+        calendars = env.get("COMMITMENTS_CALENDARS_FILE")
+        if calendars and not Path(calendars).is_file():  # optional in the directory, not when named
+            raise ConfigError(
+                f"COMMITMENTS_CALENDARS_FILE: {calendars} is not a file; set it to calendars.yaml, or unset it"
+            )
+        hint = "set COMMITMENTS_CONFIG_DIR to a configuration directory that holds one"
+        _, raw = read_config(config_dir / "pipeline.yaml", PipelineFile, hint)
         return cls(
             config_dir=config_dir,
             data_dir=path("COMMITMENTS_DATA_DIR", PROJECT_DIR / "data"),
@@ -86,11 +118,36 @@ class Settings:
             calendars_file=path("COMMITMENTS_CALENDARS_FILE", config_dir / "calendars.yaml"),
             alerts_file=path("ALERTS_FILE", config_dir / "alerts.yaml"),
             expectations_dir=path("COMMITMENTS_EXPECTATIONS_DIR", PROJECT_DIR / "expectations"),
-            business_time_zone=ZoneInfo(env.get("BUSINESS_TIME_ZONE") or raw.get("business_time_zone") or "UTC"),
-            history_start=date.fromisoformat(str(raw.get("history_start", "2010-01-01"))),
-            quarantine_limit=float(raw.get("quarantine_limit", 0.01)),
-            clock_skew=str(raw.get("clock_skew", "5min")),
-            great_expectations=gx_env not in _FALSE if gx_env else bool(raw.get("great_expectations", True)),
-            freshness_warn_after=str(freshness.get("warn_after", "26h")),
-            freshness_error_after=str(freshness.get("error_after", "4d")),
+            business_time_zone=_zone_of(env, raw.business_time_zone),
+            history_start=raw.history_start,
+            quarantine_limit=raw.quarantine_limit,
+            clock_skew=raw.clock_skew,
+            great_expectations=_flag(env, "COMMITMENTS_GX_CHECKS", raw.great_expectations),
+            freshness_warn_after=raw.freshness.warn_after,
+            freshness_error_after=raw.freshness.error_after,
         )
+
+
+def _zone_of(env: Mapping[str, str], configured: str) -> ZoneInfo:
+    override = env.get("BUSINESS_TIME_ZONE")
+    if not override:
+        return ZoneInfo(configured)
+    try:
+        return time_zone(override)
+    except ValueError as exc:
+        raise ConfigError(
+            f"BUSINESS_TIME_ZONE: {exc}; set BUSINESS_TIME_ZONE to one, or unset it to use "
+            "business_time_zone of pipeline.yaml"
+        ) from None
+
+
+def _flag(env: Mapping[str, str], variable: str, configured: bool) -> bool:
+    value = env.get(variable, "").strip().lower()
+    if not value:
+        return configured
+    if value not in _TRUE + _FALSE:
+        raise ConfigError(
+            f"{variable}={env[variable]!r} is neither true nor false; set {variable} to one of "
+            f"{', '.join(_TRUE + _FALSE)}, or unset it"
+        )
+    return value in _TRUE

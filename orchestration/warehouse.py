@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext, suppress
@@ -18,8 +19,16 @@ from typing import Any, Literal
 import pandas as pd
 from dagster import ConfigurableResource, EnvVar
 
+from orchestration.errors import ConfigError
 from orchestration.settings import Settings
 
+TARGETS = ("duckdb", "postgres")
+# A schema name goes into SQL unquoted: lower case (PostgreSQL folds unquoted names), and short enough
+# that `<schema>_landing` fits PostgreSQL's 63 characters.
+SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,54}$")
+# A PostgreSQL warehouse is named in full: no development default, so nothing is ever written into
+# whatever database happens to answer on localhost. PGPORT (5432) and PGPASSWORD (none) are optional.
+PG_REQUIRED = ("PGHOST", "PGUSER", "PGDATABASE")
 # DuckDB: one writing process per file, and within it one connection at a time (threads of one process
 # share the database instance; concurrent pandas scans on it are not safe).
 _duckdb_lock = threading.RLock()
@@ -31,27 +40,37 @@ class Warehouse(ConfigurableResource):
     target: Literal["duckdb", "postgres"] = "duckdb"
     duckdb_path: str = ""
     schema_name: str = "commitments"
-    pg_host: str = "127.0.0.1"
+    pg_host: str = ""
     pg_port: int = 5432
-    pg_user: str = "postgres"
+    pg_user: str = ""
     pg_password: str = ""
-    pg_database: str = "test"
+    pg_database: str = ""
 
     @classmethod
     def from_settings(cls, settings: Settings, environ: Mapping[str, str] | None = None) -> Warehouse:
         """The warehouse the environment names, as the dbt profile reads it (dbt_project/profiles.yml):
-        WAREHOUSE_TARGET, WAREHOUSE_SCHEMA, WAREHOUSE_DUCKDB_PATH (default <data dir>/warehouse.duckdb) and
-        the libpq variables; the password stays an `EnvVar`, resolved only when Dagster builds the resource."""
+        WAREHOUSE_TARGET (duckdb or postgres), WAREHOUSE_SCHEMA, WAREHOUSE_DUCKDB_PATH (default
+        <data dir>/warehouse.duckdb) and, for PostgreSQL, the libpq variables PG_REQUIRED (plus PGPORT and
+        PGPASSWORD); the password stays an `EnvVar`, resolved only when Dagster builds the resource.
+        Raises ConfigError naming the variable to set."""
         env = os.environ if environ is None else environ
+        target = env.get("WAREHOUSE_TARGET") or "duckdb"
+        if target not in TARGETS:
+            raise ConfigError(
+                f"WAREHOUSE_TARGET={target!r} is not a warehouse: set WAREHOUSE_TARGET to duckdb or postgres "
+                "(unset means duckdb)"
+            )
+        duckdb_path = env.get("WAREHOUSE_DUCKDB_PATH") or str(settings.data_dir / "warehouse.duckdb")
+        if Path(duckdb_path).is_dir():
+            raise ConfigError(
+                f"WAREHOUSE_DUCKDB_PATH={duckdb_path!r} is a directory: set it to the database file, e.g. "
+                f"{Path(duckdb_path) / 'warehouse.duckdb'}"
+            )
         return cls(
-            target=env.get("WAREHOUSE_TARGET", "duckdb"),  # type: ignore[arg-type]
-            duckdb_path=env.get("WAREHOUSE_DUCKDB_PATH") or str(settings.data_dir / "warehouse.duckdb"),
-            schema_name=env.get("WAREHOUSE_SCHEMA", "commitments"),
-            pg_host=env.get("PGHOST", "127.0.0.1"),
-            pg_port=int(env.get("PGPORT", "5432")),
-            pg_user=env.get("PGUSER", "postgres"),
-            pg_password=EnvVar("PGPASSWORD") if env.get("PGPASSWORD") else "",
-            pg_database=env.get("PGDATABASE", "test"),
+            target=target,  # type: ignore[arg-type]
+            duckdb_path=duckdb_path,
+            schema_name=_schema_name(env.get("WAREHOUSE_SCHEMA") or "commitments"),
+            **(_postgres_connection(env) if target == "postgres" else {}),
         )
 
     def dbt_environment(self) -> dict[str, str]:
@@ -79,6 +98,7 @@ class Warehouse(ConfigurableResource):
                 conn.close()
 
     def _open(self) -> Any:
+        _schema_name(self.schema_name)
         if self.target == "duckdb":
             import duckdb
 
@@ -86,6 +106,8 @@ class Warehouse(ConfigurableResource):
             return duckdb.connect(self.duckdb_path)
         import psycopg2
 
+        if not (self.pg_host and self.pg_user and self.pg_database):
+            raise ConfigError(f"a PostgreSQL warehouse needs its connection: set {', '.join(PG_REQUIRED)}")
         return psycopg2.connect(
             host=self.pg_host, port=self.pg_port, user=self.pg_user,
             password=self.pg_password or None, dbname=self.pg_database,
@@ -177,6 +199,35 @@ class Warehouse(ConfigurableResource):
         _pg_copy(cur, "staged_rows", frame)
         cur.execute(f"insert into {qualified} ({columns}) select {columns} from staged_rows{conflict}")
         return max(cur.rowcount, 0)
+
+
+def _schema_name(name: str) -> str:
+    if not SCHEMA_NAME.match(name):
+        raise ConfigError(
+            f"WAREHOUSE_SCHEMA={name!r} is not a schema name: set WAREHOUSE_SCHEMA to lower-case letters, digits "
+            "and underscores, starting with a letter or underscore, at most 55 characters (e.g. commitments)"
+        )
+    return name
+
+
+def _postgres_connection(env: Mapping[str, str]) -> dict[str, Any]:
+    missing = [variable for variable in PG_REQUIRED if not env.get(variable)]
+    if missing:
+        raise ConfigError(
+            f"WAREHOUSE_TARGET=postgres needs the connection in the environment: set {', '.join(missing)} "
+            "(PGPORT defaults to 5432; PGPASSWORD if the server asks for one), e.g. "
+            "PGHOST=127.0.0.1 PGUSER=postgres PGDATABASE=commitments"
+        )
+    port = env.get("PGPORT") or "5432"
+    if not (port.isdigit() and 0 < int(port) < 65536):
+        raise ConfigError(f"PGPORT={port!r} is not a port: set PGPORT to a number from 1 to 65535 (default 5432)")
+    return {
+        "pg_host": env["PGHOST"],
+        "pg_port": int(port),
+        "pg_user": env["PGUSER"],
+        "pg_password": EnvVar("PGPASSWORD") if env.get("PGPASSWORD") else "",
+        "pg_database": env["PGDATABASE"],
+    }
 
 
 def _pg_columns(frame: pd.DataFrame) -> str:

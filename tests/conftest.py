@@ -83,6 +83,8 @@ KEYS = {"node_run_states": "period_node_run_id", "work_order_status": "period_wo
 
 
 PG_HOST, PG_PORT = os.environ.get("PGHOST", "127.0.0.1"), int(os.environ.get("PGPORT", "5432"))
+# The tests' PostgreSQL warehouse, named in full: the pipeline has no default connection (orchestration/warehouse.py).
+PG_ENV = {"PGHOST": PG_HOST, "PGPORT": str(PG_PORT), "PGUSER": "postgres", "PGDATABASE": "test"}
 MARIADB_HOST, MARIADB_PORT = "127.0.0.1", 3306
 
 
@@ -105,6 +107,9 @@ def isolated_pipeline(root: Path, target: str) -> Iterator[Path]:
         mp.setenv("COMMITMENTS_DATA_DIR", str(root))
         mp.setenv("COMMITMENTS_SOURCES_DIR", str(sources))
         mp.setenv("WAREHOUSE_TARGET", target)
+        if target == "postgres":
+            for variable, value in PG_ENV.items():
+                mp.setenv(variable, value)
         mp.setenv("WAREHOUSE_DUCKDB_PATH", str(root / "warehouse.duckdb"))
         mp.setenv("WAREHOUSE_SCHEMA", schema)
         mp.setenv("DAGSTER_HOME", str(root / "dagster_home"))
@@ -121,7 +126,7 @@ def isolated_pipeline(root: Path, target: str) -> Iterator[Path]:
 def _drop_pg_schemas(schema: str) -> None:
     import psycopg2
 
-    conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="test")
+    conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_ENV["PGUSER"], dbname=PG_ENV["PGDATABASE"])
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(f"drop schema if exists {schema} cascade; drop schema if exists {schema}_landing cascade")

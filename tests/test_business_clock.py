@@ -351,7 +351,7 @@ def test_china_calendar_fails_clearly_beyond_the_package(tmp_path: Path) -> None
               - {valid_from: 2026-01-01, working_hours: {mon: [09:00-17:00]}, holidays: china, until: 2027-12-31}
         """,
     )
-    with pytest.raises(CalendarError, match=r"calendar cn version 1: chinese-calendar .* no holidays for 2027"):
+    with pytest.raises(CalendarError, match=r"calendars.cn.versions\[0\]: chinese-calendar .* no holidays for 2027"):
         load_calendars(date(2026, 1, 1), path)
 
 
@@ -361,7 +361,7 @@ def test_china_calendar_fails_clearly_beyond_the_package(tmp_path: Path) -> None
         (
             "[{valid_from: 2026-01-01, working_hours: {mon: [09:00-17:00]}},"
             " {valid_from: 2026-06-01, working_hours: {mon: [09:00-17:00]}}]",
-            "version 2: overlaps .*version 1",
+            r"calendars.office.versions\[1\]: overlaps .*calendars.office.versions\[0\]",
         ),
         ("[{valid_from: 2026-01-01, working_hours: {mon: [17:00-09:00]}}]", "must start before it ends"),
         ("[{valid_from: 2026-01-01, working_hours: {mon: [09:00-13:00, 12:00-17:00]}}]", "mon intervals overlap"),
@@ -391,5 +391,5 @@ def test_a_day_on_a_business_clock_is_its_nominal_working_day(tmp_path: Path) ->
         " valid_from: 2026-01-01, clock: moon_office}\n",
         encoding="utf-8",
     )
-    with pytest.raises(CommitmentError, match=r"entry 1 \(BROADBAND / ACCEPT / \*\): clock 'moon_office'"):
+    with pytest.raises(CommitmentError, match=r"commitments\[0\] \(BROADBAND / ACCEPT / \*\): clock 'moon_office'"):
         load_commitments(bad, load_catalogue(settings_of_env().processes_file), calendars, SHANGHAI)

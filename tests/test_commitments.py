@@ -39,14 +39,17 @@ def load(tmp_path: Path, lines: str, path: Path | None = None):
 @pytest.mark.parametrize(
     ("lines", "message"),
     [
-        (entry(commitment="2h", tolerance="1h"), r"entry 1 \(BROADBAND / ACCEPT / \*\): tolerance 1h is shorter"),
+        (
+            entry(commitment="2h", tolerance="1h"),
+            r"commitments\[0\] \(BROADBAND / ACCEPT / \*\): tolerance 1h is shorter",
+        ),
         (
             entry(segment="VIP") + entry(segment="VIP", valid="valid_from: 2026-02-01, valid_to: 2026-03-01"),
-            r"entry 2 \(BROADBAND / ACCEPT / VIP\): overlaps .*entry 1",
+            r"commitments\[1\] \(BROADBAND / ACCEPT / VIP\): overlaps commitments\[0\]",
         ),
-        (entry(process="BROADBND"), r"entry 1 .*unknown process 'BROADBND'"),
-        (entry(node="INSTAL"), r"entry 1 .*unknown node 'INSTAL' of process BROADBAND"),
-        (entry(commitment="soon"), r"entry 1 .*'soon' is not a duration"),
+        (entry(process="BROADBND"), r"commitments\[0\] .*unknown process 'BROADBND'"),
+        (entry(node="INSTAL"), r"commitments\[0\] .*unknown node 'INSTAL' of process BROADBAND"),
+        (entry(commitment="soon"), r"commitments\[0\] .*'soon' is not a duration"),
     ],
 )
 def test_invalid_commitments_name_the_entry(tmp_path: Path, lines: str, message: str) -> None:

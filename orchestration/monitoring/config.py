@@ -11,26 +11,23 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from orchestration.config_files import ConfigFile, StrictModel, read_yaml
+from orchestration.errors import ConfigError
 from orchestration.reference.calendars import parse_duration
-from orchestration.reference.catalogue import WILDCARD
+from orchestration.reference.catalogue import WILDCARD, Catalogue, load_catalogue
 from orchestration.settings import Settings
 
 LEVELS = ("notice", "acceptable", "warning")  # in increasing severity
 BANDS = ("acceptable", "warning")
 
 
-class AlertConfigError(ValueError):
+class AlertConfigError(ConfigError):
     pass
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Evaluation(_Strict):
+class Evaluation(StrictModel):
     cron: str = "*/15 * * * *"
     cursor_overlap: int = 300
     initial_lookback: int = 2 * 86400
@@ -43,7 +40,7 @@ class Evaluation(_Strict):
         return (os.environ.get(self.dagster_ui_url_env) or "http://127.0.0.1:3000").rstrip("/")
 
 
-class Delivery(_Strict):
+class Delivery(StrictModel):
     max_attempts: int = Field(default=8, ge=1)
     backoff_initial: int = 30
     backoff_max: int = 1800
@@ -55,7 +52,7 @@ class Delivery(_Strict):
     )
 
 
-class Rule(_Strict):
+class Rule(StrictModel):
     process: str = WILDCARD
     node: str = WILDCARD
     segment: str = WILDCARD
@@ -68,7 +65,7 @@ class Rule(_Strict):
         return sum(v != WILDCARD for v in (self.process, self.node, self.segment))
 
 
-class Channel(_Strict):
+class Channel(StrictModel):
     type: Literal["log", "webhook", "email"]
     language: Literal["zh", "en"] = "zh"
     digest: bool = False
@@ -96,13 +93,13 @@ class Channel(_Strict):
         return self
 
 
-class Route(_Strict):
+class Route(StrictModel):
     department: str = WILDCARD
     position: str = WILDCARD
     channels: list[str]
 
 
-class Templates(_Strict):
+class Templates(StrictModel):
     # Times in messages are local to this zone; the loader fills in the business time zone.
     time_zone: str = "UTC"
     levels: dict[str, str]
@@ -123,7 +120,7 @@ class Templates(_Strict):
         return self
 
 
-class AlertConfig(_Strict):
+class AlertConfig(StrictModel):
     evaluation: Evaluation = Evaluation()
     delivery: Delivery = Delivery()
     rules: list[Rule] = Field(min_length=1)
@@ -145,17 +142,40 @@ class AlertConfig(_Strict):
 
 
 @cache
-def _load(path: Path, stamp: float, business_time_zone: str) -> AlertConfig:
+def _load(path: Path, stamp: float, business_time_zone: str, processes_file: Path) -> AlertConfig:
     try:
-        config = AlertConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (ValidationError, yaml.YAMLError) as exc:
-        raise AlertConfigError(f"{path}: {exc}") from exc
+        file = read_yaml(path, "set ALERTS_FILE, or put alerts.yaml in the configuration directory")
+        config = file.validate(AlertConfig)
+        _check_rules(file, config, load_catalogue(processes_file))
+    except ConfigError as exc:
+        raise AlertConfigError(str(exc)) from None
     for templates in config.templates.values():
         templates.time_zone = business_time_zone
     return config
 
 
+def _check_rules(file: ConfigFile, config: AlertConfig, catalogue: Catalogue) -> None:
+    """A rule names the catalogue's codes: a misspelt one would match no run, leaving them to a broader rule."""
+    processes, nodes = set(catalogue.processes.process_code), catalogue.node_keys()
+    for i, rule in enumerate(config.rules):
+        label = f"{rule.process} / {rule.node} / {rule.segment}"
+        if rule.process != WILDCARD and rule.process not in processes:
+            raise file.error(
+                ("rules", i),
+                f"unknown process {rule.process!r} (processes: {', '.join(catalogue.processes.process_code)})",
+                label,
+            )
+        if rule.node != WILDCARD and not any(node == rule.node and rule.process in (WILDCARD, p) for p, node in nodes):
+            raise file.error(("rules", i), f"unknown node {rule.node!r} of process {rule.process}", label)
+        if rule.segment != WILDCARD and rule.segment not in catalogue.segments:
+            raise file.error(
+                ("rules", i), f"unknown segment {rule.segment!r} (segments: {', '.join(catalogue.segments)})", label
+            )
+
+
 def load_alert_config(settings: Settings, path: Path | None = None) -> AlertConfig:
-    """The alert rules of the settings (or of `path`), validated; reread when the file changes."""
+    """The alert rules of the settings (or of `path`), validated against the catalogue; reread when the file
+    changes."""
     path = path or settings.alerts_file
-    return _load(path, path.stat().st_mtime, settings.business_time_zone.key)
+    stamp = path.stat().st_mtime if path.exists() else 0.0
+    return _load(path, stamp, settings.business_time_zone.key, settings.processes_file)

@@ -21,7 +21,12 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-import yaml
+from pydantic import Field
+
+from orchestration.config_files import ConfigFile, StrictModel, TimeZoneName, parse_duration, read_config
+from orchestration.errors import ConfigError
+
+__all__ = ["parse_duration"]  # re-exported: durations are read here and by the commitments
 
 WALL_CLOCK = "wall"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -29,26 +34,34 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_PIECES_PER_UTC_DAY = 6
 DEFAULT_UNTIL = date(2035, 12, 31)
 DEFAULT_NOMINAL_DAY_SECONDS = 8 * 3600
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|min|m|h|d)\s*$")
-_UNIT_SECONDS = {"s": 1, "sec": 1, "min": 60, "m": 60, "h": 3600, "d": 86400}
 _INTERVAL = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _DAY = 86400
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class CalendarError(ValueError):
+class CalendarError(ConfigError):
     pass
 
 
-def parse_duration(text: str | int | float, day_seconds: int = 86400) -> int:
-    """'30min', '4h', '3d' -> seconds. A bare number is seconds. A day is `day_seconds`: 24h on the wall
-    clock, one nominal working day on a business calendar's clock."""
-    if isinstance(text, int | float):
-        return int(text)
-    match = _DURATION.match(str(text))
-    if not match:
-        raise ValueError(f"{text!r} is not a duration like 30min, 4h or 3d")
-    unit = match.group(2)
-    return int(float(match.group(1)) * (day_seconds if unit == "d" else _UNIT_SECONDS[unit]))
+class VersionEntry(StrictModel):
+    valid_from: datetime | date | str
+    valid_to: datetime | date | str | None = None
+    until: date = DEFAULT_UNTIL
+    working_hours: dict[str, list[str] | None] | None = None
+    holidays: str | dict[str, str] | None = None
+    holiday_dates: list[date] = []
+    workday_dates: list[date] = []
+    make_up_hours: str = "mon"
+
+
+class CalendarEntry(StrictModel):
+    time_zone: TimeZoneName
+    nominal_day: int | float | str = DEFAULT_NOMINAL_DAY_SECONDS
+    versions: list[VersionEntry] = Field(min_length=1)
+
+
+class CalendarsFile(StrictModel):
+    calendars: dict[str, CalendarEntry]
 
 
 @dataclass(frozen=True)
@@ -63,7 +76,7 @@ class CalendarVersion:
     workdays: frozenset[date]
     make_up_weekday: int
     until: date
-    where: str = field(compare=False)
+    where: str = field(compare=False)  # file:line: entry, to start messages about this version
 
     @property
     def version_id(self) -> str:
@@ -79,19 +92,19 @@ def _date(value: object, where: str) -> date:
         raise CalendarError(f"{where}: {value!r} is not a date") from exc
 
 
-def validity(spec: dict, tz: ZoneInfo, where: str, error: type[ValueError]) -> tuple[datetime, datetime | None]:
+def validity(valid_from: object, valid_to: object, tz: ZoneInfo) -> tuple[datetime, datetime | None]:
     """The `valid_from` (required) and `valid_to` (open when empty) of a calendar version or a commitment,
-    as naive UTC; `valid_to` must be after `valid_from`. Raises `error` naming `where` otherwise."""
-    valid_from = _local_instant(spec.get("valid_from"), tz, where, error)
-    if valid_from is None:
-        raise error(f"{where}: valid_from is required")
-    valid_to = _local_instant(spec.get("valid_to"), tz, where, error)
-    if valid_to is not None and valid_to <= valid_from:
-        raise error(f"{where}: valid_to must be after valid_from")
-    return valid_from, valid_to
+    as naive UTC; `valid_to` must be after `valid_from`. Raises ValueError saying which is wrong."""
+    start = _local_instant(valid_from, tz, "valid_from")
+    if start is None:
+        raise ValueError("valid_from is required")
+    end = _local_instant(valid_to, tz, "valid_to")
+    if end is not None and end <= start:
+        raise ValueError(f"valid_to {valid_to} must be after valid_from {valid_from}")
+    return start, end
 
 
-def _local_instant(value: object, tz: ZoneInfo, where: str, error: type[ValueError]) -> datetime | None:
+def _local_instant(value: object, tz: ZoneInfo, key: str) -> datetime | None:
     """A date or date-time of the config files, local to `tz` unless it has an offset, as naive UTC; None
     when empty."""
     if value is None or value == "":
@@ -103,14 +116,14 @@ def _local_instant(value: object, tz: ZoneInfo, where: str, error: type[ValueErr
     else:
         try:
             local = datetime.fromisoformat(str(value))
-        except ValueError as exc:
-            raise error(f"{where}: {value!r} is not a date or date-time") from exc
+        except ValueError:
+            raise ValueError(f"{key} {value!r} is not a date or date-time, e.g. 2026-03-01 12:00") from None
     if local.tzinfo is None:
         local = local.replace(tzinfo=tz)
     return local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
 
 
-def _hours(raw: dict, where: str) -> dict[int, list[tuple[int, int]]]:
+def _hours(raw: dict | None, where: str) -> dict[int, list[tuple[int, int]]]:
     hours: dict[int, list[tuple[int, int]]] = {}
     for day, intervals in (raw or {}).items():
         if day not in WEEKDAYS:
@@ -154,7 +167,7 @@ def _exceptions(source: object, first: date, until: date, where: str, config_dir
         return set(), set()
     if source == "china":
         return _china(first, until, where)
-    if isinstance(source, dict) and "country" in source:
+    if isinstance(source, dict) and "country" in source and set(source) <= {"country", "subdiv"}:
         import holidays
 
         try:
@@ -164,38 +177,50 @@ def _exceptions(source: object, first: date, until: date, where: str, config_dir
         except NotImplementedError as exc:
             raise CalendarError(f"{where}: holidays: {exc}") from exc
         return set(days), set()
-    if isinstance(source, dict) and "file" in source:
-        path = Path(str(source["file"]).format(config_dir=config_dir))
-        if not path.exists():
-            raise CalendarError(f"{where}: holiday file {path} does not exist")
-        off, on = set(), set()
-        with path.open(encoding="utf-8") as handle:
-            for line, row in enumerate(csv.DictReader(handle), start=2):
-                kind = (row.get("kind") or "").strip()
-                if kind not in ("holiday", "workday"):
-                    raise CalendarError(f"{where}: {path.name} line {line}: kind must be holiday or workday")
-                (off if kind == "holiday" else on).add(_date(row.get("date", "").strip(), f"{path.name} line {line}"))
-        return off, on
-    raise CalendarError(f"{where}: holidays must be china, none, {{country: XX}} or {{file: path}}, not {source!r}")
+    if isinstance(source, dict) and set(source) == {"file"}:
+        return _exceptions_file(Path(str(source["file"]).format(config_dir=config_dir)), where)
+    raise CalendarError(
+        f"{where}: holidays must be china, none, {{country: XX, subdiv: YY}} or {{file: path}}, not {source!r}"
+    )
+
+
+def _exceptions_file(path: Path, where: str) -> tuple[set[date], set[date]]:
+    if not path.exists():
+        raise CalendarError(f"{where}: holiday file {path} does not exist")
+    off, on = set(), set()
+    with path.open(encoding="utf-8") as handle:
+        for line, row in enumerate(csv.DictReader(handle), start=2):
+            kind = (row.get("kind") or "").strip()
+            if kind not in ("holiday", "workday"):
+                raise CalendarError(f"{where}: {path.name} line {line}: kind must be holiday or workday")
+            (off if kind == "holiday" else on).add(_date(row.get("date", "").strip(), f"{path.name} line {line}"))
+    return off, on
 
 
 def load_calendars(first: date, path: Path) -> dict[str, list[CalendarVersion]]:
-    """Every calendar's versions, validated. `first` is the earliest date the tables must cover."""
+    """Every calendar's versions, validated (none without the file). `first` is the earliest date the tables
+    must cover. Raises CalendarError naming the file, line and entry."""
     if not path.exists():
         return {}
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        file, raw = read_config(path, CalendarsFile)
+    except ConfigError as exc:
+        raise CalendarError(str(exc)) from None
     calendars: dict[str, list[CalendarVersion]] = {}
-    for name, spec in (raw.get("calendars") or {}).items():
-        where = f"{path.name} calendar {name}"
-        if name == WALL_CLOCK or not re.match(r"^[a-z][a-z0-9_]*$", str(name)):
-            raise CalendarError(f"{where}: a calendar name is lower_snake_case and not {WALL_CLOCK!r}")
-        tz, nominal = _zone_and_nominal_day(spec, where)
+    for name, spec in raw.calendars.items():
+        loc = ("calendars", name)
+        if name == WALL_CLOCK or not _NAME.match(name):
+            raise CalendarError(file.message(loc, f"a calendar name is lower_snake_case and not {WALL_CLOCK!r}"))
+        try:
+            nominal = parse_duration(spec.nominal_day)
+        except ValueError as exc:
+            raise CalendarError(file.message((*loc, "nominal_day"), str(exc))) from None
+        if not 0 < nominal <= _DAY:
+            raise CalendarError(file.message((*loc, "nominal_day"), "must be more than 0 and at most 24h"))
         versions = [
-            _version(name, spec["time_zone"], tz, nominal, v, first, path.parent, f"{where} version {i}")
-            for i, v in enumerate(spec.get("versions") or [], start=1)
+            _version(name, spec.time_zone, nominal, v, first, file, (*loc, "versions", i))
+            for i, v in enumerate(spec.versions)
         ]
-        if not versions:
-            raise CalendarError(f"{where}: at least one version is required")
         ordered = sorted(versions, key=lambda c: c.valid_from)
         for prev, nxt in zip(ordered, ordered[1:], strict=False):
             if prev.valid_to is None or nxt.valid_from < prev.valid_to:
@@ -204,35 +229,24 @@ def load_calendars(first: date, path: Path) -> dict[str, list[CalendarVersion]]:
     return calendars
 
 
-def _zone_and_nominal_day(spec: dict, where: str) -> tuple[ZoneInfo, int]:
-    try:
-        tz = ZoneInfo(spec["time_zone"])
-    except (KeyError, ValueError) as exc:
-        raise CalendarError(f"{where}: time_zone is missing or unknown") from exc
-    try:
-        nominal = parse_duration(spec.get("nominal_day", DEFAULT_NOMINAL_DAY_SECONDS))
-    except ValueError as exc:
-        raise CalendarError(f"{where}: nominal_day: {exc}") from exc
-    if not 0 < nominal <= _DAY:
-        raise CalendarError(f"{where}: nominal_day must be more than 0 and at most 24h")
-    return tz, nominal
-
-
 def _version(
-    name: str, zone: str, tz: ZoneInfo, nominal: int, v: dict, first: date, config_dir: Path, vwhere: str
+    name: str, zone: str, nominal: int, v: VersionEntry, first: date, file: ConfigFile, loc: tuple
 ) -> CalendarVersion:
-    valid_from, valid_to = validity(v, tz, vwhere, CalendarError)
-    until = _date(v.get("until", DEFAULT_UNTIL), vwhere)
-    hours = _hours(v.get("working_hours"), vwhere)
+    vwhere = file.where(loc)
+    try:
+        valid_from, valid_to = validity(v.valid_from, v.valid_to, ZoneInfo(zone))
+    except ValueError as exc:
+        raise CalendarError(f"{vwhere}: {exc}") from None
+    hours = _hours(v.working_hours, vwhere)
     if not any(hours.values()):
         raise CalendarError(f"{vwhere}: working_hours declares no working time")
-    off, on = _exceptions(v.get("holidays"), first, until, vwhere, config_dir)
-    off |= {_date(d, vwhere) for d in v.get("holiday_dates") or []}
-    on |= {_date(d, vwhere) for d in v.get("workday_dates") or []}
+    off, on = _exceptions(v.holidays, first, v.until, vwhere, file.path.parent)
+    off |= set(v.holiday_dates)
+    on |= set(v.workday_dates)
     both = sorted(off & on)
     if both:
         raise CalendarError(f"{vwhere}: {both[0]} is both a holiday and a working day")
-    make_up = str(v.get("make_up_hours", "mon"))
+    make_up = v.make_up_hours
     if make_up not in WEEKDAYS or not hours.get(WEEKDAYS.index(make_up)):
         raise CalendarError(f"{vwhere}: make_up_hours must name a weekday with working hours")
     return CalendarVersion(
@@ -245,7 +259,7 @@ def _version(
         holidays=frozenset(off),
         workdays=frozenset(on),
         make_up_weekday=WEEKDAYS.index(make_up),
-        until=until,
+        until=v.until,
         where=vwhere,
     )
 

@@ -1,5 +1,5 @@
 """The process catalogue (config/processes.yaml): processes and their nodes, each node owned by a
-department and a position."""
+department and a position, and the customer segments commitments may name."""
 
 from __future__ import annotations
 
@@ -7,45 +7,90 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import yaml
+from pydantic import Field
+
+from orchestration.config_files import ConfigFile, StrictModel, read_config
+from orchestration.errors import ConfigError
 
 WILDCARD = "*"
 
 
-class CatalogueError(ValueError):
+class CatalogueError(ConfigError):
     pass
+
+
+class NodeEntry(StrictModel):
+    code: str = Field(min_length=1)
+    name: str
+    department: str
+    position: str
+
+
+class ProcessEntry(StrictModel):
+    code: str = Field(min_length=1)
+    name: str
+    owner_department: str
+    nodes: list[NodeEntry] = Field(min_length=1)
+
+
+class CatalogueFile(StrictModel):
+    processes: list[ProcessEntry] = Field(min_length=1)
+    # The customer segments (客户群) of every process: a commitment's segment other than `*` must be one,
+    # and so must every code a source maps its segments onto.
+    segments: list[str] = []
 
 
 @dataclass(frozen=True)
 class Catalogue:
     processes: pd.DataFrame  # process_code, process_name, owner_department
     nodes: pd.DataFrame  # process_code, node_code, node_name, node_order, department, position
+    segments: tuple[str, ...] = ()
 
     def node_keys(self) -> set[tuple[str, str]]:
         return set(zip(self.nodes.process_code, self.nodes.node_code, strict=True))
 
 
 def load_catalogue(path: Path) -> Catalogue:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    processes, nodes = [], []
-    for p in raw["processes"]:
-        processes.append(
-            {"process_code": p["code"], "process_name": p["name"], "owner_department": p["owner_department"]}
-        )
-        for order, n in enumerate(p["nodes"], start=1):
-            nodes.append(
-                {
-                    "process_code": p["code"],
-                    "node_code": n["code"],
-                    "node_name": n["name"],
-                    "node_order": order,
-                    "department": n["department"],
-                    "position": n["position"],
-                }
-            )
-    proc, nod = pd.DataFrame(processes), pd.DataFrame(nodes)
-    for frame, key in ((proc, ["process_code"]), (nod, ["process_code", "node_code"])):
-        dup = frame[frame.duplicated(key, keep=False)]
-        if len(dup):
-            raise CatalogueError(f"{path.name}: duplicate {key}: {dup[key].drop_duplicates().values.tolist()}")
-    return Catalogue(proc, nod)
+    """The catalogue, validated; raises CatalogueError naming the file, line and entry."""
+    try:
+        file, raw = read_config(path, CatalogueFile, "set COMMITMENTS_PROCESSES_FILE, or put processes.yaml in the "
+                                "configuration directory (COMMITMENTS_CONFIG_DIR)")  # fmt: skip
+    except ConfigError as exc:
+        raise CatalogueError(str(exc)) from None
+    _reject_repeats(file, raw)
+    processes = [{"process_code": p.code, "process_name": p.name, "owner_department": p.owner_department}
+                 for p in raw.processes]  # fmt: skip
+    nodes = [
+        {
+            "process_code": p.code,
+            "node_code": n.code,
+            "node_name": n.name,
+            "node_order": order,
+            "department": n.department,
+            "position": n.position,
+        }  # fmt: skip
+        for p in raw.processes
+        for order, n in enumerate(p.nodes, start=1)
+    ]
+    return Catalogue(pd.DataFrame(processes), pd.DataFrame(nodes), tuple(raw.segments))
+
+
+def _reject_repeats(file: ConfigFile, raw: CatalogueFile) -> None:
+    """A code names one thing: each process, each node of a process and each segment once; `*` means any."""
+    seen: set[str] = set()
+    for i, process in enumerate(raw.processes):
+        _one(file, ("processes", i, "code"), process.code, seen, "process")
+        nodes: set[str] = set()
+        for j, node in enumerate(process.nodes):
+            _one(file, ("processes", i, "nodes", j, "code"), node.code, nodes, "node", f" of process {process.code}")
+    segments: set[str] = set()
+    for k, segment in enumerate(raw.segments):
+        _one(file, ("segments", k), segment, segments, "segment")
+
+
+def _one(file: ConfigFile, loc: tuple, code: str, seen: set[str], what: str, of: str = "") -> None:
+    if code == WILDCARD:
+        raise CatalogueError(file.message(loc, f"{WILDCARD!r} means any {what}; it cannot be a code"))
+    if code in seen:
+        raise CatalogueError(file.message(loc, f"{what} {code!r}{of} is declared twice"))
+    seen.add(code)

@@ -19,6 +19,14 @@ PERIODS_UNTIL = date(2035, 12, 31)
 REFERENCE_TABLES = ("processes", "nodes", "commitments", "calendar_versions", "calendar_days", "business_periods")
 
 
+def check_reference(settings: Settings) -> None:
+    """Validate the catalogue, calendars and commitments (tens of milliseconds), as the definitions load:
+    a broken file stops every command at once with its message, not the reference job days later."""
+    catalogue = load_catalogue(settings.processes_file)
+    calendars = load_calendars(settings.history_start, settings.calendars_file)
+    load_commitments(settings.commitments_file, catalogue, calendars, settings.business_time_zone)
+
+
 def reference_frames(settings: Settings) -> dict[str, pd.DataFrame]:
     """Every reference table, validated from the configuration: raises, naming the entry, on anything invalid."""
     first = settings.history_start

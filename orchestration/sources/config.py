@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
+from orchestration.config_files import ConfigFile, Duration, StrictModel, TimeZoneName, read_yaml, shown
+from orchestration.errors import ConfigError
 from orchestration.reference.calendars import parse_duration
+from orchestration.reference.catalogue import load_catalogue
 from orchestration.settings import PROJECT_DIR, Settings
 
 # Canonical fields a source column can be mapped onto, per shape.
@@ -25,29 +27,25 @@ EVENT_FIELDS = ("status", "event_at")
 COMMON_FIELDS = ("source_row_key", "work_order_id", "process", "node", "segment", "department", "position")
 
 
-class SourceConfigError(ValueError):
+class SourceConfigError(ConfigError):
     pass
 
 
-class Connection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Connection(StrictModel):
     url_env: str = Field(description="environment variable holding the URL (never the URL itself)")
     token_env: str | None = Field(default=None, description="environment variable holding a bearer token")
 
 
-class FreshnessConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    warn_after: str | None = None
-    error_after: str | None = None
+class FreshnessConfig(StrictModel):
+    warn_after: Duration | None = None
+    error_after: Duration | None = None
 
 
-class SourceConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SourceConfig(StrictModel):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     kind: Literal["sql", "file", "http"]
     shape: Literal["intervals", "status_history"]
-    time_zone: str
+    time_zone: TimeZoneName
     columns: dict[str, str]
 
     # sql / http
@@ -76,14 +74,13 @@ class SourceConfig(BaseModel):
     segments: dict[str, str] | None = None
     # data quality (default: config/pipeline.yaml)
     quarantine_limit: float | None = Field(default=None, ge=0, le=1)
-    clock_skew: str | None = None
+    clock_skew: Duration | None = None
     # warn_after / error_after override config/pipeline.yaml; `off` disables the check for this source.
     # (YAML reads an unquoted `off` as false: both mean off.)
     freshness: FreshnessConfig | Literal["off", False] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> SourceConfig:
-        ZoneInfo(self.time_zone)  # raises on an unknown zone
         self._check_columns()
         self._check_statuses()
         self._check_kind()
@@ -188,19 +185,46 @@ class SourceConfig(BaseModel):
 
 
 def load_source(path: Path, settings: Settings) -> SourceConfig:
+    """One declaration, validated, with the pipeline's defaults; raises SourceConfigError naming the file,
+    line and key."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return SourceConfig.model_validate(raw).with_defaults(settings)
-    except (ValidationError, ValueError, yaml.YAMLError) as exc:
-        raise SourceConfigError(f"{path}: {exc}") from exc
+        file = read_yaml(path)
+        cfg = file.validate(SourceConfig)
+        _check_segments(file, cfg, settings)
+        try:
+            return cfg.with_defaults(settings)
+        except ValueError as exc:
+            raise file.error(("freshness",), str(exc)) from None
+    except ConfigError as exc:
+        raise SourceConfigError(str(exc)) from None
+
+
+def _check_segments(file: ConfigFile, cfg: SourceConfig, settings: Settings) -> None:
+    """A source's segment codes map onto segments of the catalogue: a misspelt one would judge its runs by
+    the default commitment."""
+    if not cfg.segments:
+        return
+    known = load_catalogue(settings.processes_file).segments
+    for code, segment in cfg.segments.items():
+        if segment not in known:
+            raise file.error(
+                ("segments", code),
+                f"maps {code!r} onto {segment!r}, which is not a segment of {settings.processes_file.name} "
+                f"(segments: {', '.join(known) or 'none declared'})",
+            )
 
 
 @cache
 def _load_all(directory: Path, settings: Settings) -> tuple[SourceConfig, ...]:
+    if not directory.is_dir():
+        raise SourceConfigError(
+            f"{shown(directory)}: no such directory; set COMMITMENTS_SOURCES_DIR, or put sources/ in the "
+            "configuration directory (COMMITMENTS_CONFIG_DIR)"
+        )
     configs = tuple(load_source(p, settings) for p in sorted(directory.glob("*.yaml")))
     names = [c.name for c in configs]
     if len(names) != len(set(names)):
-        raise SourceConfigError(f"{directory}: duplicate source names {names}")
+        raise SourceConfigError(f"{shown(directory)}: duplicate source names {names}")
     return configs
 
 

@@ -25,6 +25,11 @@ from orchestration.settings import Settings
 _duckdb_lock = threading.RLock()
 
 
+class WarehouseUnreachable(ConnectionError):
+    """The warehouse cannot be connected to. The message is one line naming the target, host and port (or the
+    DuckDB file) and the variables to set; never the password."""
+
+
 class Warehouse(ConfigurableResource):
     """Where landing tables live. `schema` is the dbt target schema; landing tables go to `<schema>_landing`."""
 
@@ -59,6 +64,21 @@ class Warehouse(ConfigurableResource):
         return {"WAREHOUSE_TARGET": self.target, "WAREHOUSE_SCHEMA": self.schema_name,
                 "WAREHOUSE_DUCKDB_PATH": self.duckdb_path}  # fmt: skip
 
+    def describe(self) -> str:
+        """Where this warehouse is, for messages: target, host and port or file; no password."""
+        if self.target == "duckdb":
+            return f"duckdb file {self.duckdb_path}"
+        return f"postgres at {self.pg_host}:{self.pg_port} (database {self.pg_database}, user {self.pg_user})"
+
+    def check_reachable(self) -> None:
+        """Connect once (`select 1`), before a command starts work; raises WarehouseUnreachable."""
+        try:
+            self.query("select 1 as reachable")
+        except WarehouseUnreachable:
+            raise
+        except Exception as err:  # DuckDB: a file that cannot be created, opened or locked
+            raise WarehouseUnreachable(f"cannot open the warehouse, {self.describe()}: {_first_line(err)}") from err
+
     @property
     def landing_schema(self) -> str:
         return f"{self.schema_name}_landing"
@@ -86,10 +106,16 @@ class Warehouse(ConfigurableResource):
             return duckdb.connect(self.duckdb_path)
         import psycopg2
 
-        return psycopg2.connect(
-            host=self.pg_host, port=self.pg_port, user=self.pg_user,
-            password=self.pg_password or None, dbname=self.pg_database,
-        )  # fmt: skip
+        try:
+            return psycopg2.connect(
+                host=self.pg_host, port=self.pg_port, user=self.pg_user,
+                password=self.pg_password or None, dbname=self.pg_database,
+            )  # fmt: skip
+        except psycopg2.OperationalError as err:
+            raise WarehouseUnreachable(
+                f"cannot connect to the warehouse, {self.describe()}: {_first_line(err)} "
+                "(set WAREHOUSE_TARGET and PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE)"
+            ) from err
 
     def query(self, sql: str) -> pd.DataFrame:
         with self.connect() as conn:
@@ -177,6 +203,12 @@ class Warehouse(ConfigurableResource):
         _pg_copy(cur, "staged_rows", frame)
         cur.execute(f"insert into {qualified} ({columns}) select {columns} from staged_rows{conflict}")
         return max(cur.rowcount, 0)
+
+
+def _first_line(err: BaseException) -> str:
+    """The reason in a driver's message: libpq's "connection to server at ... failed: <reason>" keeps the reason."""
+    line = next((part.strip() for part in str(err).splitlines() if part.strip()), type(err).__name__)
+    return line.split(" failed: ", 1)[-1]
 
 
 def _pg_columns(frame: pd.DataFrame) -> str:

@@ -3,6 +3,7 @@ finishes: job, partitions, seconds, ok or failed (with the failed steps' one-lin
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -49,16 +50,17 @@ def _run_one(defs: Definitions, instance: DagsterInstance, run: JobRun, console:
                TextColumn("steps"), TimeElapsedColumn())  # fmt: skip
     # The live bar only on a terminal; a log or a pipe gets the job lines alone.
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
-        task = progress.add_task(f"{run.job} {run.partitions}".strip(), total=steps)
+        label = f"{run.job} {run.partitions}".strip()
+        task = progress.add_task(label, total=steps)
 
         def on_event(entry) -> None:
             event = entry.dagster_event
             if event is None:
                 return
             if event.event_type == DagsterEventType.STEP_START:
-                progress.update(task, description=f"{run.job} {run.partitions}: {event.step_key}")
+                progress.update(task, description=f"{label}: {event.step_key}", refresh=True)
             elif event.event_type in _STEP_DONE:
-                progress.advance(task)
+                progress.update(task, advance=1, refresh=True)
                 if event.event_type == DagsterEventType.STEP_FAILURE:
                     failures.append(f"{event.step_key}: {reason(event.step_failure_data.error)}")
 
@@ -75,4 +77,4 @@ def reason(error) -> str:
     if error is None:
         return "failed"
     message = next((line.strip() for line in error.message.splitlines() if line.strip()), error.cls_name)
-    return message
+    return re.sub(rf"^[\w.]*\b{re.escape(error.cls_name)}: ", "", message)  # "module.Class: " is noise here

@@ -130,10 +130,15 @@ def business_clocks(warehouse: Warehouse, schema: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m demo.main [options]` is `commitments demo [options]` (commitments_cli/app.py)."""
+    """`python -m demo.main [options]` is `commitments demo [options]` (commitments_cli/app.py). Called with
+    `argv`, it returns when the command succeeds and raises SystemExit with its exit code when it does not."""
     from commitments_cli.app import app
 
-    app(["demo", *(sys.argv[1:] if argv is None else argv)], prog_name="commitments")
+    if argv is None:
+        app(["demo", *sys.argv[1:]], prog_name="commitments")
+    code = app(["demo", *argv], prog_name="commitments", standalone_mode=False)
+    if code:
+        raise SystemExit(code)
 
 
 if __name__ == "__main__":

@@ -106,6 +106,10 @@ def test_demo_against_an_unreachable_postgres_says_so_in_one_line_and_generates_
     assert not (tmp_path / "sources").exists()  # the demo sources were not generated
     verbose = invoke("demo", "--days", "2", "--verbose")
     assert verbose.exit_code == 2 and "Traceback" in verbose.output and "WarehouseUnreachable" in verbose.output
+    # The old entry point is the same command.
+    old = subprocess.run([sys.executable, "-m", "demo.main", "--days", "2"], capture_output=True, text=True,
+                         cwd=PROJECT_DIR, timeout=300)  # fmt: skip
+    assert old.returncode == 2 and old.stderr.strip() == lines[0] and not old.stdout.strip()
 
 
 def test_a_configuration_error_is_one_paragraph_with_exit_code_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -262,3 +266,45 @@ def test_a_backfill_whose_source_is_unreachable_stops_with_the_failed_step_and_i
     assert "Traceback" not in result.output and "hunter2" not in result.output
     assert not LOG_LINES.search(result.output)
     assert "stopped after" in result.output and log_file(result.output).exists()
+
+
+def test_progress_shows_each_step_live_and_one_line_per_job_with_the_failed_steps_reason() -> None:
+    from dagster import DagsterInstance, Definitions, asset, define_asset_job
+    from rich.console import Console
+
+    from commitments_cli.progress import run_with_progress
+    from orchestration.runner import JobRun
+    from orchestration.sources.errors import SourceRejected
+
+    @asset
+    def landed_rows() -> int:
+        return 1
+
+    @asset
+    def judged_rows(landed_rows: int) -> int:
+        return landed_rows
+
+    @asset
+    def rejected_drop() -> int:
+        raise SourceRejected("source drops, file jiesuan_20261024.csv: missing columns ['记录编号']")
+
+    defs = Definitions(
+        assets=[landed_rows, judged_rows, rejected_drop],
+        jobs=[define_asset_job("good_job", selection=["landed_rows", "judged_rows"]),
+              define_asset_job("bad_job", selection=["rejected_drop"])],
+    )  # fmt: skip
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=200)
+    with DagsterInstance.ephemeral() as instance:
+        outcomes = run_with_progress(
+            defs, instance, [JobRun("good_job"), JobRun("bad_job"), JobRun("good_job")], console
+        )
+    assert [(o.run.job, o.ok) for o in outcomes] == [("good_job", True), ("bad_job", False)]  # stops at the failure
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue())  # without the terminal's colours
+    assert "good_job: judged_rows" in text and "2/2" in text  # the live bar named the running step
+    assert re.search(r"good_job\s+-\s+[\d.]+ s  .*ok", text)
+    assert re.search(r"bad_job\s+-\s+[\d.]+ s  .*failed", text)
+    assert outcomes[1].failures == [
+        "rejected_drop: source drops, file jiesuan_20261024.csv: missing columns ['记录编号']"
+    ]
+    assert "rejected_drop: source drops" in text and "Traceback" not in text

@@ -68,7 +68,6 @@ ConfigDir = Annotated[
         exists=True,
     ),
 ]
-Day = Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], metavar="YYYY-MM-DD")]
 
 
 def _consoles() -> tuple[Console, Console]:
@@ -207,7 +206,7 @@ def _finish(out: Console, ok: bool, path: Path, began: float) -> None:
     out.print(f"finished in {time.perf_counter() - began:.0f} s")
 
 
-def _quality_target(source: str, verbose: bool):
+def _quality_target(source: str):
     from orchestration.landing.batch import ensure_landing
     from orchestration.quality.cli import source_config
     from orchestration.settings import Settings
@@ -234,7 +233,7 @@ def quality_list(source: Source, partition: Partition, config_dir: ConfigDir = N
     from orchestration.quality.cli import list_report
 
     _use_config_dir(config_dir)
-    _, warehouse = _quality_target(source, verbose)
+    _, warehouse = _quality_target(source)
     out, _ = _consoles()
     out.print(list_report(warehouse, source, partition.date()), markup=False)
 
@@ -249,7 +248,7 @@ def quality_reprocess(
     from orchestration.quality.cli import reprocess_report
 
     _use_config_dir(config_dir)
-    settings, warehouse = _quality_target(source, verbose)
+    settings, warehouse = _quality_target(source)
     out, _ = _consoles()
     out.print(reprocess_report(warehouse, settings, source, partition.date()), markup=False)
 

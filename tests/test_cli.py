@@ -27,6 +27,19 @@ MINIMAL_CONFIG = PROJECT_DIR / "tests" / "fixtures" / "config_minimal"
 LOG_LINES = re.compile(r"STEP_SUCCESS|RUN_START|Running with dbt|Concurrency: |OK created|dagster - (DEBUG|INFO)")
 
 
+@pytest.fixture(autouse=True)
+def restore_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands set these for the process they run in (--config-dir, the demo's systems, the Dagster
+    home); in a test that process is pytest's, so they are put back afterwards."""
+    import os
+
+    for name in ("COMMITMENTS_CONFIG_DIR", "OA_DB_URL", "TICKET_API_URL", "DAGSTER_HOME"):
+        was_set = name in os.environ
+        monkeypatch.setenv(name, os.environ.get(name, ""))  # recorded: restored (or removed) after the test
+        if not was_set:
+            monkeypatch.delenv(name)
+
+
 def invoke(*args: str) -> Any:
     return CliRunner().invoke(app, list(args), prog_name="commitments")
 

@@ -22,6 +22,8 @@ from commitments_cli.app import app
 from commitments_cli.runlog import RunLog
 from tests.conftest import PROJECT_DIR, query, use_source
 
+pytestmark = pytest.mark.heavy  # the demo and backfills build whole pipelines per warehouse: scheduled first
+
 MINIMAL_CONFIG = PROJECT_DIR / "tests" / "fixtures" / "config_minimal"
 # What Dagster's and dbt's own log lines look like; none reaches the console without --verbose.
 LOG_LINES = re.compile(r"STEP_SUCCESS|RUN_START|Running with dbt|Concurrency: |OK created|dagster - (DEBUG|INFO)")
@@ -217,7 +219,6 @@ def test_backfill_on_the_minimal_configuration(pipeline_env: Path, monkeypatch: 
     assert invoke("quality", "list", "--source", "nope", "--partition", "2026-03-02").exit_code != 0
 
 
-@pytest.mark.heavy  # a whole demo pipeline per warehouse: scheduled first (conftest.py)
 def test_demo_prints_progress_per_job_and_the_summary_and_logs_to_a_file(
     pipeline_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(BIN)/python -m demo.main
+	$(BIN)/commitments demo
 
 # The demo on the development PostgreSQL server, named in full: the pipeline has no default connection.
 demo-postgres: setup
@@ -39,11 +39,11 @@ dev: setup
 	$(BIN)/dagster dev -w workspace.yaml
 
 benchmark: setup
-	$(BIN)/python -m benchmarks.pipeline
+	$(BIN)/commitments benchmark pipeline
 
 # Live monitoring: alerts arrive at a local webhook receiver as the demo generator advances time.
 monitoring-demo: setup
-	$(BIN)/python -m demo.monitoring
+	$(BIN)/commitments monitoring-demo
 
 clean:
 	rm -rf data .dagster_home dbt_project/target dbt_project/logs

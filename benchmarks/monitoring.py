@@ -1,6 +1,6 @@
 """Benchmark of the live evaluation: one evaluation over about N historical node runs.
 
-    python -m benchmarks.monitoring [--runs 1000000] [--days 60] [--warehouse duckdb|postgres]
+    commitments benchmark monitoring [--runs 1000000] [--days 60] [--warehouse duckdb|postgres]
         [--evaluations 3] [--data-dir DIR] [--output BENCHMARKS.md | --no-write]
 
 It generates the three demo systems with about N node runs over `days` days, lands the closed days and
@@ -13,7 +13,6 @@ state every 15 minutes. Source generation between evaluations is not timed.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import os
 import shutil
@@ -21,6 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -72,18 +72,22 @@ def _load_history(first: dt.date, last: dt.date) -> dict[str, float]:
     return seconds
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=1_000_000)
-    parser.add_argument("--days", type=int, default=60)
-    parser.add_argument("--warehouse", choices=("duckdb", "postgres"), default="duckdb")
-    parser.add_argument("--evaluations", type=int, default=3, help="15-minute evaluations after the first")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--data-dir", type=Path, help="scratch directory (default: a temporary one, removed)")
-    parser.add_argument("--output", type=Path, default=PROJECT_DIR / "BENCHMARKS.md")
-    parser.add_argument("--no-write", action="store_true")
-    args = parser.parse_args(argv)
+@dataclass
+class MonitoringBenchmarkOptions:
+    """The options of `commitments benchmark monitoring` (their help is in commitments_cli/app.py)."""
 
+    runs: int = 1_000_000
+    days: int = 60
+    warehouse: str = "duckdb"  # duckdb or postgres
+    evaluations: int = 3
+    seed: int = 7
+    data_dir: Path | None = None
+    output: Path = PROJECT_DIR / "BENCHMARKS.md"
+    no_write: bool = False
+    command: str = "commitments benchmark monitoring"  # as recorded with the results
+
+
+def run(args: MonitoringBenchmarkOptions) -> None:
     from benchmarks.pipeline import (
         _drop_pg_schemas,
         _set_warehouse_env,
@@ -155,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
             shutil.rmtree(root, ignore_errors=True)
     body = "\n".join(
         [
-            f"`python -m benchmarks.monitoring {' '.join(argv if argv is not None else sys.argv[1:])}`: "
+            f"`{args.command}`: "
             f"{history:,} historical node runs in fct_node_runs ({args.days} days), {args.warehouse}. "
             "One evaluation = land the changes since the cursors, dbt (fct_node_runs for the changed work "
             "orders, open_run_states), record, deliver (digest per department to a local webhook).",
@@ -170,6 +174,13 @@ def main(argv: list[str] | None = None) -> None:
         title = f"Live monitoring: one evaluation over {history:,} runs, {args.warehouse}"
         write_section(args.output, f"monitoring {args.warehouse} runs={args.runs}", title, body)
         print(f"written to {args.output}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m benchmarks.monitoring [options]` is `commitments benchmark monitoring [options]`."""
+    from commitments_cli.app import app
+
+    app(["benchmark", "monitoring", *(sys.argv[1:] if argv is None else argv)], prog_name="commitments")
 
 
 if __name__ == "__main__":

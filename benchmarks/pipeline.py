@@ -1,6 +1,6 @@
 """The benchmark: demo sources of about N node runs, timed stage by stage from the sources to every mart.
 
-    python -m benchmarks.pipeline [--runs 1000000] [--days 60] [--warehouse duckdb|postgres|both]
+    commitments benchmark pipeline [--runs 1000000] [--days 60] [--warehouse duckdb|postgres|both]
                                       [--clock config|wall|business]
                                       [--now 2026-11-30T16:00:00Z]
                                       [--data-dir DIR] [--history-factors 1,2] [--repeat 3] [--keep]
@@ -29,7 +29,6 @@ Exit status 2 when a cross-check mismatches or a dbt build fails.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import hashlib
 import json
@@ -1028,44 +1027,27 @@ def write_section(path: Path, key: str, title: str, body: str) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=1_000_000, help="about this many node runs (default 1,000,000)")
-    parser.add_argument("--days", type=int, default=60, help="closed days of history (default 60)")
-    parser.add_argument("--warehouse", choices=("duckdb", "postgres", "both"), default="duckdb")
-    parser.add_argument("--data-dir", type=Path, help="scratch directory (default: a new temporary one, removed)")
-    parser.add_argument(
-        "--history-factors",
-        default="1,2",
-        help="history lengths as multiples of --days, same orders per day (default 1,2: the one-day cost at "
-        "--days and at twice as many days of history)",
-    )
-    parser.add_argument(
-        "--clock",
-        choices=("config", "wall", "business"),
-        default="config",
-        help=f"commitments as configured, all on the wall clock, or all on the {BUSINESS_CALENDAR} calendar",
-    )
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument(
-        "--now",
-        type=parse_now,
-        default=None,
-        help="pin the instant the sources are seen at and the marts evaluated as of (ISO, naive = UTC, e.g. "
-        "2026-11-30T16:00:00Z = midnight Asia/Shanghai); default: the start of today in the business zone. "
-        "The closed days are the --days business days before its day",
-    )
-    parser.add_argument("--repeat", type=int, default=3, help="one-day runs per history (median reported)")
-    parser.add_argument("--keep", action="store_true", help="keep the warehouses and the scratch directory")
-    parser.add_argument("--output", type=Path, default=PROJECT_DIR / "BENCHMARKS.md", help="markdown file to update")
-    parser.add_argument("--no-write", action="store_true", help="print only, do not update the markdown file")
-    parser.add_argument(
-        "--no-checks",
-        action="store_true",
-        help="skip the data-quality checks the assets run (reconciliation, quarantine share, GX suites); dbt tests "
-        "run either way, as part of dbt build",
-    )
-    args = parser.parse_args(argv)
+@dataclass
+class BenchmarkOptions:
+    """The options of `commitments benchmark pipeline` (their help is in commitments_cli/app.py)."""
+
+    runs: int = 1_000_000
+    days: int = 60
+    warehouse: str = "duckdb"  # duckdb, postgres or both
+    data_dir: Path | None = None
+    history_factors: str = "1,2"
+    clock: str = "config"  # config, wall or business
+    seed: int = 7
+    now: dt.datetime | None = None
+    repeat: int = 3
+    keep: bool = False
+    output: Path = PROJECT_DIR / "BENCHMARKS.md"
+    no_write: bool = False
+    no_checks: bool = False
+    command: str = "commitments benchmark pipeline"  # as recorded with the results
+
+
+def run(args: BenchmarkOptions) -> None:
     CHECKS["on"] = not args.no_checks
 
     from demo.generator import orders_for_runs
@@ -1074,7 +1056,7 @@ def main(argv: list[str] | None = None) -> None:
     targets = ["duckdb", "postgres"] if args.warehouse == "both" else [args.warehouse]
     factors = [int(f) for f in args.history_factors.split(",") if f.strip()]
     started = dt.datetime.now(dt.UTC)
-    command = "python -m benchmarks.pipeline " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = args.command
     now = args.now or business_midnight_today()
     root = args.data_dir or Path(tempfile.mkdtemp(prefix="commitments-benchmark-"))
     root = root.resolve()
@@ -1126,6 +1108,13 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\nwritten to {args.output}")
     if any(r.mismatches or r.failures for w in worlds for r in w.runs):
         sys.exit(2)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m benchmarks.pipeline [options]` is `commitments benchmark pipeline [options]`."""
+    from commitments_cli.app import app
+
+    app(["benchmark", "pipeline", *(sys.argv[1:] if argv is None else argv)], prog_name="commitments")
 
 
 if __name__ == "__main__":

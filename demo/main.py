@@ -1,7 +1,8 @@
-"""The main job: generate the demo source systems, materialise the recent periods and print a summary.
+"""The main job's parts: generate the demo source systems, serve the ticket API, print a summary. The
+command that runs them with the jobs in between is `commitments demo` (commitments_cli/app.py):
 
-    python -m demo.main            # DuckDB in ./data (default)
-    WAREHOUSE_TARGET=postgres PGHOST=... python -m demo.main
+    commitments demo            # DuckDB in ./data (default); `make demo`, `python -m demo.main` alike
+    WAREHOUSE_TARGET=postgres PGHOST=... commitments demo
 
 Runs are recorded in the Dagster instance under DAGSTER_HOME (default ./.dagster_home), so
 `dagster dev` shows them afterwards.
@@ -9,11 +10,10 @@ Runs are recorded in the Dagster instance under DAGSTER_HOME (default ./.dagster
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
-import time
-from datetime import UTC, datetime, timedelta
+import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -130,40 +130,16 @@ def business_clocks(warehouse: Warehouse, schema: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Generate the demo sources and materialise recent periods.")
-    parser.add_argument("--days", type=int, default=62, help="closed days to materialise (default 62)")
-    parser.add_argument("--orders-per-day", type=int, default=300)
-    parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args(argv)
+    """`python -m demo.main [options]` is `commitments demo [options]` (commitments_cli/app.py). Called with
+    `argv`, it returns when the command succeeds and raises SystemExit with its exit code when it does not."""
+    from commitments_cli.app import app
 
-    # Importing the definitions validates the configuration and warehouse settings: before any source is generated.
-    from orchestration.definitions import build_defs
-    from orchestration.periods import PeriodRange
-    from orchestration.runner import run_periods
-
-    now = datetime.now(UTC).replace(microsecond=0)
-    began = time.perf_counter()
-    counts = prepare_demo_sources(args.days, args.orders_per_day, now, args.seed)
-    print(f"demo sources in {Settings.load().data_dir}: " + ", ".join(f"{k} {v:,} rows" for k, v in counts.items()))
-    server = start_ticket_api()
-    try:
-        periods = PeriodRange.closed_days_until(now, args.days, Settings.load().business_time_zone)
-        warehouse = Warehouse.from_settings(Settings.load())
-        print(f"materialising {periods.first}...{periods.last} on {warehouse.target}")
-        for step in run_periods(build_defs(), dagster_instance(), periods):
-            print(f"  done: {step}")
-    finally:
-        if server is not None:
-            server.shutdown()  # type: ignore[attr-defined]
-    print(summary(warehouse.schema_name))
-    from orchestration.quality.summary import overview
-
-    print("\n" + overview(warehouse))
-    print(f"\nfinished in {time.perf_counter() - began:.0f} s")
+    if argv is None:
+        app(["demo", *sys.argv[1:]], prog_name="commitments")
+    code = app(["demo", *argv], prog_name="commitments", standalone_mode=False)
+    if code:
+        raise SystemExit(code)
 
 
 if __name__ == "__main__":
-    from orchestration.errors import exit_on_config_error
-
-    with exit_on_config_error():
-        main()
+    main()

@@ -1,6 +1,6 @@
 """The live-monitoring demo: alerts arrive at a local webhook receiver as the generator advances time.
 
-    python -m demo.monitoring [--steps 4] [--step-minutes 60] [--days 3] [--orders-per-day 60]
+    commitments monitoring-demo [--steps 4] [--step-minutes 60] [--days 3] [--orders-per-day 60]
                                             [--data-dir data/monitoring_demo] [--port 8766]
 
 It generates the three demo source systems as seen `steps x step-minutes` ago, publishes the reference
@@ -14,8 +14,8 @@ Warehouse: as everywhere (WAREHOUSE_TARGET; DuckDB file data_dir/warehouse.duckd
 
 from __future__ import annotations
 
-import argparse
 import os
+import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -59,18 +59,12 @@ def run_evaluation(defs, instance, as_of: datetime) -> str:
     return result.run_id
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=4, help="evaluations after the first (default 4)")
-    parser.add_argument("--step-minutes", type=int, default=60, help="simulated time between them (default 60)")
-    parser.add_argument("--days", type=int, default=3, help="days of history before the first (default 3)")
-    parser.add_argument("--orders-per-day", type=int, default=60)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--data-dir", type=Path, default=PROJECT_DIR / "data" / "monitoring_demo")
-    parser.add_argument("--port", type=int, default=8766, help="webhook receiver port (0 = any free one)")
-    args = parser.parse_args(argv)
-
-    data_dir = args.data_dir.resolve()
+def run(
+    steps: int = 4, step_minutes: int = 60, days: int = 3, orders_per_day: int = 60, seed: int = 7,
+    data_dir: Path = PROJECT_DIR / "data" / "monitoring_demo", port: int = 8766,
+) -> None:  # fmt: skip
+    """What `commitments monitoring-demo` runs (its options' help is in commitments_cli/app.py)."""
+    data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     os.environ["COMMITMENTS_DATA_DIR"] = str(data_dir)
     os.environ.setdefault("WAREHOUSE_DUCKDB_PATH", str(data_dir / "warehouse.duckdb"))
@@ -85,13 +79,13 @@ def main(argv: list[str] | None = None) -> None:
     from orchestration.warehouse import Warehouse
 
     use_demo_sources(data_dir)
-    os.environ["ALERTS_FILE"] = str(write_demo_alerts(data_dir / "alerts.yaml", args.days))
-    receiver = WebhookReceiver(port=args.port, echo=True).start()
+    os.environ["ALERTS_FILE"] = str(write_demo_alerts(data_dir / "alerts.yaml", days))
+    receiver = WebhookReceiver(port=port, echo=True).start()
     os.environ[WEBHOOK_ENV] = receiver.url
-    step = timedelta(minutes=args.step_minutes)
-    first = datetime.now(UTC).replace(microsecond=0) - args.steps * step
-    start = (first.astimezone(Settings.load().business_time_zone) - timedelta(days=args.days)).date()
-    advance_sources(data_dir, start, first, args.orders_per_day, args.seed)
+    step = timedelta(minutes=step_minutes)
+    first = datetime.now(UTC).replace(microsecond=0) - steps * step
+    start = (first.astimezone(Settings.load().business_time_zone) - timedelta(days=days)).date()
+    advance_sources(data_dir, start, first, orders_per_day, seed)
     (data_dir / "sources" / "ticket_events.jsonl").touch()
     server, os.environ["TICKET_API_URL"] = serve_in_background(data_dir / "sources" / "ticket_events.jsonl")
     print(f"webhook receiver on {receiver.url}; demo sources in {data_dir}", flush=True)
@@ -100,10 +94,10 @@ def main(argv: list[str] | None = None) -> None:
         run_job(defs, "reference_job", instance)
         warehouse = Warehouse.from_settings(Settings.load())
         outbox = f"{warehouse.landing_schema}.alert_outbox"
-        for k in range(args.steps + 1):
+        for k in range(steps + 1):
             as_of = first + k * step
             if k:
-                advance_sources(data_dir, start, as_of, args.orders_per_day, args.seed)
+                advance_sources(data_dir, start, as_of, orders_per_day, seed)
             before = len(receiver.received)
             run_id = run_evaluation(defs, instance, as_of)
             counts = warehouse.query(f"select status, count(*) as n from {outbox} group by status order by status")
@@ -116,6 +110,13 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         server.shutdown()
         receiver.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m demo.monitoring [options]` is `commitments monitoring-demo [options]`."""
+    from commitments_cli.app import app
+
+    app(["monitoring-demo", *(sys.argv[1:] if argv is None else argv)], prog_name="commitments")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,11 @@ PG_REQUIRED = ("PGHOST", "PGUSER", "PGDATABASE")
 _duckdb_lock = threading.RLock()
 
 
+class WarehouseUnreachable(ConnectionError):
+    """The warehouse cannot be connected to. The message is one line naming the target, host and port (or the
+    DuckDB file) and the variables to set; never the password."""
+
+
 class Warehouse(ConfigurableResource):
     """Where landing tables live. `schema` is the dbt target schema; landing tables go to `<schema>_landing`."""
 
@@ -78,6 +83,21 @@ class Warehouse(ConfigurableResource):
         return {"WAREHOUSE_TARGET": self.target, "WAREHOUSE_SCHEMA": self.schema_name,
                 "WAREHOUSE_DUCKDB_PATH": self.duckdb_path}  # fmt: skip
 
+    def describe(self) -> str:
+        """Where this warehouse is, for messages: target, host and port or file; no password."""
+        if self.target == "duckdb":
+            return f"duckdb file {self.duckdb_path}"
+        return f"postgres at {self.pg_host}:{self.pg_port} (database {self.pg_database}, user {self.pg_user})"
+
+    def check_reachable(self) -> None:
+        """Connect once (`select 1`), before a command starts work; raises WarehouseUnreachable."""
+        try:
+            self.query("select 1 as reachable")
+        except WarehouseUnreachable:
+            raise
+        except Exception as err:  # DuckDB: a file that cannot be created, opened or locked
+            raise WarehouseUnreachable(f"cannot open the warehouse, {self.describe()}: {_first_line(err)}") from err
+
     @property
     def landing_schema(self) -> str:
         return f"{self.schema_name}_landing"
@@ -108,10 +128,16 @@ class Warehouse(ConfigurableResource):
 
         if not (self.pg_host and self.pg_user and self.pg_database):
             raise ConfigError(f"a PostgreSQL warehouse needs its connection: set {', '.join(PG_REQUIRED)}")
-        return psycopg2.connect(
-            host=self.pg_host, port=self.pg_port, user=self.pg_user,
-            password=self.pg_password or None, dbname=self.pg_database,
-        )  # fmt: skip
+        try:
+            return psycopg2.connect(
+                host=self.pg_host, port=self.pg_port, user=self.pg_user,
+                password=self.pg_password or None, dbname=self.pg_database,
+            )  # fmt: skip
+        except psycopg2.OperationalError as err:
+            raise WarehouseUnreachable(
+                f"cannot connect to the warehouse, {self.describe()}: {_first_line(err)} "
+                "(set WAREHOUSE_TARGET and PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE)"
+            ) from err
 
     def query(self, sql: str) -> pd.DataFrame:
         with self.connect() as conn:
@@ -228,6 +254,12 @@ def _postgres_connection(env: Mapping[str, str]) -> dict[str, Any]:
         "pg_password": EnvVar("PGPASSWORD") if env.get("PGPASSWORD") else "",
         "pg_database": env["PGDATABASE"],
     }
+
+
+def _first_line(err: BaseException) -> str:
+    """The reason in a driver's message: libpq's "connection to server at ... failed: <reason>" keeps the reason."""
+    line = next((part.strip() for part in str(err).splitlines() if part.strip()), type(err).__name__)
+    return line.split(" failed: ", 1)[-1]
 
 
 def _pg_columns(frame: pd.DataFrame) -> str:

@@ -122,7 +122,7 @@ def test_closed_periods_are_reproducible(demo_runs: dict, table: str) -> None:
 
 def test_demo_spreads_achievement(demo_runs: dict) -> None:
     """Registering complaints keeps >= 90% of its promises in the demo: the flag reaches the marts.
-    (The < 10% side needs more than a week of remuneration batches: see test_main and the generator tests.)"""
+    (The < 10% side needs more than a week of remuneration batches: see test_cli.py and the generator tests.)"""
     rates = demo_runs["backfill"]["achievement_rates_daily"]
     nodes = rates[rates.grouping_level == "process_node"]
     register = nodes[(nodes.process_code == "COMPLAINT") & (nodes.node_code == "REGISTER")]

@@ -1,7 +1,9 @@
 """The operator's command for quarantined rows:
 
-    python -m orchestration.quality list --source settlement_files --partition 2026-10-05
-    python -m orchestration.quality reprocess --source settlement_files --partition 2026-10-05
+    commitments quality list --source settlement_files --partition 2026-10-05
+    commitments quality reprocess --source settlement_files --partition 2026-10-05
+
+(`python -m orchestration.quality list|reprocess ...` does the same.)
 
 `list` prints the partition's summary and its quarantined rows (reason, detail, the row as received).
 `reprocess` extracts the partition again from the (fixed) source and lands it in place of the old
@@ -27,7 +29,7 @@ from orchestration.sources.config import SourceConfig, load_sources
 from orchestration.warehouse import Warehouse
 
 
-def _source(settings: Settings, name: str) -> SourceConfig:
+def source_config(settings: Settings, name: str) -> SourceConfig:
     by_name = {cfg.name: cfg for cfg in load_sources(settings)}
     if name not in by_name:
         raise SystemExit(f"unknown source {name!r}; declared: {sorted(by_name)}")
@@ -44,11 +46,27 @@ def quarantined_rows(warehouse: Warehouse, source: str, day: date) -> pd.DataFra
 def reprocess(warehouse: Warehouse, settings: Settings, source: str, day: date) -> pd.DataFrame:
     """Re-extract and re-land one partition; returns its new summary row(s)."""
     window = Window.for_days(day, day, settings.business_time_zone)
-    cfg = _source(settings, source)
+    cfg = source_config(settings, source)
     return extract_and_check(warehouse, cfg, window, load_catalogue(settings.processes_file)).summary
 
 
+def list_report(warehouse: Warehouse, source: str, day: date) -> str:
+    """A partition's quarantined rows: reason, detail, the row as received."""
+    rows = quarantined_rows(warehouse, source, day)
+    with pd.option_context("display.max_colwidth", 200, "display.width", 200):
+        table = rows.to_string(index=False) if len(rows) else "(none)"
+    return f"{len(rows)} quarantined rows of {source} on {day}\n{table}"
+
+
+def reprocess_report(warehouse: Warehouse, settings: Settings, source: str, day: date) -> str:
+    """Re-land a partition; what it had quarantined before and its new summary."""
+    before = len(quarantined_rows(warehouse, source, day))
+    summary = reprocess(warehouse, settings, source, day)
+    return f"reprocessed {source} {day}: {before} quarantined before\n{summary_markdown(summary)}"
+
+
 def main(argv: list[str] | None = None) -> None:
+    """`python -m orchestration.quality`; the operator's entry point is `commitments quality` (commitments_cli)."""
     parser = argparse.ArgumentParser(prog="python -m orchestration.quality", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["list", "reprocess"])
     parser.add_argument("--source", required=True)
@@ -56,18 +74,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = Settings.load()
     warehouse = Warehouse.from_settings(settings)
-    _source(settings, args.source)
+    source_config(settings, args.source)
     ensure_landing(warehouse)
     if args.command == "reprocess":
-        before = len(quarantined_rows(warehouse, args.source, args.partition))
-        summary = reprocess(warehouse, settings, args.source, args.partition)
-        print(f"reprocessed {args.source} {args.partition}: {before} quarantined before")
-        print(summary_markdown(summary))
-        return
-    rows = quarantined_rows(warehouse, args.source, args.partition)
-    print(f"{len(rows)} quarantined rows of {args.source} on {args.partition}")
-    with pd.option_context("display.max_colwidth", 200, "display.width", 200):
-        print(rows.to_string(index=False) if len(rows) else "(none)")
+        print(reprocess_report(warehouse, settings, args.source, args.partition))
+    else:
+        print(list_report(warehouse, args.source, args.partition))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,3 @@
+from commitments_cli.app import main
+
+main()

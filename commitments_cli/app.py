@@ -18,6 +18,7 @@ from rich.console import Console
 
 from commitments_cli.errors import USER_ERROR_EXIT_CODE, is_user_error
 from commitments_cli.runlog import RunLog, log_path, terminal_stream
+from orchestration.errors import ConfigError
 
 # Tracebacks stay plain: typer's pretty ones print local variables, which may hold credentials.
 app = typer.Typer(
@@ -92,7 +93,8 @@ def guided(command: Callable[..., Any]) -> Callable[..., Any]:
             _, errors = _consoles()
             if kwargs.get("verbose"):
                 errors.print("".join(traceback.format_exception(err)), markup=False, end="")
-            errors.print(f"error: {err}", markup=False, style="bold red")
+            kind = "configuration error" if isinstance(err, ConfigError) else "error"
+            errors.print(f"{kind}: {err}", markup=False, style="bold red")
             raise typer.Exit(USER_ERROR_EXIT_CODE) from None
 
     return wrapper

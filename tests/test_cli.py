@@ -112,6 +112,8 @@ def test_demo_against_an_unreachable_postgres_says_so_in_one_line_and_generates_
     monkeypatch.setenv("WAREHOUSE_TARGET", "postgres")
     monkeypatch.setenv("PGHOST", "127.0.0.1")
     monkeypatch.setenv("PGPORT", str(port))
+    monkeypatch.setenv("PGUSER", "postgres")
+    monkeypatch.setenv("PGDATABASE", "test")
     result = invoke("demo", "--days", "2")
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
@@ -139,7 +141,7 @@ def test_a_configuration_error_is_one_paragraph_with_exit_code_2(tmp_path: Path,
     result = invoke("backfill", "--from", "2026-03-02", "--to", "2026-03-02", "--config-dir", str(config))
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
-    (error,) = [line for line in result.output.splitlines() if line.startswith("error:")]
+    (error,) = [line for line in result.output.splitlines() if line.startswith("configuration error:")]
     assert "repairs.yaml" in error and "'soon' is not a duration" in error
     assert "job" not in result.output  # stopped before any job ran
 

@@ -40,6 +40,20 @@ def _is_file_lock(error: BaseException) -> bool:
     return type(error).__name__ == "IOException" and "Could not set lock" in str(error)
 
 
+class _DuckDBTransaction:
+    """A DuckDB connection whose cursor() is itself: DuckDB's cursor() opens another connection, with its own
+    transaction in autocommit, so statements run through it would escape the operation's transaction."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    def cursor(self) -> Any:
+        return self._conn
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
 class Warehouse(ConfigurableResource):
     """Where landing tables live. `schema` is the dbt target schema; landing tables go to `<schema>_landing`."""
 
@@ -88,7 +102,7 @@ class Warehouse(ConfigurableResource):
             try:
                 if self.target == "duckdb":
                     conn.begin()  # DuckDB autocommits each statement otherwise; psycopg2 opens one itself
-                yield conn
+                yield _DuckDBTransaction(conn) if self.target == "duckdb" else conn
                 conn.commit()
             except BaseException:
                 with suppress(Exception):

@@ -43,8 +43,9 @@ from orchestration.errors import ConfigError
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_DIR / "dbt_project"
-# The dbt installed beside this interpreter, so it works without an activated virtualenv.
-DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
+# The dbt installed beside this interpreter, so it works without an activated virtualenv; through the
+# project's launcher, which stops dbt when the process that started it dies (orchestration/dbt_child.py).
+DBT_EXECUTABLE = str(Path(sys.executable).parent / "service-commitments-dbt")
 _TRUE, _FALSE = ("1", "true", "on", "yes"), ("0", "false", "off", "no")
 
 

@@ -2,7 +2,11 @@
 
 Python only lands data here (bulk: DuckDB reads the DataFrame directly, PostgreSQL gets COPY); all set
 work happens in dbt. Connections are opened per operation and closed at once, because DuckDB allows a
-single read-write process per file and dbt needs the file next.
+single read-write process per file and dbt needs the file next. Each operation is one transaction on both
+warehouses, so a process killed mid-way leaves the previous rows, never part of the new ones.
+
+Another process holding the DuckDB file (a second run, an operator's `quality list`, dbt) is waited for,
+up to WAREHOUSE_LOCK_WAIT_SECONDS (default 600); dbt-duckdb waits as long (dbt_project/profiles.yml).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any, Literal
 
 import pandas as pd
 from dagster import ConfigurableResource, EnvVar
+from tenacity import RetryError, Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from orchestration.errors import ConfigError
 from orchestration.settings import Settings
@@ -32,6 +37,29 @@ PG_REQUIRED = ("PGHOST", "PGUSER", "PGDATABASE")
 # DuckDB: one writing process per file, and within it one connection at a time (threads of one process
 # share the database instance; concurrent pandas scans on it are not safe).
 _duckdb_lock = threading.RLock()
+LOCK_WAIT_VARIABLE = "WAREHOUSE_LOCK_WAIT_SECONDS"
+
+
+class WarehouseBusy(RuntimeError):
+    """Another process kept the DuckDB file for longer than the lock wait."""
+
+
+def _is_file_lock(error: BaseException) -> bool:
+    return type(error).__name__ == "IOException" and "Could not set lock" in str(error)
+
+
+class _DuckDBTransaction:
+    """A DuckDB connection whose cursor() is itself: DuckDB's cursor() opens another connection, with its own
+    transaction in autocommit, so statements run through it would escape the operation's transaction."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    def cursor(self) -> Any:
+        return self._conn
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
 
 
 class WarehouseUnreachable(ConnectionError):
@@ -50,6 +78,7 @@ class Warehouse(ConfigurableResource):
     pg_user: str = ""
     pg_password: str = ""
     pg_database: str = ""
+    lock_wait_seconds: float = 600.0
 
     @classmethod
     def from_settings(cls, settings: Settings, environ: Mapping[str, str] | None = None) -> Warehouse:
@@ -76,6 +105,7 @@ class Warehouse(ConfigurableResource):
             duckdb_path=duckdb_path,
             schema_name=_schema_name(env.get("WAREHOUSE_SCHEMA") or "commitments"),
             **(_postgres_connection(env) if target == "postgres" else {}),
+            lock_wait_seconds=_lock_wait_seconds(env),
         )
 
     def dbt_environment(self) -> dict[str, str]:
@@ -104,14 +134,16 @@ class Warehouse(ConfigurableResource):
 
     @contextmanager
     def connect(self) -> Iterator[Any]:
-        """A DB-API connection, committed on success and always closed."""
+        """A DB-API connection in one transaction, committed on success, rolled back on failure, always closed."""
         with _duckdb_lock if self.target == "duckdb" else nullcontext():
             conn = self._open()
             try:
-                yield conn
+                if self.target == "duckdb":
+                    conn.begin()  # DuckDB autocommits each statement otherwise; psycopg2 opens one itself
+                yield _DuckDBTransaction(conn) if self.target == "duckdb" else conn
                 conn.commit()
             except BaseException:
-                with suppress(Exception):  # DuckDB has no transaction open outside explicit ones
+                with suppress(Exception):
                     conn.rollback()
                 raise
             finally:
@@ -120,10 +152,7 @@ class Warehouse(ConfigurableResource):
     def _open(self) -> Any:
         _schema_name(self.schema_name)
         if self.target == "duckdb":
-            import duckdb
-
-            Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
-            return duckdb.connect(self.duckdb_path)
+            return self._open_duckdb()
         import psycopg2
 
         if not (self.pg_host and self.pg_user and self.pg_database):
@@ -138,6 +167,27 @@ class Warehouse(ConfigurableResource):
                 f"cannot connect to the warehouse, {self.describe()}: {_first_line(err)} "
                 "(set WAREHOUSE_TARGET and PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE)"
             ) from err
+
+    def _open_duckdb(self) -> Any:
+        """Open the file, waiting with backoff while another process holds it (DuckDB: one writer per file)."""
+        import duckdb
+
+        Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
+        waiting = Retrying(
+            retry=retry_if_exception(_is_file_lock),
+            wait=wait_exponential(multiplier=0.1, max=5),
+            stop=stop_after_delay(self.lock_wait_seconds),
+        )
+        try:
+            return waiting(duckdb.connect, self.duckdb_path)
+        except RetryError as expired:
+            error = expired.last_attempt.exception()
+            holder = re.search(r"held in (.*)", str(error))
+            raise WarehouseBusy(
+                f"DuckDB file {self.duckdb_path} is still in use by another process after "
+                f"{self.lock_wait_seconds:g} s ({holder.group(1) if holder else error}). Wait for that process to "
+                f"finish or stop it; set {LOCK_WAIT_VARIABLE} to wait longer."
+            ) from error
 
     def query(self, sql: str) -> pd.DataFrame:
         with self.connect() as conn:
@@ -168,24 +218,55 @@ class Warehouse(ConfigurableResource):
     def replace_where(self, table: str, where: str, frame: pd.DataFrame) -> None:
         """Atomically replace the rows of a landing-schema table that match `where` (a source's partitions:
         `Window.partition_filter`) with `frame`: a rerun never duplicates."""
-        qualified = f"{self.landing_schema}.{table}"
-        with self.connect() as conn:
-            conn.cursor().execute(f"delete from {qualified} where {where}")
-            self._insert(conn, qualified, frame, skip_existing=False)
+        self.replace_partitions(where, {table: frame})
 
-    def replace_table(self, table: str, frame: pd.DataFrame) -> None:
-        """Replace a small reference table whole (catalogue, commitments, periods)."""
+    def replace_partitions(self, where: str, frames: Mapping[str, pd.DataFrame]) -> None:
+        """Replace the rows matching `where` in several landing-schema tables in one transaction: a process
+        killed mid-way leaves every table's previous rows, never some tables replaced and others not."""
+        with self.connect() as conn:
+            for table, frame in frames.items():
+                qualified = f"{self.landing_schema}.{table}"
+                conn.cursor().execute(f"delete from {qualified} where {where}")
+                self._insert(conn, qualified, frame, skip_existing=False)
+
+    def replace_tables(self, frames: Mapping[str, pd.DataFrame]) -> None:
+        """Replace small reference tables whole (catalogue, commitments, periods), in one transaction.
+
+        A table keeps its identity, its rows deleted and inserted: PostgreSQL binds the staging views to the
+        tables they read, so dropping one would fail (or, with cascade, drop the views). Only a table whose
+        columns changed (a new version of the pipeline) is dropped with the views on it; the reference job's
+        dbt build, which follows, recreates them."""
         with self.connect() as conn:
             cur = conn.cursor()
             cur.execute(f"create schema if not exists {self.landing_schema}")
-            cur.execute(f"drop table if exists {self.landing_schema}.{table}")
-            if self.target == "duckdb":
-                conn.register("frame", frame)
-                cur.execute(f"create table {self.landing_schema}.{table} as select * from frame")
+            for table, frame in frames.items():
+                qualified = f"{self.landing_schema}.{table}"
+                existing = self._columns(cur, table)
+                if existing != [str(c) for c in frame.columns]:
+                    if existing:
+                        cur.execute(f"drop table {qualified}{' cascade' if self.target == 'postgres' else ''}")
+                    self._create(conn, qualified, frame)
+                else:
+                    cur.execute(f"delete from {qualified}")
+                self._insert(conn, qualified, frame, skip_existing=False)
+
+    def _columns(self, cur: Any, table: str) -> list[str]:
+        cur.execute(
+            "select column_name from information_schema.columns "
+            f"where table_schema = '{self.landing_schema}' and table_name = '{table}' order by ordinal_position"
+        )
+        return [row[0] for row in cur.fetchall()]
+
+    def _create(self, conn: Any, qualified: str, frame: pd.DataFrame) -> None:
+        """An empty table with the frame's columns and types."""
+        if self.target == "duckdb":
+            conn.register("frame", frame)
+            try:
+                conn.cursor().execute(f"create table {qualified} as select * from frame limit 0")
+            finally:
                 conn.unregister("frame")
-            else:
-                cur.execute(f"create table {self.landing_schema}.{table} ({_pg_columns(frame)})")
-                _pg_copy(cur, f"{self.landing_schema}.{table}", frame)
+        else:
+            conn.cursor().execute(f"create table {qualified} ({_pg_columns(frame)})")
 
     def append(self, table: str, frame: pd.DataFrame, skip_existing: bool = False) -> int:
         """Insert rows into a landing-schema table; with skip_existing, rows whose primary key is
@@ -254,6 +335,17 @@ def _postgres_connection(env: Mapping[str, str]) -> dict[str, Any]:
         "pg_password": EnvVar("PGPASSWORD") if env.get("PGPASSWORD") else "",
         "pg_database": env["PGDATABASE"],
     }
+
+
+def _lock_wait_seconds(env: Mapping[str, str]) -> float:
+    value = env.get(LOCK_WAIT_VARIABLE) or "600"
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if seconds < 0:
+        raise ConfigError(f"{LOCK_WAIT_VARIABLE}={value!r} is not a number of seconds: e.g. 600 (the default)")
+    return seconds
 
 
 def _first_line(err: BaseException) -> str:

@@ -24,11 +24,8 @@ def extract(cfg: SourceConfig, window: Window, catalogue: Catalogue) -> Extract:
 
 
 def land(warehouse: Warehouse, result: Extract, window: Window) -> pd.DataFrame:
-    """Replace the window's partitions of this source in landing, quarantine and the extraction log.
-    Returns the per-partition counts written to the log."""
-    where = window.partition_filter(result.source_system)
-    warehouse.replace_where(LANDING_BY_SHAPE[result.shape].name, where, result.rows)
-    warehouse.replace_where(QUARANTINE.name, where, result.quarantine)
+    """Replace the window's partitions of this source in landing, quarantine and the extraction log, in one
+    transaction (a killed run leaves the previous load whole). Returns the per-partition counts written to the log."""
     accepted = result.rows.groupby("partition_date").size()
     quarantined = result.quarantine.groupby("partition_date").size()
     index = pd.DatetimeIndex(pd.to_datetime(window.days), name="partition_date").astype("datetime64[us]")
@@ -48,5 +45,6 @@ def land(warehouse: Warehouse, result: Extract, window: Window) -> pd.DataFrame:
             "rows_quarantined": counts.quarantined,
         }
     )[EXTRACTION_LOG.column_names]
-    warehouse.replace_where(EXTRACTION_LOG.name, where, log)
+    tables = {LANDING_BY_SHAPE[result.shape].name: result.rows, QUARANTINE.name: result.quarantine}
+    warehouse.replace_partitions(window.partition_filter(result.source_system), {**tables, EXTRACTION_LOG.name: log})
     return log

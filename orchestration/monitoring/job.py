@@ -31,7 +31,9 @@ from orchestration.settings import Settings
 from orchestration.warehouse import Warehouse
 
 JOB_NAME = "monitoring_job"
-CONCURRENCY_TAG = {"dagster/concurrency_key": "monitoring"}
+# One evaluation at a time; and one still running after 15 minutes (its process killed) is failed by the
+# daemon's run monitoring (deploy/dagster*.yaml), so it does not hold the warehouse pool from the alerts.
+RUN_TAGS = {"dagster/concurrency_key": "monitoring", "dagster/max_runtime": "900"}
 ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
           DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]  # fmt: skip
 
@@ -77,7 +79,7 @@ def build_monitoring_job(settings: Settings) -> JobDefinition:
         if report.dead:
             context.log.warning(f"{report.dead} alert deliveries are dead: see alert_outbox where status = 'dead'")
 
-    @job(name=JOB_NAME, tags=CONCURRENCY_TAG, description="Live monitoring: judge open runs now, alert once per band.")
+    @job(name=JOB_NAME, tags=RUN_TAGS, description="Live monitoring: judge open runs now, alert once per band.")
     def monitoring_job() -> None:
         deliver_alerts(record_alerts(judge_open_runs(land_changes())))
 
@@ -98,6 +100,6 @@ def monitoring_schedule(settings: Settings, monitoring_job: JobDefinition) -> Sc
         running = context.instance.get_runs(filters=RunsFilter(job_name=JOB_NAME, statuses=ACTIVE), limit=1)
         if running:
             return SkipReason(f"evaluation {running[0].run_id} is still running")
-        return RunRequest(tags=CONCURRENCY_TAG)
+        return RunRequest(tags=RUN_TAGS)
 
     return _schedule

@@ -45,8 +45,8 @@ def reference_frames(settings: Settings) -> dict[str, pd.DataFrame]:
 
 def load_reference(warehouse: Warehouse, settings: Settings) -> dict[str, int]:
     """Validate the configuration and replace the reference landing tables. Everything is validated before
-    anything is written, so the marts are never judged by a broken commitment file."""
+    anything is written, so the marts are never judged by a broken commitment file; the tables are replaced
+    in one transaction, so a killed run leaves the previous reference whole."""
     frames = reference_frames(settings)
-    for table in REFERENCE_TABLES:
-        warehouse.replace_table(table, frames[table])
+    warehouse.replace_tables({table: frames[table] for table in REFERENCE_TABLES})
     return {table: len(frame) for table, frame in frames.items()}

@@ -127,6 +127,28 @@ def test_an_unreadable_value_quarantines_its_row_only(landed: None, shape: str) 
     assert (int(log.received), int(log.accepted), int(log.bad)) == (5 + n_bad, 5, n_bad)
 
 
+def test_iso_values_with_and_without_offsets_mix_in_one_batch() -> None:
+    """Unit level: each ISO-8601 spelling is told apart by whether it carries an offset, so one batch never
+    mixes the two kinds in one pandas call (which raises "Mixed timezones detected" for the whole batch)."""
+    from orchestration.landing.rules import _instants
+
+    values = {
+        "2012-03-20": "2012-03-19 23:00:00",  # a date alone: local midnight in Rome
+        "2012-03-20 10:00": "2012-03-20 09:00:00",
+        "20120320T100000Z": "2012-03-20 10:00:00",  # basic format
+        "20120320T100000+0100": "2012-03-20 09:00:00",
+        "2012-03-20T10-05": "2012-03-20 15:00:00",  # hours-only offset
+        "2012-03-20 10:00:00 +01:00": "2012-03-20 09:00:00",
+        "2012-07-20T10:00:00.123456+02:00": "2012-07-20 08:00:00.123456",
+        "2012-03-25 02:30": None,  # does not exist in Rome (clocks jump from 02:00 to 03:00)
+    }
+    cfg = SourceConfig.model_validate({**DECLARATION, "name": "iso", "path": "x.csv"})
+    instant, unparseable, not_unique = _instants(pd.Series(list(values)), cfg)
+    assert [None if pd.isna(t) else str(t) for t in instant] == list(values.values())
+    assert not unparseable.any()
+    assert not_unique.tolist() == [v is None for v in values.values()]
+
+
 def test_a_declaration_gives_text_formats_or_an_epoch_unit_not_both(tmp_path: Path) -> None:
     raw = {**DECLARATION, "name": "both", "path": "x.csv", "timestamp_format": "%d/%m/%Y", "timestamp_unit": "s"}
     path = tmp_path / "both.yaml"
@@ -191,17 +213,19 @@ def marts_by_delivery(tmp_path_factory: pytest.TempPathFactory, warehouse_target
             run_pipeline(date(2012, 3, 1), date(2012, 4, 30))
             runs = query("select * from {s}.fct_node_runs order by node_run_id")
             landed = query("select count(*) as n from {s}_landing.status_events").n.iloc[0]
-            quarantined = query("select count(*) as n from {s}_landing.quarantine").n.iloc[0]
-            out[delivery] = (snapshot_marts(), runs, int(landed), int(quarantined))
+            reasons = query("select reason_code from {s}_landing.quarantine").reason_code.value_counts().to_dict()
+            out[delivery] = (snapshot_marts(), runs, int(landed), reasons)
     yield out
 
 
 @pytest.mark.heavy
 def test_dst_offsets_land_every_row_and_give_the_marts_of_utc(marts_by_delivery: dict) -> None:
     offsets_marts, offsets_runs, offsets_landed, offsets_quarantined = marts_by_delivery["offsets"]
-    utc_marts, utc_runs, utc_landed, _ = marts_by_delivery["utc"]
-    # Every row landed: the file's 427 events, none quarantined.
-    assert (offsets_landed, offsets_quarantined) == (427, 0) and utc_landed == 427
+    utc_marts, utc_runs, utc_landed, utc_quarantined = marts_by_delivery["utc"]
+    # Every row landed: of the 427 events, only the log's own exact repeats (4 here) are quarantined,
+    # as duplicates; no timestamp is rejected.
+    assert offsets_quarantined == utc_quarantined == {"duplicate_row": 4}
+    assert offsets_landed == utc_landed == 427 - 4
     assert len(offsets_runs) > 300
     pd.testing.assert_frame_equal(offsets_runs, utc_runs)
     for table, frame in utc_marts.items():

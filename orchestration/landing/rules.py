@@ -145,6 +145,23 @@ def keyed_by_work_order(b: Batch) -> None:
     b.flag(work_order.isna(), "missing_work_order_key", "work-order key is empty")
 
 
+@rule("missing_row_key")
+def keyed_rows(b: Batch) -> None:
+    """The row's identity: its declared key column(s), else (a source without ids) its content. A declared
+    key left empty would make the row one with every other keyless row of its work order in staging."""
+    cfg = b.cfg
+    key_columns = [cfg.columns["source_row_key"]] if "source_row_key" in cfg.columns else cfg.row_key_columns
+    if key_columns:
+        row_key = composite_key([text_values(b.raw[column]) for column in key_columns])
+        b.flag(row_key.isna(), "missing_row_key", f"row key ({', '.join(key_columns)}) is empty")
+    else:
+        row_key = pd.Series(
+            pd.util.hash_pandas_object(b.raw[cfg.source_columns], index=False).astype("uint64").astype(str),
+            index=b.raw.index,
+        )
+    b.columns["source_row_key"] = row_key
+
+
 @rule("unknown_process")
 def known_process(b: Batch) -> None:
     cfg = b.cfg
@@ -234,18 +251,8 @@ def not_in_future(b: Batch) -> None:
 
 @rule("overlapping_run")
 def not_overlapping(b: Batch) -> None:
-    """Row keys first (a source without ids: the row's content is its identity), then overlaps."""
-    cfg = b.cfg
-    if "source_row_key" in cfg.columns:
-        row_key = text_values(b.raw[cfg.columns["source_row_key"]])
-    elif cfg.row_key_columns:
-        row_key = composite_key([text_values(b.raw[column]) for column in cfg.row_key_columns])
-    else:
-        declared = b.raw[cfg.source_columns]
-        row_key = pd.Series(
-            pd.util.hash_pandas_object(declared, index=False).astype("uint64").astype(str), index=b.raw.index
-        )
-    b.columns["source_row_key"] = row_key
+    """Two passes through one node of a work order cannot run at once (interval sources)."""
+    cfg, row_key = b.cfg, b.columns["source_row_key"]
     if cfg.shape == "intervals":
         c = b.columns
         overlapping = _overlapping(
@@ -265,8 +272,9 @@ def text_values(series: pd.Series) -> pd.Series:
     return out.mask(out == "")
 
 
-# An ISO-8601 value that carries its own offset (or Z) is an instant; one without is local time.
-_WITH_OFFSET = r"(?:[zZ]|[+-]\d\d(?::?\d\d)?)$"
+# An ISO-8601 time of day followed by an offset (or Z) is an instant; a value without one is local time.
+# (pandas cannot parse both kinds in one call: "Mixed timezones detected".)
+_WITH_OFFSET = r"[T\s]\d\d(?::?\d\d(?::?\d\d(?:[.,]\d+)?)?)?\s*(?:[zZ]|[+-]\d\d(?::?\d\d)?)$"
 
 
 def timestamp_shape(cfg: SourceConfig) -> str:
@@ -295,10 +303,12 @@ def _instants(series: pd.Series, cfg: SourceConfig) -> tuple[pd.Series, pd.Serie
 
 
 def composite_key(parts: list[pd.Series]) -> pd.Series:
-    """One key from several columns, e.g. `T-1|2024-03-01 09:00`: a `|` or `\\` inside a part is escaped,
-    so two different rows never share a key; missing when a part is."""
+    """One key from one or several columns, e.g. `T-1|4`: a `|` or `\\` inside a part is escaped, so two
+    different rows never share a key; missing when a part is."""
+    if len(parts) == 1:
+        return parts[0]
     escaped = [part.str.replace("\\", "\\\\", regex=False).str.replace("|", "\\|", regex=False) for part in parts]
-    return escaped[0].str.cat(escaped[1:], sep="|") if len(escaped) > 1 else escaped[0]
+    return escaped[0].str.cat(escaped[1:], sep="|")
 
 
 def _parsed_text(text: pd.Series, formats: list[str]) -> tuple[pd.Series, pd.Series]:

@@ -274,7 +274,7 @@ def text_values(series: pd.Series) -> pd.Series:
 
 # An ISO-8601 time of day followed by an offset (or Z) is an instant; a value without one is local time.
 # (pandas cannot parse both kinds in one call: "Mixed timezones detected".)
-_WITH_OFFSET = r"[T\s]\d\d(?::?\d\d(?::?\d\d(?:[.,]\d+)?)?)?\s*(?:[zZ]|[+-]\d\d(?::?\d\d)?)$"
+_WITH_OFFSET = r"[T\s]\d\d(?::?\d\d(?::?\d\d(?:[.,]\d+)?)?)?\s*(?:[zZ]|[+-]\d{1,2}(?::?\d\d)?)$"
 
 
 def timestamp_shape(cfg: SourceConfig) -> str:
@@ -322,11 +322,21 @@ def _parsed_text(text: pd.Series, formats: list[str]) -> tuple[pd.Series, pd.Ser
         else:
             offset = pd.Series("%z" in fmt or "%Z" in fmt, index=text.index)
         read_aware = pd.to_datetime(text.where(todo & offset), format=fmt, utc=True, errors="coerce")
-        read_local = pd.to_datetime(text.where(todo & ~offset), format=fmt, errors="coerce")
+        read_local = _wall_clock(text.where(todo & ~offset), fmt)
         aware = read_aware if aware is None else aware.fillna(read_aware)
         local = read_local if local is None else local.fillna(read_local)
         todo &= read_aware.isna() & read_local.isna()
     return aware, local
+
+
+def _wall_clock(text: pd.Series, fmt: str) -> pd.Series:
+    """Values without an offset as naive times. Should an offset pandas knows slip past _WITH_OFFSET, pandas
+    refuses the whole call: those values then stay unread by this format (quarantined unless another
+    format reads them) rather than failing the batch."""
+    try:
+        return pd.to_datetime(text, format=fmt, errors="coerce")
+    except ValueError:
+        return pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
 
 
 def declared_column(raw: pd.DataFrame, cfg: SourceConfig, field: str) -> pd.Series:

@@ -6,6 +6,7 @@ the same marts as the same instants delivered as naive UTC."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -154,12 +155,28 @@ def test_iso_values_with_and_without_offsets_mix_in_one_batch() -> None:
     assert slipped.isna().all()
 
 
-def test_a_declaration_gives_text_formats_or_an_epoch_unit_not_both(tmp_path: Path) -> None:
-    raw = {**DECLARATION, "name": "both", "path": "x.csv", "timestamp_format": "%d/%m/%Y", "timestamp_unit": "s"}
-    path = tmp_path / "both.yaml"
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"timestamp_format": "%d/%m/%Y", "timestamp_unit": "s"}, "either timestamp_format (text) or timestamp_unit"),
+        ({"timestamp_format": []}, "timestamp_format lists no format"),
+        ({"row_key_columns": ["Case ID", "Activity"],
+          "columns": {**DECLARATION["columns"], "source_row_key": "Case ID"}},
+         "either columns.source_row_key or row_key_columns"),
+        ({"update_snapshots": True, "shape": "intervals", "columns": {"work_order_id": "Case ID", "node": "Activity",
+          "start_at": "Complete Timestamp"}}, "update_snapshots applies to status histories only"),
+    ],
+    ids=["format_and_unit", "no_format", "two_row_keys", "snapshots_of_intervals"],
+)  # fmt: skip
+def test_a_contradictory_timestamp_or_key_declaration_is_refused_at_load(
+    tmp_path: Path, extra: dict, message: str
+) -> None:
+    raw = {**DECLARATION, "name": "bad", "path": "x.csv", **extra}
+    path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
-    with pytest.raises(SourceConfigError, match="timestamp_format .* or timestamp_unit"):
+    with pytest.raises(SourceConfigError, match=re.escape(message)) as caught:
         load_source(path, settings_of_env())
+    assert str(path) in str(caught.value)
 
 
 # --- done means: per-row DST offsets give the marts of the same instants in UTC -------------------------

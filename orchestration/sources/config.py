@@ -67,7 +67,7 @@ class SourceConfig(BaseModel):
     # offset is local time in `time_zone`. Or epoch numbers: `timestamp_unit: s` or `ms` (UTC by definition).
     timestamp_format: str | list[str] | None = None
     timestamp_unit: Literal["s", "ms"] | None = None
-    # A row key made of several source columns (an audit table's ticket and save instant), instead of
+    # A row key made of several source columns (an audit table's ticket and revision), instead of
     # one column mapped as `columns.source_row_key`.
     row_key_columns: list[str] = []
     # status history

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from dagster import DagsterInstance
 
 from tests.conftest import query, run_pipeline
 
@@ -70,9 +71,15 @@ def audit(module_pipeline_env: Path) -> Iterator[None]:
         shutil.copy(path, root / path.name)
     (root / "sources_config" / "servicedesk_audit.yaml").write_text(SERVICEDESK, encoding="utf-8")
     (root / "sources_config" / "helpdesk_audit.yaml").write_text(HELPDESK_AUDIT, encoding="utf-8")
-    # Two runs, as the daily schedule would land them: the 10th, then the 11th to the 14th.
+    # Two runs, as the daily schedule would land them: the 10th (with the reference tables), then the daily
+    # job for the 11th to the 14th.
     run_pipeline(date(2026, 3, 10), date(2026, 3, 10))
-    run_pipeline(date(2026, 3, 11), date(2026, 3, 14))
+    # Imported once the declarations are written: orchestration.definitions builds its `defs` on import.
+    from orchestration.definitions import build_defs
+    from orchestration.runner import run_job
+
+    with DagsterInstance.ephemeral() as instance:
+        run_job(build_defs(), "daily_job", instance, "2026-03-11", "2026-03-14")
     yield
 
 

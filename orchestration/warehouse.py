@@ -205,12 +205,22 @@ class Warehouse(ConfigurableResource):
         return int(found.n.iloc[0]) > 0
 
     def ensure_tables(self, schema: str, tables: Sequence[Any]) -> None:
-        """Create each table (name, ddl, indexes: orchestration/landing/tables.py) that does not exist yet."""
+        """Create each table (name, ddl, indexes: orchestration/landing/tables.py) that does not exist yet, and
+        add the declared columns an existing one lacks."""
         with self.connect() as conn:
             cur = conn.cursor()
             cur.execute(f"create schema if not exists {schema}")
             for table in tables:
                 cur.execute(f"create table if not exists {schema}.{table.name} ({table.ddl})")
+            # A table created before a column was declared gets it (null in its old rows).
+            marker = "?" if self.target == "duckdb" else "%s"
+            cur.execute(f"select table_name, column_name from information_schema.columns where table_schema = {marker}",
+                        [schema])  # fmt: skip
+            present = set(cur.fetchall())
+            for table in tables:
+                for name, sql_type in table.columns:
+                    if (table.name, name) not in present:
+                        cur.execute(f"alter table {schema}.{table.name} add column {name} {sql_type}")
                 if self.target == "postgres":
                     for i, cols in enumerate(table.indexes):
                         cur.execute(f"create index if not exists {table.name}_ix{i} on {schema}.{table.name} ({cols})")

@@ -246,8 +246,8 @@ def test_every_reason_code_is_a_rule_in_the_order_it_is_tested_and_is_in_the_cat
 
     assert REASON_CODES == (
         "undecodable_bytes", "unparseable_timestamp", "local_time_not_unique", "duplicate_row",
-        "missing_work_order_key", "unknown_process", "unknown_status", "unknown_node", "unknown_segment",
-        "end_before_start", "start_in_future", "overlapping_run",
+        "missing_work_order_key", "missing_row_key", "unknown_process", "unknown_status", "unknown_node",
+        "unknown_segment", "end_before_start", "start_in_future", "overlapping_run",
     )  # fmt: skip
     assert [r.name for r in RULES][:3] == ["decodable", "parsed_instants", "placed_in_partitions"]
     assert set(REASON_CODES) == {reason for _, reason in FAULTS}

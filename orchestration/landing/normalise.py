@@ -36,7 +36,7 @@ class Extract:
 
 
 def normalise(cfg: SourceConfig, raw: pd.DataFrame, window: Window, catalogue: Catalogue) -> Extract:
-    missing = sorted(set(cfg.columns.values()) - set(raw.columns))
+    missing = sorted(set(cfg.source_columns) - set(raw.columns))
     if missing and len(raw):
         raise SourceRejected(
             f"source {cfg.name}: rows lack declared columns {missing}; the whole batch is rejected "
@@ -64,11 +64,12 @@ def _accepted(b: Batch) -> pd.DataFrame:
     )
     if b.cfg.shape == "status_history":
         rows = rows.assign(
-            # Order of arrival breaks ties between events of one work order at the same instant.
+            # Order of delivery breaks ties between events of one work order at the same instant.
             event_seq=np.arange(len(b.raw), dtype="int64"),
             status_code=c["status_code"],
             event_role=c["event_role"],
             timestamp_marks=b.cfg.timestamp_marks,
+            update_snapshot=b.cfg.update_snapshots,
         )
     return rows[good][LANDING_BY_SHAPE[b.cfg.shape].column_names].reset_index(drop=True)
 

@@ -98,9 +98,10 @@ def parsed_instants(b: Batch) -> None:
             continue
         instant, bad, not_unique = _instants(b.raw[cfg.columns[name]], cfg)
         b.columns[name] = instant
-        fmt = cfg.timestamp_format or "ISO-8601"
-        b.flag(bad, "unparseable_timestamp", f"{name} is not a timestamp of format {fmt}")
+        b.flag(bad, "unparseable_timestamp", f"{name} is not a timestamp of format {timestamp_shape(cfg)}")
         b.flag(not_unique, "local_time_not_unique", f"{name} does not exist or is ambiguous in {cfg.time_zone}")
+    if cfg.shape == "status_history":  # an event without its instant has no place in the history
+        b.flag(b.columns["event_at"].isna(), "unparseable_timestamp", "event_at is missing")
 
 
 @rule("unparseable_timestamp")
@@ -133,7 +134,7 @@ def placed_in_partitions(b: Batch) -> None:
 @rule("duplicate_row")
 def unique_rows(b: Batch) -> None:
     """The same row twice in one partition's delivery: the first copy stands, the others are duplicates."""
-    declared = list(dict.fromkeys(b.cfg.columns.values()))
+    declared = b.cfg.source_columns
     copy = b.raw[declared].assign(_day=b.columns["partition_date"].to_numpy()).duplicated(keep="first")
     b.flag(copy & ~b.columns["undecodable"], "duplicate_row", "exact duplicate of an earlier row of the same partition")
 
@@ -142,6 +143,23 @@ def unique_rows(b: Batch) -> None:
 def keyed_by_work_order(b: Batch) -> None:
     b.columns["work_order_id"] = work_order = text_values(declared_column(b.raw, b.cfg, "work_order_id"))
     b.flag(work_order.isna(), "missing_work_order_key", "work-order key is empty")
+
+
+@rule("missing_row_key")
+def keyed_rows(b: Batch) -> None:
+    """The row's identity: its declared key column(s), else (a source without ids) its content. A declared
+    key left empty would make the row one with every other keyless row of its work order in staging."""
+    cfg = b.cfg
+    key_columns = [cfg.columns["source_row_key"]] if "source_row_key" in cfg.columns else cfg.row_key_columns
+    if key_columns:
+        row_key = composite_key([text_values(b.raw[column]) for column in key_columns])
+        b.flag(row_key.isna(), "missing_row_key", f"row key ({', '.join(key_columns)}) is empty")
+    else:
+        row_key = pd.Series(
+            pd.util.hash_pandas_object(b.raw[cfg.source_columns], index=False).astype("uint64").astype(str),
+            index=b.raw.index,
+        )
+    b.columns["source_row_key"] = row_key
 
 
 @rule("unknown_process")
@@ -233,16 +251,8 @@ def not_in_future(b: Batch) -> None:
 
 @rule("overlapping_run")
 def not_overlapping(b: Batch) -> None:
-    """Row keys first (a source without ids: the row's content is its identity), then overlaps."""
-    cfg = b.cfg
-    if "source_row_key" in cfg.columns:
-        row_key = text_values(b.raw[cfg.columns["source_row_key"]])
-    else:
-        declared = b.raw[list(dict.fromkeys(cfg.columns.values()))]
-        row_key = pd.Series(
-            pd.util.hash_pandas_object(declared, index=False).astype("uint64").astype(str), index=b.raw.index
-        )
-    b.columns["source_row_key"] = row_key
+    """Two passes through one node of a work order cannot run at once (interval sources)."""
+    cfg, row_key = b.cfg, b.columns["source_row_key"]
     if cfg.shape == "intervals":
         c = b.columns
         overlapping = _overlapping(
@@ -262,28 +272,71 @@ def text_values(series: pd.Series) -> pd.Series:
     return out.mask(out == "")
 
 
+# An ISO-8601 time of day followed by an offset (or Z) is an instant; a value without one is local time.
+# (pandas cannot parse both kinds in one call: "Mixed timezones detected".)
+_WITH_OFFSET = r"[T\s]\d\d(?::?\d\d(?::?\d\d(?:[.,]\d+)?)?)?\s*(?:[zZ]|[+-]\d{1,2}(?::?\d\d)?)$"
+
+
+def timestamp_shape(cfg: SourceConfig) -> str:
+    """The declared shape of a source's instants, as the quarantine detail names it."""
+    return f"epoch {cfg.timestamp_unit}" if cfg.timestamp_unit else " or ".join(cfg.timestamp_formats)
+
+
 def _instants(series: pd.Series, cfg: SourceConfig) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """Parse to naive UTC. Returns (instant, unparseable mask, not-unique-local-time mask)."""
+    """Parse to naive UTC, vectorised per declared format. Returns (instant, unparseable mask,
+    not-unique-local-time mask). A value with an offset is converted by its own offset, so offsets may
+    differ from row to row (DST); a value without is local time in the source's zone."""
+    nat = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
     if pd.api.types.is_datetime64_any_dtype(series):
-        parsed, blank = series, series.isna()
+        aware = series.dt.tz_convert("UTC") if series.dt.tz is not None else nat.dt.tz_localize("UTC")
+        local, text = (nat if series.dt.tz is not None else series), series.astype("string").mask(series.isna())
+    elif cfg.timestamp_unit:
+        text = text_values(series)
+        aware = pd.to_datetime(pd.to_numeric(text, errors="coerce"), unit=cfg.timestamp_unit, utc=True, errors="coerce")
+        local = nat
     else:
         text = text_values(series)
-        blank = text.isna()
-        fmt = cfg.timestamp_format or "ISO8601"
-        parsed = pd.to_datetime(text, format=fmt, errors="coerce", utc=False)
-        if parsed.dt.tz is None and not cfg.timestamp_format:
-            # ISO strings may carry offsets on some rows only; parse those rows as UTC-aware.
-            aware = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", na=False)
-            if aware.any():
-                parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
-    unparseable = parsed.isna() & ~blank
-    if parsed.dt.tz is None:
-        local = parsed.dt.tz_localize(cfg.zone, ambiguous="NaT", nonexistent="NaT")
-        not_unique = local.isna() & parsed.notna()
-        parsed = local
-    else:
-        not_unique = pd.Series(False, index=series.index)
-    return parsed.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]"), unparseable, not_unique
+        aware, local = _parsed_text(text, cfg.timestamp_formats)
+    localised = local.dt.tz_localize(cfg.zone, ambiguous="NaT", nonexistent="NaT")
+    instant = aware.fillna(localised.dt.tz_convert("UTC")).dt.tz_localize(None).astype("datetime64[us]")
+    return instant, text.notna() & aware.isna() & local.isna(), localised.isna() & local.notna()
+
+
+def composite_key(parts: list[pd.Series]) -> pd.Series:
+    """One key from one or several columns, e.g. `T-1|4`: a `|` or `\\` inside a part is escaped, so two
+    different rows never share a key; missing when a part is."""
+    if len(parts) == 1:
+        return parts[0]
+    escaped = [part.str.replace("\\", "\\\\", regex=False).str.replace("|", "\\|", regex=False) for part in parts]
+    return escaped[0].str.cat(escaped[1:], sep="|")
+
+
+def _parsed_text(text: pd.Series, formats: list[str]) -> tuple[pd.Series, pd.Series]:
+    """Each format tried in order on the rows no earlier one read: (the values with an offset, as UTC
+    instants; the values without, as naive wall-clock times). NaT where a value is not of that kind."""
+    todo = text.notna()
+    aware = local = None
+    for fmt in formats:
+        if fmt == "ISO8601":
+            offset = text.str.contains(_WITH_OFFSET, na=False)
+        else:
+            offset = pd.Series("%z" in fmt or "%Z" in fmt, index=text.index)
+        read_aware = pd.to_datetime(text.where(todo & offset), format=fmt, utc=True, errors="coerce")
+        read_local = _wall_clock(text.where(todo & ~offset), fmt)
+        aware = read_aware if aware is None else aware.fillna(read_aware)
+        local = read_local if local is None else local.fillna(read_local)
+        todo &= read_aware.isna() & read_local.isna()
+    return aware, local
+
+
+def _wall_clock(text: pd.Series, fmt: str) -> pd.Series:
+    """Values without an offset as naive times. Should an offset pandas knows slip past _WITH_OFFSET, pandas
+    refuses the whole call: those values then stay unread by this format (quarantined unless another
+    format reads them) rather than failing the batch."""
+    try:
+        return pd.to_datetime(text, format=fmt, errors="coerce")
+    except ValueError:
+        return pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
 
 
 def declared_column(raw: pd.DataFrame, cfg: SourceConfig, field: str) -> pd.Series:

@@ -55,6 +55,8 @@ STATUS_EVENTS = LandingTable(
     (
         *_PARTITION,
         ("source_row_key", "varchar"),
+        # Delivery order: the row's position in its batch (file, pages, query result). Events of one work
+        # order at one instant keep it (with partition_date and extracted_at: stg_landing__status_events).
         ("event_seq", "bigint"),
         ("work_order_id", "varchar"),
         ("process_code", "varchar"),
@@ -62,6 +64,7 @@ STATUS_EVENTS = LandingTable(
         ("status_code", "varchar"),
         ("event_role", "varchar"),
         ("timestamp_marks", "varchar"),
+        ("update_snapshot", "boolean"),
         ("event_at", "timestamp"),
         *_OWNER,
     ),

@@ -59,7 +59,15 @@ class SourceConfig(StrictModel):
     path: str | None = None
     path_env: str | None = None
     encoding: str = "utf-8"
-    timestamp_format: str | None = None
+    # How the source writes instants (every time column alike). Text: strptime formats tried in order, row
+    # by row (e.g. "%d/%m/%Y %H:%M" day-first, "%m/%d/%Y %I:%M %p" month-first); default ISO-8601, with
+    # or without seconds, fractions, `Z` or a UTC offset that may differ per row (DST). A value without an
+    # offset is local time in `time_zone`. Or epoch numbers: `timestamp_unit: s` or `ms` (UTC by definition).
+    timestamp_format: str | list[str] | None = None
+    timestamp_unit: Literal["s", "ms"] | None = None
+    # A row key made of several source columns (an audit table's ticket and revision), instead of
+    # one column mapped as `columns.source_row_key`.
+    row_key_columns: list[str] = []
     # status history
     timestamp_marks: Literal["entry", "completion"] | None = None
     terminal_statuses: list[str] = []
@@ -67,6 +75,9 @@ class SourceConfig(StrictModel):
     # Statuses that stop the clock (waiting for the customer, for a vendor): they open no run; the work
     # order's runs open meanwhile go on, and the time in the pause is taken off their run time.
     pausing_statuses: list[str] = []
+    # A row per save of the work order (an audit table), the status often unchanged: a save repeating the
+    # status of the one before is no status change (SEMANTICS.md; dbt stg_landing__status_events).
+    update_snapshots: bool = False
     # code mappings onto the catalogue
     process: str | None = None
     processes: dict[str, str] = {}
@@ -84,6 +95,7 @@ class SourceConfig(StrictModel):
         self._check_columns()
         self._check_statuses()
         self._check_kind()
+        self._check_timestamps_and_keys()
         return self
 
     def _check_columns(self) -> None:
@@ -108,6 +120,16 @@ class SourceConfig(StrictModel):
             raise ValueError("a status can be only one of terminal, cancelling and pausing")
         if self.pausing_statuses and self.shape != "status_history":
             raise ValueError("pausing_statuses apply to status histories only")
+
+    def _check_timestamps_and_keys(self) -> None:
+        if self.timestamp_unit and self.timestamp_format:
+            raise ValueError("give either timestamp_format (text) or timestamp_unit (epoch numbers), not both")
+        if self.timestamp_format is not None and not self.timestamp_formats:
+            raise ValueError("timestamp_format lists no format")
+        if self.row_key_columns and "source_row_key" in self.columns:
+            raise ValueError("give either columns.source_row_key or row_key_columns, not both")
+        if self.update_snapshots and self.shape != "status_history":
+            raise ValueError("update_snapshots applies to status histories only")
 
     def _check_kind(self) -> None:
         needs = {
@@ -166,6 +188,18 @@ class SourceConfig(StrictModel):
         """(warn_after, error_after) in seconds, as resolved by with_defaults()."""
         assert isinstance(self.freshness, FreshnessConfig) and self.freshness.warn_after and self.freshness.error_after
         return parse_duration(self.freshness.warn_after), parse_duration(self.freshness.error_after)
+
+    @property
+    def timestamp_formats(self) -> list[str]:
+        """The text formats to try, in order ("ISO8601" when none is declared)."""
+        if isinstance(self.timestamp_format, str):
+            return [self.timestamp_format]
+        return list(self.timestamp_format) if self.timestamp_format is not None else ["ISO8601"]
+
+    @property
+    def source_columns(self) -> list[str]:
+        """Every source column the declaration reads: the mapped ones and the parts of the row key."""
+        return list(dict.fromkeys([*self.columns.values(), *self.row_key_columns]))
 
     @property
     def zone(self) -> ZoneInfo:

@@ -42,7 +42,7 @@ def file_path(cfg: SourceConfig, day: date | None = None) -> Path:
 
 def _check_columns(cfg: SourceConfig, path: Path, frame: pd.DataFrame, problem: str = "") -> None:
     # pandas renames a repeated header (Variant, Variant.1); declared columns are checked as given.
-    missing = sorted(set(cfg.columns.values()) - set(frame.columns))
+    missing = sorted(set(cfg.source_columns) - set(frame.columns))
     if missing:
         raise FileDropError(
             f"source {cfg.name}: {path} {problem or 'lacks declared columns'} {missing}; the whole file is "
@@ -93,4 +93,4 @@ def read_file(cfg: SourceConfig, window: Window) -> pd.DataFrame:
         frame = _read_csv(cfg, file_path(cfg, day))
         frame["_partition_date"] = day
         frames.append(frame)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(cfg.columns.values()))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cfg.source_columns)

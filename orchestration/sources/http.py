@@ -59,5 +59,5 @@ def read_http(cfg: SourceConfig, window: Window) -> pd.DataFrame:
                 frames.append(pd.DataFrame.from_records(rows))
             page = body.get(cfg.next_page)  # type: ignore[union-attr]
     if not frames:
-        return pd.DataFrame(columns=list(cfg.columns.values()))
+        return pd.DataFrame(columns=cfg.source_columns)
     return pd.concat(frames, ignore_index=True)

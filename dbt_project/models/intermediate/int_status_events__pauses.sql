@@ -8,11 +8,11 @@
 with events as (
     select
         *,
-        lead(event_at) over event_order as next_event_at,
-        lag(event_at) over event_order as previous_event_at
+        lead(event_at) over history as next_event_at,
+        lag(event_at) over history as previous_event_at
     from {{ ref('stg_landing__status_events') }}
     where 1 = 1 {{ changed_work_orders_filter() }}
-    window event_order as (partition by source_system, work_order_id order by event_at, event_seq)
+    window history as (partition by source_system, work_order_id order by event_order)
 )
 
 select

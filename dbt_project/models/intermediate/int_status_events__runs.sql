@@ -11,11 +11,10 @@
   waiting for the customer keeps one run.
 #}
 with events as (
+    -- event_order: by instant, ties in delivery order; update snapshots' repeats already collapsed (staging).
     select
         *,
-        row_number() over (
-            partition by source_system, work_order_id order by event_at, event_seq
-        ) as event_number
+        event_order as event_number
     from {{ ref('stg_landing__status_events') }}
     where event_role <> 'pausing' {{ changed_work_orders_filter() }}
 ),

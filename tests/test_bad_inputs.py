@@ -234,6 +234,8 @@ def test_unreadable_batch_is_rejected_whole_and_the_previous_load_stays(
     assert "whole" in str(caught.value) and cfg.name in str(caught.value)
     if reason == "invalid_json_page":
         assert "page 2" in str(caught.value) and "not valid JSON" in str(caught.value)  # names the bad page
+    if reason == "repeated_page_token":  # names the page, the field and its value
+        assert "page 2" in str(caught.value) and "'next_page' after page 3 is 2" in str(caught.value)
     # Not half-loaded: landing, quarantine and log are exactly as the last good load left them.
     pd.testing.assert_frame_equal(partition_counts(warehouse, cfg.name, cfg.shape, window()), before)
     assert _landed_keys(warehouse, kind, cfg) == landed_before == sorted(expected(kind)["accepted"])

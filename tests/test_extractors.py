@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import pandas as pd
 import pytest
-import requests
 import sqlalchemy as sa
 
 from demo import generator as gen
@@ -24,6 +24,7 @@ from orchestration.landing.batch import Extract, ensure_landing, extract, land
 from orchestration.periods import Window
 from orchestration.reference.catalogue import Catalogue, load_catalogue
 from orchestration.sources.config import SourceConfig, load_source
+from orchestration.sources.errors import SourceRejected
 from orchestration.sources.file import FileDropError
 from orchestration.warehouse import Warehouse
 from tests.conftest import (
@@ -409,13 +410,13 @@ def test_http_pages_through_the_window_exactly_once(
     ticket_api: str, window_events: pd.DataFrame, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pages: list[dict] = []
-    real_get = requests.Session.get
+    real_get = httpx.AsyncClient.get
 
-    def counting_get(self: requests.Session, url: str, **kwargs):  # type: ignore[no-untyped-def]
+    async def counting_get(self: httpx.AsyncClient, url: str, **kwargs):  # type: ignore[no-untyped-def]
         pages.append(dict(kwargs["params"]))
-        return real_get(self, url, **kwargs)
+        return await real_get(self, url, **kwargs)
 
-    monkeypatch.setattr(requests.Session, "get", counting_get)
+    monkeypatch.setattr(httpx.AsyncClient, "get", counting_get)
     result = extract(_small_pages(), _window(), catalogue)
 
     n = len(window_events)
@@ -455,15 +456,17 @@ def test_http_bearer_token(
         result = extract(_small_pages(), _window(), catalogue)
         assert sorted(result.rows.source_row_key.astype(int)) == sorted(window_events.event_id)
 
+        # Refused: not retried, the batch is rejected naming the source, the page and the answer.
         monkeypatch.delenv("TICKET_API_TOKEN")
-        with pytest.raises(requests.HTTPError) as caught:
+        with pytest.raises(SourceRejected) as caught:
             extract(_small_pages(), _window(), catalogue)
-        assert caught.value.response.status_code == 401
+        assert caught.value.reason_code == "http_error"
+        assert "source ticket_api: page 1 of" in str(caught.value) and "HTTP 401" in str(caught.value)
 
         monkeypatch.setenv("TICKET_API_TOKEN", "wrong-token")
-        with pytest.raises(requests.HTTPError) as caught:
+        with pytest.raises(SourceRejected) as caught:
             extract(_small_pages(), _window(), catalogue)
-        assert caught.value.response.status_code == 401
+        assert "HTTP 401" in str(caught.value) and "wrong-token" not in str(caught.value)
     finally:
         server.shutdown()
 

@@ -1,0 +1,67 @@
+"""Credentials never leave the process: one function masks them in any text that may be logged, put in
+run metadata or raised (the Dagster event log and compute logs keep every message and traceback).
+
+A credential is, wherever it appears in a text:
+- the user-info of a URL (`scheme://user:password@host`), shown as `scheme://***@host`;
+- the value of a query parameter that carries a key (`?key=…`, `access_token=…`, `sign=…`);
+- the value of an environment variable whose name says it is one (`PGPASSWORD`, `TICKET_API_TOKEN`,
+  `*_SECRET`, `*_KEY`, …) or that the configuration names as one (a source's `token_env`, an alert
+  channel's `password_env` or webhook `url_env`: `secret_variable` registers them).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+MASK = "***"
+_SECRET_NAME = re.compile(r"PASSWORD|PASSWD|TOKEN|SECRET|CREDENTIAL|API_?KEY|_KEY$", re.IGNORECASE)
+_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/?#\s@'\"]+)@")
+_KEY_PARAMETER = re.compile(
+    r"(?P<name>[?&;](?:access_?token|token|api_?key|key|secret|sign|signature|password|passwd|auth)=)[^&#\s'\"]+",
+    re.IGNORECASE,
+)
+# Shorter values would mask ordinary words and digits all over a message.
+_SHORTEST_SECRET = 4
+_declared: set[str] = set()
+
+
+def secret_variable(name: str | None) -> str | None:
+    """Mark an environment variable named by the configuration as holding a credential; returns the name."""
+    if name:
+        _declared.add(name)
+    return name
+
+
+def _secret_values(environ: Mapping[str, str]) -> list[str]:
+    values = set()
+    for name, value in environ.items():
+        if name in _declared or _SECRET_NAME.search(name):
+            values.add(value)
+        if "@" in value and "://" in value:  # a URL variable whose user-info holds a password
+            password = urlsplit(value).password
+            values.update({password, unquote(password)} if password else ())
+    # Longest first, so a secret that contains another is masked whole.
+    return sorted((v for v in values if len(v) >= _SHORTEST_SECRET), key=len, reverse=True)
+
+
+def redact(text: object, environ: Mapping[str, str] | None = None) -> str:
+    """`text` with every credential masked (see the module's docstring)."""
+    out = _USERINFO.sub(lambda m: m["scheme"] + MASK + "@", str(text))
+    out = _KEY_PARAMETER.sub(lambda m: m["name"] + MASK, out)
+    for value in _secret_values(os.environ if environ is None else environ):
+        out = out.replace(value, MASK)
+    return out
+
+
+def split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
+    """The URL without its user-info, and the (user, password) it held, for a client's basic auth: the
+    credentials then travel in a header and never in a URL that a library may log."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    host = parts.netloc.rsplit("@", 1)[1]
+    bare = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return bare, (unquote(parts.username or ""), unquote(parts.password or ""))

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+import traceback
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 MASK = "***"
@@ -40,6 +42,11 @@ def _secret_values(environ: Mapping[str, str]) -> list[str]:
     for name, value in environ.items():
         if name in _declared or _SECRET_NAME.search(name):
             values.add(value)
+            # A URL that is a credential whole (a robot's webhook) carries its token in the path or
+            # query, which libraries print without the host.
+            parts = urlsplit(value) if "://" in value else None
+            if parts and parts.path.strip("/"):
+                values.update({parts.path + (f"?{parts.query}" if parts.query else ""), parts.path})
         if "@" in value and "://" in value:  # a URL variable whose user-info holds a password
             password = urlsplit(value).password
             values.update({password, unquote(password)} if password else ())
@@ -65,3 +72,25 @@ def split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
     host = parts.netloc.rsplit("@", 1)[1]
     bare = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
     return bare, (unquote(parts.username or ""), unquote(parts.password or ""))
+
+
+@contextmanager
+def scrubbed() -> Iterator[None]:
+    """Let no exception leave with a credential in its message or in those it chains: such an exception
+    is raised again as its own class (or RuntimeError) with the message masked and no chain, so the
+    Dagster event log, which keeps every message of the chain, cannot store the credential."""
+    try:
+        yield
+    except Exception as exc:
+        chain = "".join(traceback.format_exception(exc))
+        if redact(chain) == chain:
+            raise
+        cause = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+        masked = redact(f"{exc} (from {type(cause).__name__}: {cause})" if cause else exc)
+        try:
+            clean = type(exc)(masked)
+        except Exception:  # a class whose constructor wants other arguments
+            clean = RuntimeError(masked)
+        if hasattr(exc, "reason_code"):
+            clean.reason_code = exc.reason_code  # type: ignore[attr-defined]
+        raise clean from None

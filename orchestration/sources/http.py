@@ -84,7 +84,9 @@ def read_http(cfg: SourceConfig, window: Window) -> pd.DataFrame:
 async def _read_pages(api: _Api, auth: tuple[str, str] | None) -> list[pd.DataFrame]:
     limits, token = api.cfg.limits, api.cfg.connection_token()
     timeout = httpx.Timeout(limits.seconds("read_timeout"), connect=limits.seconds("connect_timeout"))
+    # A declared bearer token is the credential; otherwise the URL's user-info, as basic auth.
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    auth = None if token else auth
     frames: list[pd.DataFrame] = []
     read: list[object] = []  # the page tokens asked for, in order
     page: object = 1

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from orchestration.periods import Window
+from orchestration.secrets import scrubbed
 from orchestration.sources.config import SourceConfig
 from orchestration.sources.file import read_file
 from orchestration.sources.http import read_http
@@ -20,4 +21,6 @@ READERS: dict[str, Callable[[SourceConfig, Window], pd.DataFrame]] = {
 
 
 def read(cfg: SourceConfig, window: Window) -> pd.DataFrame:
-    return READERS[cfg.kind](cfg, window)
+    # The readers mask what they raise; this catches what a driver or library raised unforeseen.
+    with scrubbed():
+        return READERS[cfg.kind](cfg, window)

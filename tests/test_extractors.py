@@ -556,3 +556,25 @@ def test_landing_status_events_rerun_keeps_one_copy(
     assert logged.day.is_unique and set(logged.day) == set(WINDOW_DAYS)
     assert (logged.rows_received == logged.rows_accepted + logged.rows_quarantined).all()
     assert int(logged.rows_received.sum()) == len(window_events)
+
+
+def test_undecodable_line_is_kept_as_its_mapped_fields(catalogue: Catalogue) -> None:
+    """A line that is not in the file's encoding is cut into its fields for the quarantine, which keeps the
+    mapped ones (undecodable bytes shown escaped), unless the source keeps the raw row: then the line as is."""
+    from orchestration.landing.normalise import normalise
+    from orchestration.sources.file import UNDECODABLE
+
+    cfg = _source("settlement_files")
+    header = [*cfg.columns.values(), "经办人手机"]  # one column the declaration does not map
+    line = "JSX1,CJ-X-1,\\xff采集,政企渠道,财务部,采集员,2026/10/04 09:00:00,2026/10/04 10:00:00,,13912345678"
+    raw = pd.DataFrame({**{c: pd.Series([], dtype="string") for c in header}, UNDECODABLE: []})
+    raw = pd.concat([raw, pd.DataFrame({UNDECODABLE: [line], "_partition_date": [FIRST]})], ignore_index=True)
+
+    mapped = normalise(cfg, raw, _window(), catalogue).quarantine
+    whole = normalise(cfg.model_copy(update={"keep_raw_row": True}), raw, _window(), catalogue).quarantine
+
+    assert list(mapped.reason_code) == list(whole.reason_code) == ["undecodable_bytes"]
+    record = json.loads(mapped.raw_record.iloc[0])
+    assert set(record) == set(cfg.columns.values()) and record["环节"] == "\\xff采集"
+    assert "13912345678" not in mapped.raw_record.iloc[0]
+    assert whole.raw_record.iloc[0] == line

@@ -26,7 +26,8 @@ _duckdb_lock = threading.RLock()
 
 
 class Warehouse(ConfigurableResource):
-    """Where landing tables live. `schema` is the dbt target schema; landing tables go to `<schema>_landing`."""
+    """Where landing tables live. `schema` is the dbt target schema (the marts); landing tables go to
+    `<schema>_landing`, dbt's staging views to `<schema>_staging`."""
 
     target: Literal["duckdb", "postgres"] = "duckdb"
     duckdb_path: str = ""
@@ -62,6 +63,12 @@ class Warehouse(ConfigurableResource):
     @property
     def landing_schema(self) -> str:
         return f"{self.schema_name}_landing"
+
+    @property
+    def staging_schema(self) -> str:
+        """dbt's staging views (dbt_project/macros/project/generate_schema_name.sql): they read landing with
+        their owner's rights, so they live apart from the marts that readers are granted."""
+        return f"{self.schema_name}_staging"
 
     @contextmanager
     def connect(self) -> Iterator[Any]:

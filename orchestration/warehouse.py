@@ -107,11 +107,12 @@ class Warehouse(ConfigurableResource):
             return pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
 
     def table_exists(self, schema: str, table: str) -> bool:
-        found = self.query(
-            "select count(*) as n from information_schema.tables "
-            f"where table_schema = '{schema}' and table_name = '{table}'"
+        # Bound, not pasted: the names may come from configuration.
+        found = self.execute(
+            "select count(*) from information_schema.tables where table_schema = %s and table_name = %s",
+            [schema, table],
         )
-        return int(found.n.iloc[0]) > 0
+        return int(found[0][0]) > 0
 
     def ensure_tables(self, schema: str, tables: Sequence[Any]) -> None:
         """Create each table (name, ddl, indexes: orchestration/landing/tables.py) that does not exist yet."""

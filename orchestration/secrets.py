@@ -16,10 +16,13 @@ import re
 import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 MASK = "***"
-_SECRET_NAME = re.compile(r"PASSWORD|PASSWD|TOKEN|SECRET|CREDENTIAL|API_?KEY|_KEY$", re.IGNORECASE)
+# Words of a variable's name (split at "_") that make its value a credential; PGPASSWORD-style names too.
+# By word, so that TOKENIZERS_PARALLELISM or PWD (the working directory) are not taken for one.
+_SECRET_WORDS = frozenset({"PASSWORD", "PASSWD", "PASS", "TOKEN", "SECRET", "KEY", "APIKEY", "CREDENTIAL",
+                           "CREDENTIALS"})  # fmt: skip
 _USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/?#\s@'\"]+)@")
 _KEY_PARAMETER = re.compile(
     r"(?P<name>[?&;](?:access_?token|token|api_?key|key|secret|sign|signature|password|passwd|auth)=)[^&#\s'\"]+",
@@ -37,19 +40,31 @@ def secret_variable(name: str | None) -> str | None:
     return name
 
 
+def _names_a_secret(name: str) -> bool:
+    words = name.upper().split("_")
+    return any(w in _SECRET_WORDS or w.endswith("PASSWORD") for w in words) or (len(words) > 1 and words[-1] == "PWD")
+
+
+def _url(value: str) -> SplitResult | None:
+    try:
+        return urlsplit(value) if "://" in value else None
+    except ValueError:  # not a URL after all (a malformed port, an unclosed bracket)
+        return None
+
+
 def _secret_values(environ: Mapping[str, str]) -> list[str]:
     values = set()
     for name, value in environ.items():
-        if name in _declared or _SECRET_NAME.search(name):
+        parts = _url(value)
+        if name in _declared or _names_a_secret(name):
             values.add(value)
             # A URL that is a credential whole (a robot's webhook) carries its token in the path or
             # query, which libraries print without the host.
-            parts = urlsplit(value) if "://" in value else None
             if parts and parts.path.strip("/"):
                 values.update({parts.path + (f"?{parts.query}" if parts.query else ""), parts.path})
-        if "@" in value and "://" in value:  # a URL variable whose user-info holds a password
-            password = urlsplit(value).password
-            values.update({password, unquote(password)} if password else ())
+        password = parts.password if parts and "@" in parts.netloc else None
+        if password:  # a URL variable whose user-info holds a password
+            values.update({password, unquote(password)})
     # Longest first, so a secret that contains another is masked whole.
     return sorted((v for v in values if len(v) >= _SHORTEST_SECRET), key=len, reverse=True)
 

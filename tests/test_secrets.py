@@ -267,3 +267,11 @@ def test_no_credential_in_any_artefact_of_a_failed_and_a_succeeded_run(
     # The masked messages reached the stores: the search above looked where they are kept.
     for error in (api_error, db_error):
         assert any(error.encode() in content for content in artefacts.values()), error
+
+
+def test_only_credential_variables_are_masked() -> None:
+    env = {"TOKENIZERS_PARALLELISM": "false", "PWD": "/work/project", "MYSQL_PWD": "my-Secret-11",
+           "AWS_SECRET_ACCESS_KEY": "aws-Secret-12", "PGPASSWORD": "pg-Secret-13",
+           "SMTP_PASS": "smtp-Secret-14"}  # fmt: skip
+    masked = redact("false in /work/project; my-Secret-11 aws-Secret-12 pg-Secret-13 smtp-Secret-14", env)
+    assert masked == "false in /work/project; *** *** *** ***"

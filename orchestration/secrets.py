@@ -2,7 +2,8 @@
 run metadata or raised (the Dagster event log and compute logs keep every message and traceback).
 
 A credential is, wherever it appears in a text:
-- the user-info of a URL (`scheme://user:password@host`), shown as `scheme://***@host`;
+- the password of a URL (`scheme://user:password@host`, shown as `scheme://user:***@host`), or its whole
+  user-info when that is a single name (`scheme://token@host`, shown as `scheme://***@host`);
 - the value of a query parameter that carries a key (`?key=…`, `access_token=…`, `sign=…`);
 - the value of an environment variable whose name says it is one (`PGPASSWORD`, `TICKET_API_TOKEN`,
   `*_SECRET`, `*_KEY`, …) or that the configuration names as one (a source's `token_env`, an alert
@@ -23,7 +24,8 @@ MASK = "***"
 # By word, so that TOKENIZERS_PARALLELISM or PWD (the working directory) are not taken for one.
 _SECRET_WORDS = frozenset({"PASSWORD", "PASSWD", "PASS", "TOKEN", "SECRET", "KEY", "APIKEY", "CREDENTIAL",
                            "CREDENTIALS"})  # fmt: skip
-_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/?#\s@'\"]+)@")
+# `user:password@` keeps the user (who connected is worth knowing); a lone `name@` may be a token: masked.
+_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?:(?P<user>[^/?#\s@:'\"]*):)?[^/?#\s@'\"]+@")
 _KEY_PARAMETER = re.compile(
     r"(?P<name>[?&;](?:access_?token|token|api_?key|key|secret|sign|signature|password|passwd|auth)=)[^&#\s'\"]+",
     re.IGNORECASE,
@@ -71,7 +73,7 @@ def _secret_values(environ: Mapping[str, str]) -> list[str]:
 
 def redact(text: object, environ: Mapping[str, str] | None = None) -> str:
     """`text` with every credential masked (see the module's docstring)."""
-    out = _USERINFO.sub(lambda m: m["scheme"] + MASK + "@", str(text))
+    out = _USERINFO.sub(lambda m: m["scheme"] + (f"{m['user']}:" if m["user"] else "") + MASK + "@", str(text))
     out = _KEY_PARAMETER.sub(lambda m: m["name"] + MASK, out)
     for value in _secret_values(os.environ if environ is None else environ):
         out = out.replace(value, MASK)

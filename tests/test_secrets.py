@@ -33,14 +33,16 @@ def test_redact_masks_user_info_key_parameters_and_secret_variables() -> None:
     text = (
         "GET http://svc:url-Secret-0@api.example:8080/v1?page=2 failed; "
         "robot https://qyapi.example/cgi-bin/webhook/send?key=robot-Secret-4&debug=1; "
-        "auth pg-Secret-1 / Bearer tok-Secret-2 / p@ss-Secret-3 for postgres in /root"
+        "auth pg-Secret-1 / Bearer tok-Secret-2 / p@ss-Secret-3 for postgres in /root; "
+        "clone https://ghp-Secret-15@git.example/repo"
     )
     masked = redact(text, env)
-    for secret in ("url-Secret-0", "pg-Secret-1", "tok-Secret-2", "p@ss-Secret-3", "robot-Secret-4", "svc:"):
+    for secret in ("url-Secret-0", "pg-Secret-1", "tok-Secret-2", "p@ss-Secret-3", "robot-Secret-4"):
         assert secret not in masked
     # What an operator needs stays: scheme, host, port, path, ordinary parameters, user names, paths.
-    assert "http://***@api.example:8080/v1?page=2" in masked
+    assert "http://svc:***@api.example:8080/v1?page=2" in masked
     assert "send?key=***&debug=1" in masked and "for postgres in /root" in masked
+    assert "clone https://***@git.example/repo" in masked  # a lone name before @ may be a token
     assert redact("no credential here: http://api.example/v1", env) == "no credential here: http://api.example/v1"
 
 
@@ -73,7 +75,7 @@ def test_scrubbed_raises_a_masked_error_without_the_chain() -> None:
             raise ValueError("GET http://svc:chain-Secret-7@api/v1 failed")
         except ValueError as exc:
             raise ReaderError("reading http://svc:chain-Secret-7@api/v1") from exc
-    assert str(caught.value) == "reading http://***@api/v1 (from ValueError: GET http://***@api/v1 failed)"
+    assert str(caught.value) == "reading http://svc:***@api/v1 (from ValueError: GET http://svc:***@api/v1 failed)"
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
     assert caught.value.reason_code == "source_unreachable"
     with pytest.raises(KeyError) as clean, scrubbed():  # nothing to mask: the original, traceback and all
@@ -254,7 +256,7 @@ def test_no_credential_in_any_artefact_of_a_failed_and_a_succeeded_run(
     monkeypatch.delenv("PGPASSWORD")
     assert query("select count(*) as n from {s}_landing.status_events").n.iloc[0] > 0
     # The event log holds both failures, with the source and its address.
-    db_error = f"source oa_workflow: cannot connect on postgresql+psycopg2://***@127.0.0.1:{silent_port}/oa"
+    db_error = f"source oa_workflow: cannot connect on postgresql+psycopg2://oa:***@127.0.0.1:{silent_port}/oa"
     assert len(failures) == 2 and sum(api_error in f for f in failures) == sum(db_error in f for f in failures) == 1
 
     artefacts = _artefacts(pipeline_env)

@@ -257,7 +257,7 @@ def test_sql_server_that_accepts_tcp_and_never_answers_hits_the_connect_timeout(
     error, took = gives_up_within(15, lambda: read_sql(cfg, window()))
 
     assert isinstance(error, SourceRejected) and error.reason_code == "source_unreachable", error
-    assert f"source bad_sql: cannot connect on {driver}://***@{silent_server}/oa" in str(error)
+    assert f"source bad_sql: cannot connect on {driver}://reader:***@{silent_server}/oa" in str(error)
     assert "limits.connect_timeout = 2s" in str(error) and url.split(":")[2].split("@")[0] not in str(error)
     assert took < 8
 
@@ -312,7 +312,8 @@ def test_sql_sqlite_locked_by_another_writer_waits_only_the_connect_timeout(
         writer.dispose()
 
     assert isinstance(error, SourceRejected) and error.reason_code == "source_timeout", error
-    assert "database is locked" in str(error) and 0.8 < took < 5
+    assert "database is locked" in str(error) and "limits.connect_timeout = 1s is how long SQLite waits" in str(error)
+    assert 0.8 < took < 5
 
 
 def test_sql_bad_query_names_the_source_and_the_driver_message(tmp_path: Path, monkeypatch) -> None:

@@ -88,8 +88,10 @@ def _rejected(cfg: SourceConfig, shown: str, what: str, exc: SQLAlchemyError, re
     limits = cfg.limits
     hint = {
         SOURCE_UNREACHABLE: f"limits.connect_timeout = {limits.connect_timeout}",
-        SOURCE_TIMEOUT: f"limits.statement_timeout = {limits.statement_timeout}, "
-        f"limits.total_timeout = {limits.total_timeout}",
+        SOURCE_TIMEOUT: f"limits.connect_timeout = {limits.connect_timeout} is how long SQLite waits for another "
+        "writer's lock"
+        if "database is locked" in detail
+        else f"limits.statement_timeout = {limits.statement_timeout}, limits.total_timeout = {limits.total_timeout}",
         SOURCE_QUERY_FAILED: "check the declared query",
     }[reason_code]
     return SourceRejected(

@@ -558,8 +558,8 @@ def _set_warehouse_env(target: str, schema: str, directory: Path) -> None:
 def _drop_pg_schemas(warehouse, schema: str) -> None:
     with warehouse.connect() as conn:
         cur = conn.cursor()
-        cur.execute(f"drop schema if exists {schema} cascade")
-        cur.execute(f"drop schema if exists {schema}_landing cascade")
+        for name in (schema, f"{schema}_staging", f"{schema}_landing"):
+            cur.execute(f"drop schema if exists {name} cascade")
 
 
 def _table_counts(warehouse, schema: str, names: list[str], where: dict[str, str] | None = None) -> dict[str, int]:

@@ -92,7 +92,8 @@ class Window:
         return self.end.astimezone(UTC)
 
     def partition_filter(self, source_system: str, alias: str = "") -> str:
-        """SQL: a source's rows of the window's day partitions, in any landing-schema table."""
+        """SQL: a source's rows of the window's day partitions, in any landing-schema table. A source name is
+        an identifier (SourceConfig.name: lower_snake_case, checked when the declaration loads)."""
         a = f"{alias}." if alias else ""
         return (
             f"{a}source_system = '{source_system}' and {a}partition_date >= '{self.first_day}' "

@@ -68,7 +68,8 @@ class WarehouseUnreachable(ConnectionError):
 
 
 class Warehouse(ConfigurableResource):
-    """Where landing tables live. `schema` is the dbt target schema; landing tables go to `<schema>_landing`."""
+    """Where landing tables live. `schema` is the dbt target schema (the marts); landing tables go to
+    `<schema>_landing`, dbt's staging views to `<schema>_staging`."""
 
     target: Literal["duckdb", "postgres"] = "duckdb"
     duckdb_path: str = ""
@@ -131,6 +132,12 @@ class Warehouse(ConfigurableResource):
     @property
     def landing_schema(self) -> str:
         return f"{self.schema_name}_landing"
+
+    @property
+    def staging_schema(self) -> str:
+        """dbt's staging views (dbt_project/macros/project/generate_schema_name.sql): they read landing with
+        their owner's rights, so they live apart from the marts that readers are granted."""
+        return f"{self.schema_name}_staging"
 
     @contextmanager
     def connect(self) -> Iterator[Any]:
@@ -198,11 +205,12 @@ class Warehouse(ConfigurableResource):
             return pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
 
     def table_exists(self, schema: str, table: str) -> bool:
-        found = self.query(
-            "select count(*) as n from information_schema.tables "
-            f"where table_schema = '{schema}' and table_name = '{table}'"
+        # Bound, not pasted: the names may come from configuration.
+        found = self.execute(
+            "select count(*) from information_schema.tables where table_schema = %s and table_name = %s",
+            [schema, table],
         )
-        return int(found.n.iloc[0]) > 0
+        return int(found[0][0]) > 0
 
     def ensure_tables(self, schema: str, tables: Sequence[Any]) -> None:
         """Create each table (name, ddl, indexes: orchestration/landing/tables.py) that does not exist yet, and

@@ -234,6 +234,8 @@ def test_unreadable_batch_is_rejected_whole_and_the_previous_load_stays(
     assert "whole" in str(caught.value) and cfg.name in str(caught.value)
     if reason == "invalid_json_page":
         assert "page 2" in str(caught.value) and "not valid JSON" in str(caught.value)  # names the bad page
+    if reason == "repeated_page_token":  # names the page, the field and its value
+        assert "page 2" in str(caught.value) and "'next_page' after page 3 is 2" in str(caught.value)
     # Not half-loaded: landing, quarantine and log are exactly as the last good load left them.
     pd.testing.assert_frame_equal(partition_counts(warehouse, cfg.name, cfg.shape, window()), before)
     assert _landed_keys(warehouse, kind, cfg) == landed_before == sorted(expected(kind)["accepted"])
@@ -251,3 +253,34 @@ def test_every_reason_code_is_a_rule_in_the_order_it_is_tested_and_is_in_the_cat
     )  # fmt: skip
     assert [r.name for r in RULES][:3] == ["decodable", "parsed_instants", "placed_in_partitions"]
     assert set(REASON_CODES) == {reason for _, reason in FAULTS}
+
+
+@pytest.mark.parametrize("keep_raw_row", [False, True], ids=["mapped_only", "keep_raw_row"])
+def test_quarantine_keeps_only_mapped_columns_unless_the_source_opts_in(
+    landed: dict[str, SourceConfig], keep_raw_row: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The OA table with a column the declaration does not map: personal data the pipeline has no use for.
+    table = pd.read_csv(FIXTURES / "sql" / "wf_task.csv", dtype=str, keep_default_na=False)
+    table["applicant_phone"] = "139" + table.task_id.str.zfill(8)
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'oa.sqlite'}")
+    try:
+        table.to_sql("wf_task", engine, index=False)
+    finally:
+        engine.dispose()
+    monkeypatch.setenv("BAD_SQL_URL", f"sqlite:///{tmp_path / 'oa.sqlite'}")
+    name = "bad_sql_raw" if keep_raw_row else "bad_sql_mapped"
+    cfg = load_source(FIXTURES / "sql" / "source.yaml", settings_of_env())
+    cfg = cfg.model_copy(update={"name": name, "keep_raw_row": keep_raw_row})
+    warehouse = warehouse_of_env()
+    land(warehouse, extract(cfg, window(), load_catalogue(settings_of_env().processes_file)), window())
+
+    quarantine = _quarantined(warehouse, cfg, "sql").set_index("key")
+    assert sorted(quarantine.index) == sorted(k for keys in expected("sql")["quarantined"].values() for k in keys)
+    kept = {key: json.loads(raw) for key, raw in quarantine.raw_record.items()}
+    if keep_raw_row:
+        assert all(set(row) == set(table.columns) for row in kept.values())
+        assert kept["2002"]["applicant_phone"] == "13900002002"
+    else:
+        assert all(set(row) == set(cfg.columns.values()) for row in kept.values())
+        assert not quarantine.raw_record.str.contains("139000").any()
+    assert kept["2002"]["begin_time"] == "yesterday 9am"  # the mapped fields as received, either way

@@ -152,34 +152,36 @@ def test_an_unreachable_sql_source_is_one_line_with_source_host_and_port_and_no_
     from orchestration.periods import Window
     from orchestration.settings import Settings
     from orchestration.sources.config import load_source
-    from orchestration.sources.read import SOURCE_UNREACHABLE, SourceUnreachable, read
+    from orchestration.sources.errors import SOURCE_UNREACHABLE, SourceRejected
+    from orchestration.sources.read import read
 
     port = closed_port()
     monkeypatch.setenv("OA_DB_URL", f"mysql+pymysql://reader:s3cret-pw@127.0.0.1:{port}/oa")
     settings = Settings.load()
     cfg = load_source(PROJECT_DIR / "config" / "sources" / "oa_workflow.yaml", settings)
-    with pytest.raises(SourceUnreachable) as caught:
+    with pytest.raises(SourceRejected) as caught:
         read(cfg, Window.for_days(date(2026, 10, 1), date(2026, 10, 1), settings.business_time_zone))
     message = str(caught.value)
-    assert f"source oa_workflow (sql, OA_DB_URL) at 127.0.0.1:{port} is not reachable" in message
-    assert "\n" not in message and "s3cret" not in message and "reader" not in message
+    assert message.startswith("source oa_workflow: cannot connect on mysql+pymysql://reader:***@127.0.0.1:")
+    assert f"127.0.0.1:{port}" in message and "limits.connect_timeout" in message
+    assert "\n" not in message and "s3cret" not in message
     assert caught.value.reason_code == SOURCE_UNREACHABLE
 
 
 def test_a_failing_query_on_a_reachable_source_keeps_its_own_error(tmp_path: Path, monkeypatch) -> None:
-    import sqlalchemy
 
     from orchestration.periods import Window
     from orchestration.settings import Settings
     from orchestration.sources.config import load_source
-    from orchestration.sources.read import SourceUnreachable, read
+    from orchestration.sources.errors import SOURCE_QUERY_FAILED, SourceRejected
+    from orchestration.sources.read import read
 
     monkeypatch.setenv("OA_DB_URL", f"sqlite:///{tmp_path / 'empty.sqlite'}")  # no tables
     settings = Settings.load()
     cfg = load_source(PROJECT_DIR / "config" / "sources" / "oa_workflow.yaml", settings)
-    with pytest.raises(sqlalchemy.exc.OperationalError) as caught:
+    with pytest.raises(SourceRejected) as caught:
         read(cfg, Window.for_days(date(2026, 10, 1), date(2026, 10, 1), settings.business_time_zone))
-    assert not isinstance(caught.value, SourceUnreachable)
+    assert caught.value.reason_code == SOURCE_QUERY_FAILED and "no such table: wf_task" in str(caught.value)
 
 
 # --- the run log ------------------------------------------------------------------------------------------
@@ -277,7 +279,7 @@ def test_a_backfill_whose_source_is_unreachable_stops_with_the_failed_step_and_i
     assert result.exit_code == 1, result.output
     jobs = job_lines(result.output)
     assert jobs["reference_job"].endswith(" ok") and jobs["daily_job"].endswith(" failed")
-    reason = f"landing__repair_db: source repair_db (sql, REPAIR_DB_URL) at 127.0.0.1:{port} is not reachable"
+    reason = f"landing__repair_db: source repair_db: cannot connect on postgresql+psycopg2://etl:***@127.0.0.1:{port}/"
     assert reason in result.output
     assert "Traceback" not in result.output and "hunter2" not in result.output
     assert not LOG_LINES.search(result.output)

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import pandas as pd
 import pytest
-import requests
 import sqlalchemy as sa
 
 from demo import generator as gen
@@ -24,6 +24,7 @@ from orchestration.landing.batch import Extract, ensure_landing, extract, land
 from orchestration.periods import Window
 from orchestration.reference.catalogue import Catalogue, load_catalogue
 from orchestration.sources.config import SourceConfig, load_source
+from orchestration.sources.errors import SourceRejected
 from orchestration.sources.file import FileDropError
 from orchestration.warehouse import Warehouse
 from tests.conftest import (
@@ -409,13 +410,13 @@ def test_http_pages_through_the_window_exactly_once(
     ticket_api: str, window_events: pd.DataFrame, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pages: list[dict] = []
-    real_get = requests.Session.get
+    real_get = httpx.AsyncClient.get
 
-    def counting_get(self: requests.Session, url: str, **kwargs):  # type: ignore[no-untyped-def]
+    async def counting_get(self: httpx.AsyncClient, url: str, **kwargs):  # type: ignore[no-untyped-def]
         pages.append(dict(kwargs["params"]))
-        return real_get(self, url, **kwargs)
+        return await real_get(self, url, **kwargs)
 
-    monkeypatch.setattr(requests.Session, "get", counting_get)
+    monkeypatch.setattr(httpx.AsyncClient, "get", counting_get)
     result = extract(_small_pages(), _window(), catalogue)
 
     n = len(window_events)
@@ -455,15 +456,17 @@ def test_http_bearer_token(
         result = extract(_small_pages(), _window(), catalogue)
         assert sorted(result.rows.source_row_key.astype(int)) == sorted(window_events.event_id)
 
+        # Refused: not retried, the batch is rejected naming the source, the page and the answer.
         monkeypatch.delenv("TICKET_API_TOKEN")
-        with pytest.raises(requests.HTTPError) as caught:
+        with pytest.raises(SourceRejected) as caught:
             extract(_small_pages(), _window(), catalogue)
-        assert caught.value.response.status_code == 401
+        assert caught.value.reason_code == "http_error"
+        assert "source ticket_api: page 1 of" in str(caught.value) and "HTTP 401" in str(caught.value)
 
         monkeypatch.setenv("TICKET_API_TOKEN", "wrong-token")
-        with pytest.raises(requests.HTTPError) as caught:
+        with pytest.raises(SourceRejected) as caught:
             extract(_small_pages(), _window(), catalogue)
-        assert caught.value.response.status_code == 401
+        assert "HTTP 401" in str(caught.value) and "wrong-token" not in str(caught.value)
     finally:
         server.shutdown()
 
@@ -553,3 +556,25 @@ def test_landing_status_events_rerun_keeps_one_copy(
     assert logged.day.is_unique and set(logged.day) == set(WINDOW_DAYS)
     assert (logged.rows_received == logged.rows_accepted + logged.rows_quarantined).all()
     assert int(logged.rows_received.sum()) == len(window_events)
+
+
+def test_undecodable_line_is_kept_as_its_mapped_fields(catalogue: Catalogue) -> None:
+    """A line that is not in the file's encoding is cut into its fields for the quarantine, which keeps the
+    mapped ones (undecodable bytes shown escaped), unless the source keeps the raw row: then the line as is."""
+    from orchestration.landing.normalise import normalise
+    from orchestration.sources.file import UNDECODABLE
+
+    cfg = _source("settlement_files")
+    header = [*cfg.columns.values(), "经办人手机"]  # one column the declaration does not map
+    line = "JSX1,CJ-X-1,\\xff采集,政企渠道,财务部,采集员,2026/10/04 09:00:00,2026/10/04 10:00:00,,13912345678"
+    raw = pd.DataFrame({**{c: pd.Series([], dtype="string") for c in header}, UNDECODABLE: []})
+    raw = pd.concat([raw, pd.DataFrame({UNDECODABLE: [line], "_partition_date": [FIRST]})], ignore_index=True)
+
+    mapped = normalise(cfg, raw, _window(), catalogue).quarantine
+    whole = normalise(cfg.model_copy(update={"keep_raw_row": True}), raw, _window(), catalogue).quarantine
+
+    assert list(mapped.reason_code) == list(whole.reason_code) == ["undecodable_bytes"]
+    record = json.loads(mapped.raw_record.iloc[0])
+    assert set(record) == set(cfg.columns.values()) and record["环节"] == "\\xff采集"
+    assert "13912345678" not in mapped.raw_record.iloc[0]
+    assert whole.raw_record.iloc[0] == line

@@ -8,6 +8,7 @@ reason: received = accepted + quarantined.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,6 +21,7 @@ from orchestration.periods import Window
 from orchestration.reference.catalogue import Catalogue
 from orchestration.sources.config import SourceConfig
 from orchestration.sources.errors import MISSING_COLUMNS, SourceRejected
+from orchestration.sources.file import UNDECODABLE
 
 
 @dataclass
@@ -83,6 +85,22 @@ def _quarantined(b: Batch) -> pd.DataFrame:
             "extracted_at": b.extracted_at,
             "reason_code": b.reasons[bad],
             "reason_detail": b.details[bad],
-            "raw_record": raw_records(b.raw[bad]),
+            "raw_record": raw_records(_kept_columns(b.raw[bad], b.cfg)),
         }
     )[QUARANTINE.column_names].reset_index(drop=True)
+
+
+def _kept_columns(bad: pd.DataFrame, cfg: SourceConfig) -> pd.DataFrame:
+    """What the quarantine keeps of its rows: the declared (mapped) columns only, unless the source opts in
+    to the whole row (`keep_raw_row`): the others may hold data the pipeline has no business storing. An
+    undecodable file line is cut into its fields for that (the few such lines, one by one)."""
+    if cfg.keep_raw_row or bad.empty:
+        return bad
+    header = [c for c in bad.columns if not c.startswith("_")]
+    mapped = [c for c in dict.fromkeys(cfg.columns.values()) if c in header]
+    kept = bad[mapped].astype("string")
+    if UNDECODABLE in bad:
+        lines = bad[UNDECODABLE].dropna()
+        fields = pd.DataFrame([dict(zip(header, row, strict=False)) for row in csv.reader(lines)], index=lines.index)
+        kept.loc[lines.index, mapped] = fields.reindex(columns=mapped).astype("string")
+    return kept

@@ -20,6 +20,7 @@ import requests
 
 from orchestration.monitoring.config import Channel
 from orchestration.monitoring.templates import Message
+from orchestration.secrets import redact
 
 log = logging.getLogger("service_commitments.alerts")
 
@@ -45,8 +46,8 @@ def send_webhook(channel: Channel, message: Message, timeout: float) -> None:
     try:
         response = requests.post(url, json=body, timeout=timeout, headers={"Idempotency-Key": message.idempotency_key})
     except requests.RequestException as exc:
-        # The URL may hold a token: name the error class only.
-        raise DeliveryError(f"webhook unreachable ({type(exc).__name__})") from None
+        # The URL holds a token: the message is masked, and the original (with the URL) is not chained.
+        raise DeliveryError(f"webhook unreachable ({type(exc).__name__}: {redact(exc)})") from None
     if not response.ok:
         raise DeliveryError(f"webhook answered HTTP {response.status_code}")
     try:
@@ -56,7 +57,8 @@ def send_webhook(channel: Channel, message: Message, timeout: float) -> None:
     # Chat robots answer 200 with an error code when they refuse a message.
     code = answer.get("errcode", 0) if isinstance(answer, dict) else 0
     if code not in (0, "0", None):
-        raise DeliveryError(f"webhook refused the message: errcode {code} {answer.get('errmsg', '')}".strip())
+        refused = f"webhook refused the message: errcode {code} {answer.get('errmsg', '')}".strip()
+        raise DeliveryError(redact(refused))
 
 
 def send_email(channel: Channel, message: Message, timeout: float) -> None:
@@ -81,7 +83,7 @@ def send_email(channel: Channel, message: Message, timeout: float) -> None:
                 smtp.login(user, password or "")
             smtp.send_message(mail)
     except (OSError, smtplib.SMTPException) as exc:
-        raise DeliveryError(f"SMTP {host}:{port}: {type(exc).__name__}: {exc}") from None
+        raise DeliveryError(redact(f"SMTP {host}:{port}: {type(exc).__name__}: {exc}")) from None
 
 
 def send_log(channel: Channel, message: Message, timeout: float) -> None:

@@ -17,6 +17,7 @@ from orchestration.config_files import ConfigFile, StrictModel, read_yaml
 from orchestration.errors import ConfigError
 from orchestration.reference.calendars import parse_duration
 from orchestration.reference.catalogue import WILDCARD, Catalogue, load_catalogue
+from orchestration.secrets import secret_variable
 from orchestration.settings import Settings
 
 LEVELS = ("notice", "acceptable", "warning")  # in increasing severity
@@ -90,6 +91,9 @@ class Channel(StrictModel):
             raise ValueError("a webhook channel needs url_env (the variable holding its URL)")
         if self.type == "email" and not (self.smtp_host_env and self.sender and self.recipients):
             raise ValueError("an email channel needs smtp_host_env, sender and recipients")
+        # A webhook URL carries its token (in the path or the query): the whole URL is a credential.
+        secret_variable(self.url_env if self.type == "webhook" else None)
+        secret_variable(self.password_env)
         return self
 
 

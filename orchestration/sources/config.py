@@ -19,6 +19,7 @@ from orchestration.config_files import ConfigFile, Duration, StrictModel, TimeZo
 from orchestration.errors import ConfigError
 from orchestration.reference.calendars import parse_duration
 from orchestration.reference.catalogue import load_catalogue
+from orchestration.secrets import secret_variable
 from orchestration.settings import PROJECT_DIR, Settings
 
 # Canonical fields a source column can be mapped onto, per shape.
@@ -34,6 +35,37 @@ class SourceConfigError(ConfigError):
 class Connection(StrictModel):
     url_env: str = Field(description="environment variable holding the URL (never the URL itself)")
     token_env: str | None = Field(default=None, description="environment variable holding a bearer token")
+
+
+class SourceLimits(StrictModel):
+    """How long a source may take: a run holds the one `warehouse` pool slot the live alerts need too, so a
+    stuck system must fail its extraction, never hang it. Durations like 10s, 2min, 1h."""
+
+    # Opening a connection: TCP and the protocol's handshake (a server that accepts and never answers).
+    connect_timeout: str = "10s"
+    # HTTP: the longest silence while an answer's next bytes are awaited.
+    read_timeout: str = "60s"
+    # HTTP: one page whole, however slowly its bytes trickle in.
+    page_timeout: str = "5min"
+    # SQL: the longest the query may run (also the socket read timeout where the driver has one).
+    statement_timeout: str = "10min"
+    # The whole extraction of a window, retries included.
+    total_timeout: str = "30min"
+    # HTTP: pages per extraction; a `next_page` that never becomes null stops here.
+    max_pages: int = Field(default=10_000, ge=1)
+    # HTTP: transient failures (connection, timeout, HTTP 429 and 5xx) retried with backoff, within total_timeout.
+    retries: int = Field(default=3, ge=0, le=20)
+
+    @model_validator(mode="after")
+    def _durations(self) -> SourceLimits:
+        for name in ("connect_timeout", "read_timeout", "page_timeout", "statement_timeout", "total_timeout"):
+            if self.seconds(name) < 1:
+                raise ValueError(f"limits.{name} must be at least 1s, got {getattr(self, name)!r}")
+        return self
+
+    def seconds(self, name: str) -> int:
+        """A duration in whole seconds; raises ValueError on a malformed one."""
+        return parse_duration(getattr(self, name))
 
 
 class FreshnessConfig(StrictModel):
@@ -89,9 +121,15 @@ class SourceConfig(StrictModel):
     # warn_after / error_after override config/pipeline.yaml; `off` disables the check for this source.
     # (YAML reads an unquoted `off` as false: both mean off.)
     freshness: FreshnessConfig | Literal["off", False] | None = None
+    # Connect, read and total deadlines of every call to the source system, and the HTTP page cap.
+    limits: SourceLimits = SourceLimits()
+    # A quarantined row keeps only the columns mapped above; `true` keeps every column as received (the
+    # others may hold data the pipeline has no business storing, e.g. personal details).
+    keep_raw_row: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> SourceConfig:
+        secret_variable(self.connection.token_env if self.connection else None)
         self._check_columns()
         self._check_statuses()
         self._check_kind()

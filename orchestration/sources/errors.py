@@ -21,3 +21,13 @@ MISSING_COLUMNS = "missing_columns"
 UNDECODABLE_FILE = "undecodable_file"
 INVALID_JSON_PAGE = "invalid_json_page"
 PAGE_WITHOUT_RECORDS = "page_without_records"
+# A source system that does not answer in time, or answers with an error: the batch is rejected whole, the
+# previous load stays, and a later run (or `quality reprocess`) tries again.
+SOURCE_UNREACHABLE = "source_unreachable"
+SOURCE_TIMEOUT = "source_timeout"
+EXTRACTION_DEADLINE = "extraction_deadline"
+HTTP_ERROR = "http_error"
+SOURCE_QUERY_FAILED = "source_query_failed"
+# Paging that would never end: a `next_page` that repeats a page already read, or more pages than the cap.
+REPEATED_PAGE_TOKEN = "repeated_page_token"
+PAGE_LIMIT_EXCEEDED = "page_limit_exceeded"

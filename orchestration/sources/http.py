@@ -1,31 +1,69 @@
-"""Extraction from HTTP JSON APIs that page through rows of a time window."""
+"""Extraction from HTTP JSON APIs that page through rows of a time window.
+
+Every call is bounded by the source's `limits` (orchestration/sources/config.py): a connect and a read
+timeout per request, a deadline per page (a server that trickles a byte at a time never beats a read
+timeout) and one for the whole extraction, retries of transient failures included. Paging stops at
+`max_pages` and at a `next_page` already read, so a server that never says "last page" cannot loop the run.
+Anything that fails rejects the batch whole with a message naming the source, the page and the URL
+with its credentials masked (orchestration/secrets.py).
+"""
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
 from datetime import UTC
+from typing import Any
 
+import httpx
 import pandas as pd
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from orchestration.periods import Window
+from orchestration.secrets import redact, split_userinfo
 from orchestration.sources.config import SourceConfig
-from orchestration.sources.errors import INVALID_JSON_PAGE, PAGE_WITHOUT_RECORDS, SourceRejected
+from orchestration.sources.errors import (
+    EXTRACTION_DEADLINE,
+    HTTP_ERROR,
+    INVALID_JSON_PAGE,
+    PAGE_LIMIT_EXCEEDED,
+    PAGE_WITHOUT_RECORDS,
+    REPEATED_PAGE_TOKEN,
+    SOURCE_TIMEOUT,
+    SOURCE_UNREACHABLE,
+    SourceRejected,
+)
+
+_TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
 class ApiPageError(SourceRejected):
     """A page whose rows cannot be read: the pages after it are unknown too, so the batch is rejected."""
 
 
-def _session(token: str | None) -> requests.Session:
-    session = requests.Session()
-    retry = Retry(total=5, backoff_factor=0.5, status_forcelist=(429, 500, 502, 503, 504))
-    session.mount("http://", HTTPAdapter(max_retries=retry))
-    session.mount("https://", HTTPAdapter(max_retries=retry))
-    if token:
-        session.headers["Authorization"] = f"Bearer {token}"
-    return session
+class _Transient(Exception):
+    """One failed attempt at a page that a retry may cure; `reason_code` is what it becomes if none does."""
+
+    def __init__(self, what: str, reason_code: str) -> None:
+        super().__init__(what)
+        self.reason_code = reason_code
+
+
+@dataclass
+class _Api:
+    cfg: SourceConfig
+    url: str  # without user-info: the credentials travel as basic auth, never in a URL a library may log
+    params: dict[str, Any]
+
+    @property
+    def shown(self) -> str:
+        return redact(self.url)
+
+    def rejected(self, page: object, problem: str, reason_code: str) -> SourceRejected:
+        return ApiPageError(
+            f"source {self.cfg.name}: page {page!r} of {self.shown}: {redact(problem)}; the whole batch is rejected",
+            reason_code,
+        )
 
 
 def read_http(cfg: SourceConfig, window: Window) -> pd.DataFrame:
@@ -35,29 +73,110 @@ def read_http(cfg: SourceConfig, window: Window) -> pd.DataFrame:
         "window_end_utc": window.end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     params = {k: v.format(**values) if isinstance(v, str) else v for k, v in cfg.params.items()}
-    url = cfg.connection_url().rstrip("/") + cfg.endpoint
-    frames: list[pd.DataFrame] = []
-    page: int | None = 1
-    with _session(cfg.connection_token()) as session:
-        while page is not None:
-            response = session.get(url, params={**params, "page": page}, timeout=60)
-            response.raise_for_status()
-            try:
-                body = response.json()
-            except ValueError as exc:
-                raise ApiPageError(
-                    f"source {cfg.name}: page {page} of {url} is not valid JSON; the whole batch is rejected "
-                    f"(body starts {response.text[:80]!r})",
-                    INVALID_JSON_PAGE,
-                ) from exc
-            rows = body.get(cfg.records) if isinstance(body, dict) else None
-            if not isinstance(rows, list):
-                raise ApiPageError(
-                    f"source {cfg.name}: page {page} has no list in field {cfg.records!r}", PAGE_WITHOUT_RECORDS
-                )
-            if rows:
-                frames.append(pd.DataFrame.from_records(rows))
-            page = body.get(cfg.next_page)  # type: ignore[union-attr]
+    base, auth = split_userinfo(cfg.connection_url())
+    api = _Api(cfg, base.rstrip("/") + cfg.endpoint, params)
+    frames = asyncio.run(_read_pages(api, auth))
     if not frames:
         return pd.DataFrame(columns=cfg.source_columns)
     return pd.concat(frames, ignore_index=True)
+
+
+async def _read_pages(api: _Api, auth: tuple[str, str] | None) -> list[pd.DataFrame]:
+    limits, token = api.cfg.limits, api.cfg.connection_token()
+    timeout = httpx.Timeout(limits.seconds("read_timeout"), connect=limits.seconds("connect_timeout"))
+    # A declared bearer token is the credential; otherwise the URL's user-info, as basic auth.
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    auth = None if token else auth
+    frames: list[pd.DataFrame] = []
+    read: list[object] = []  # the page tokens asked for, in order
+    page: object = 1
+    try:
+        async with asyncio.timeout(limits.seconds("total_timeout")):
+            async with httpx.AsyncClient(timeout=timeout, auth=auth, headers=headers) as client:
+                while page is not None:
+                    _check_paging(api, page, read)
+                    read.append(page)
+                    rows, page = _rows_and_next(api, read[-1], await _page(client, api, read[-1]))
+                    if rows:
+                        frames.append(pd.DataFrame.from_records(rows))
+    except TimeoutError:
+        raise api.rejected(
+            page,
+            f"the extraction took longer than its total deadline limits.total_timeout = {limits.total_timeout} "
+            f"({len(read)} page(s) asked for)",
+            EXTRACTION_DEADLINE,
+        ) from None
+    return frames
+
+
+def _check_paging(api: _Api, page: object, read: list[object]) -> None:
+    if page in read:
+        raise api.rejected(
+            page,
+            f"the server's {api.cfg.next_page!r} after page {read[-1]!r} is {page!r}, a page already read: "
+            "paging would never end",
+            REPEATED_PAGE_TOKEN,
+        )
+    if len(read) >= api.cfg.limits.max_pages:
+        raise api.rejected(
+            page,
+            f"more than limits.max_pages = {api.cfg.limits.max_pages} pages (the server's {api.cfg.next_page!r} "
+            "never became null); raise the cap in the source's declaration if the window really holds that many",
+            PAGE_LIMIT_EXCEEDED,
+        )
+
+
+async def _page(client: httpx.AsyncClient, api: _Api, page: object) -> httpx.Response:
+    """One page, retried with backoff while its failures are transient (the total deadline still bounds it)."""
+    limits = api.cfg.limits
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(limits.retries + 1),
+        wait=wait_exponential(multiplier=0.5, max=30),
+        retry=retry_if_exception_type(_Transient),
+        reraise=True,
+    )
+    try:
+        async for attempt in retrying:
+            with attempt:
+                return await _attempt(client, api, page)
+    except _Transient as exc:
+        raise api.rejected(page, f"{exc} (after {limits.retries + 1} attempt(s))", exc.reason_code) from None
+    raise AssertionError("unreachable: tenacity re-raises the last failure")
+
+
+async def _attempt(client: httpx.AsyncClient, api: _Api, page: object) -> httpx.Response:
+    limits = api.cfg.limits
+    try:
+        async with asyncio.timeout(limits.seconds("page_timeout")):
+            response = await client.get(api.url, params={**api.params, "page": page})
+    except TimeoutError:
+        raise _Transient(
+            f"the page took longer than limits.page_timeout = {limits.page_timeout}", SOURCE_TIMEOUT
+        ) from None
+    except httpx.TimeoutException as exc:
+        which = "connect_timeout" if isinstance(exc, httpx.ConnectTimeout) else "read_timeout"
+        raise _Transient(
+            f"no answer within limits.{which} = {getattr(limits, which)} ({type(exc).__name__})", SOURCE_TIMEOUT
+        ) from None
+    except httpx.TransportError as exc:
+        raise _Transient(f"cannot reach the server ({type(exc).__name__}: {exc})", SOURCE_UNREACHABLE) from None
+    if response.status_code in _TRANSIENT_STATUS:
+        raise _Transient(f"the server answered HTTP {response.status_code}", HTTP_ERROR)
+    if response.is_error:
+        raise api.rejected(
+            page, f"the server answered HTTP {response.status_code} {response.reason_phrase}", HTTP_ERROR
+        )
+    return response
+
+
+def _rows_and_next(api: _Api, page: object, response: httpx.Response) -> tuple[list, object]:
+    try:
+        body = response.json()
+    except ValueError:
+        raise api.rejected(
+            page, f"the page is not valid JSON (body starts {response.text[:80]!r})", INVALID_JSON_PAGE
+        ) from None
+    rows = body.get(api.cfg.records) if isinstance(body, dict) else None
+    if not isinstance(rows, list):
+        raise api.rejected(page, f"the page has no list in field {api.cfg.records!r}", PAGE_WITHOUT_RECORDS)
+    return rows, body.get(api.cfg.next_page)

@@ -200,6 +200,36 @@ def test_quarantined_rows_are_kept_as_received(landed: dict[str, SourceConfig]) 
     # The bytes that are not GB18030 are shown escaped; the rest of the line reads as sent.
     assert "\\xff" in undecodable.raw_record and "采集员" in undecodable.raw_record
     assert pd.Timestamp(undecodable.partition_date).date() == DAYS[0]  # the day of its file
+    # A line with a field count other than its header's is kept as the line it was, in its file's day.
+    file_rows = _quarantined(warehouse, landed["file"], "file").set_index("key")
+    cut, long = file_rows.loc["F110"], file_rows.loc["F111"]
+    assert cut.raw_record == "F110,JS-14,数据采集,政企渠道,数据中心,采集员,2026/10/24 13:00:00"
+    assert cut.reason_detail == "line has 7 fields, its header 9: its last columns are missing"
+    assert (
+        long.raw_record == "F111,JS-15,酬金支付,政企渠道,财务部,出纳,2026/10/25 10:00:00,2026/10/25 11:00:00,,备注,多余"
+    )  # noqa: E501
+    assert long.reason_detail == "line has 11 fields, its header 9: the extra fields fit no column"
+    assert [pd.Timestamp(d).date() for d in (cut.partition_date, long.partition_date)] == DAYS
+    assert file_rows.loc["F112"].reason_detail.startswith("end_at is later than extraction time")
+    assert file_rows.loc["F113"].reason_detail.startswith("cancelled_at is later than extraction time")
+
+
+def test_a_backslash_n_in_a_text_field_arrives_as_those_two_characters(landed: dict[str, SourceConfig]) -> None:
+    """PostgreSQL's COPY must not read a value `\\N` as NULL (nor drop a backslash, a tab or a newline)."""
+    warehouse = warehouse_of_env()
+    row = warehouse.query(
+        f"select position, department from {warehouse.landing_schema}.interval_runs where source_row_key = 'F007'"
+    )
+    assert row.to_dict("records") == [{"position": "\\N", "department": "财务部"}]
+    tricky = ["\\N", "\\", "a\tb", "line\nbreak\r", '"quoted", comma', "", None]
+    frame = pd.DataFrame({"source_system": "copy_probe", "reason_code": tricky, "raw_record": tricky})
+    warehouse.append("quarantine", frame)
+    back = warehouse.query(
+        f"select reason_code, raw_record from {warehouse.landing_schema}.quarantine where source_system = 'copy_probe'"
+    )
+    as_read = back.reason_code.astype(object).where(back.reason_code.notna(), None).tolist()
+    assert sorted(as_read, key=repr) == sorted(tricky, key=repr)  # the empty string is not NULL either
+    assert (back.reason_code.fillna("<null>") == back.raw_record.fillna("<null>")).all()
 
 
 REJECTIONS = [(kind, reason) for kind in KINDS for reason in expected(kind).get("rejected", {})]
@@ -245,9 +275,42 @@ def test_every_reason_code_is_a_rule_in_the_order_it_is_tested_and_is_in_the_cat
     from orchestration.landing.rules import REASON_CODES, RULES
 
     assert REASON_CODES == (
-        "undecodable_bytes", "unparseable_timestamp", "local_time_not_unique", "duplicate_row",
-        "missing_work_order_key", "unknown_process", "unknown_status", "unknown_node", "unknown_segment",
-        "end_before_start", "start_in_future", "overlapping_run",
+        "undecodable_bytes", "missing_fields", "extra_fields", "unparseable_timestamp", "local_time_not_unique",
+        "duplicate_row", "missing_work_order_key", "unknown_process", "unknown_status", "unknown_node",
+        "unknown_segment", "end_before_start", "start_in_future", "instant_in_future", "overlapping_run",
     )  # fmt: skip
-    assert [r.name for r in RULES][:3] == ["decodable", "parsed_instants", "placed_in_partitions"]
+    assert [r.name for r in RULES][:4] == ["decodable", "complete_lines", "parsed_instants", "placed_in_partitions"]
     assert set(REASON_CODES) == {reason for _, reason in FAULTS}
+
+
+@pytest.mark.parametrize(
+    ("entry", "value", "message"),
+    [
+        ("encoding", "utf-88", "encoding 'utf-88' is not an encoding Python knows"),
+        ("path", "{data_dir}/drops/jiesuan_{dat:%Y%m%d}.csv", "unknown placeholder {dat}"),
+        ("path", "{data_dir}/drops/jiesuan_{date:%Y%m%d.csv", "malformed placeholder"),
+    ],
+)
+def test_a_declaration_with_an_unknown_encoding_or_placeholder_fails_at_load_naming_file_entry_and_value(
+    tmp_path: Path, entry: str, value: str, message: str
+) -> None:
+    from orchestration.settings import Settings
+    from orchestration.sources.config import SourceConfigError
+
+    declaration = yaml.safe_load((FIXTURES / "file" / "source.yaml").read_text(encoding="utf-8"))
+    path = tmp_path / "bad_file.yaml"
+    path.write_text(yaml.safe_dump({**declaration, entry: value}, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(SourceConfigError) as caught:
+        load_source(path, Settings.load())
+    assert str(path) in str(caught.value) and message in str(caught.value)
+    assert "path" not in entry or value in str(caught.value)
+
+
+def test_a_path_pattern_from_the_environment_is_checked_when_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = file_source("drops").model_copy(update={"path_env": "BAD_FILE_PATH"})
+    monkeypatch.setenv("BAD_FILE_PATH", "/drops/jiesuan_{day}.csv")
+    with pytest.raises(SourceRejected) as caught:
+        extract(cfg, window(), load_catalogue(settings_of_env().processes_file))
+    assert caught.value.reason_code == "bad_path_pattern"
+    message = "source bad_file: BAD_FILE_PATH='/drops/jiesuan_{day}.csv': unknown placeholder {day}"
+    assert str(caught.value).startswith(message)

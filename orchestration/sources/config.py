@@ -7,7 +7,9 @@ file name and field in the message.
 
 from __future__ import annotations
 
+import codecs
 import os
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -84,6 +86,7 @@ class SourceConfig(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> SourceConfig:
         ZoneInfo(self.time_zone)  # raises on an unknown zone
+        self._check_encoding()
         self._check_columns()
         self._check_statuses()
         self._check_kind()
@@ -102,6 +105,15 @@ class SourceConfig(BaseModel):
             raise ValueError(f"columns must map {sorted(missing)}")
         if self.process and "process" in self.columns:
             raise ValueError("give either a constant `process` or a `process` column, not both")
+
+    def _check_encoding(self) -> None:
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            raise ValueError(
+                f"encoding {self.encoding!r} is not an encoding Python knows (e.g. utf-8, utf-8-sig, gb18030, "
+                "cp1252, latin-1)"
+            ) from None
 
     def _check_statuses(self) -> None:
         if self.shape == "status_history" and self.timestamp_marks is None:
@@ -140,6 +152,9 @@ class SourceConfig(BaseModel):
         for name, value in (("data_dir", settings.data_dir), ("config_dir", settings.config_dir),
                             ("project_dir", PROJECT_DIR)):  # fmt: skip
             path = path.replace("{" + name + "}", str(value)) if path else path
+        problem = path_template_error(path) if path else None
+        if problem:
+            raise ValueError(f"source {self.name}: path {self.path!r}: {problem}")
         limit = self.quarantine_limit
         resolved = self.model_copy(
             update={
@@ -185,6 +200,21 @@ class SourceConfig(BaseModel):
         if self.connection and self.connection.token_env:
             return os.environ.get(self.connection.token_env) or None
         return None
+
+
+def path_template_error(template: str) -> str | None:
+    """Why a file path pattern cannot name a day's file, or None. After the directories are filled in,
+    `{date}` (with a strftime format, `{date:%Y%m%d}`) is the only placeholder left."""
+    try:
+        template.format(date=date(2000, 1, 31))
+    except KeyError as exc:
+        return (
+            f"unknown placeholder {{{exc.args[0]}}}; a path may use {{date:<strftime format>}}, {{data_dir}}, "
+            "{config_dir} and {project_dir}"
+        )
+    except (IndexError, ValueError, AttributeError) as exc:
+        return f"malformed placeholder ({exc}); write e.g. {{date:%Y%m%d}}, and double a literal brace ({{{{ }}}})"
+    return None
 
 
 def load_source(path: Path, settings: Settings) -> SourceConfig:

@@ -63,6 +63,13 @@ class Settings:
     # warns, or fails and blocks downstream (orchestration/quality/freshness.py).
     freshness_warn_after: str = "26h"
     freshness_error_after: str = "4d"
+    # Volume: a day whose rows received fall below `volume_warn_below` of the median of the source's
+    # previous `volume_lookback_days` landed days warns; a day with none is `volume_on_empty` (warn or
+    # error); judged once `volume_min_history_days` of them are landed (orchestration/quality/volume.py).
+    volume_lookback_days: int = 14
+    volume_min_history_days: int = 3
+    volume_warn_below: float = 0.2
+    volume_on_empty: str = "warn"
     dbt_project_dir: Path = DBT_PROJECT_DIR
 
     @classmethod
@@ -76,6 +83,7 @@ class Settings:
         config_dir = path("COMMITMENTS_CONFIG_DIR", PROJECT_DIR / "config")
         raw = yaml.safe_load((config_dir / "pipeline.yaml").read_text(encoding="utf-8")) or {}
         freshness = raw.get("freshness") or {}
+        volume = raw.get("volume") or {}
         gx_env = env.get("COMMITMENTS_GX_CHECKS", "").strip().lower()
         return cls(
             config_dir=config_dir,
@@ -93,4 +101,8 @@ class Settings:
             great_expectations=gx_env not in _FALSE if gx_env else bool(raw.get("great_expectations", True)),
             freshness_warn_after=str(freshness.get("warn_after", "26h")),
             freshness_error_after=str(freshness.get("error_after", "4d")),
+            volume_lookback_days=int(volume.get("lookback_days", 14)),
+            volume_min_history_days=int(volume.get("min_history_days", 3)),
+            volume_warn_below=float(volume.get("warn_below", 0.2)),
+            volume_on_empty=str(volume.get("on_empty", "warn")),
         )

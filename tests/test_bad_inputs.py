@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 import yaml
+from dagster import AssetCheckSeverity
 
 from orchestration.landing.batch import ensure_landing, extract, land
 from orchestration.landing.tables import LANDING_BY_SHAPE
@@ -314,3 +315,73 @@ def test_a_path_pattern_from_the_environment_is_checked_when_read(monkeypatch: p
     assert caught.value.reason_code == "bad_path_pattern"
     message = "source bad_file: BAD_FILE_PATH='/drops/jiesuan_{day}.csv': unknown placeholder {day}"
     assert str(caught.value).startswith(message)
+
+
+# --- volume: a drop far below the source's recent days ----------------------------------------------------
+
+HEADER = "记录编号,结算批次号,环节,渠道类型,处理部门,处理岗位,开始时间,完成时间,作废时间"
+VOLUME_DAYS = [date(2026, 10, 20) + timedelta(days=i) for i in range(6)]
+ROWS_PER_DAY = {d: 10 for d in VOLUME_DAYS[:4]} | {VOLUME_DAYS[4]: 0, VOLUME_DAYS[5]: 1}  # header-only, then 1
+
+
+def _drops(folder: Path) -> SourceConfig:
+    folder.mkdir()
+    for day, n in ROWS_PER_DAY.items():
+        lines = [
+            f"V{day:%d}{i:02d},JS-{day:%d}-{i},数据采集,政企渠道,数据中心,采集员,"
+            f"{day:%Y/%m/%d} 09:{i:02d}:00,{day:%Y/%m/%d} 10:{i:02d}:00,"
+            for i in range(n)
+        ]
+        (folder / f"jiesuan_{day:%Y%m%d}.csv").write_text("\n".join([HEADER, *lines]) + "\n", encoding="gb18030")
+    cfg = load_source(FIXTURES / "file" / "source.yaml", settings_of_env())
+    return cfg.model_copy(update={"path": str(folder / "jiesuan_{date:%Y%m%d}.csv")})
+
+
+def test_a_drop_far_below_the_recent_days_warns_and_an_empty_one_can_block(pipeline_env: Path) -> None:
+    from orchestration.quality.gate import extract_and_check
+    from orchestration.quality.held import held_partitions, refusal
+    from orchestration.quality.volume import VOLUME
+
+    cfg, warehouse = _drops(pipeline_env / "volume_drops"), warehouse_of_env()
+    catalogue = load_catalogue(settings_of_env().processes_file)
+    tz = settings_of_env().business_time_zone
+    gate = extract_and_check(warehouse, cfg, Window.for_days(VOLUME_DAYS[0], VOLUME_DAYS[-1], tz), catalogue)
+
+    volume = next(c for c in gate.checks if c.check_name == VOLUME)
+    assert not volume.passed and volume.severity == AssetCheckSeverity.WARN  # the default: an empty day warns
+    assert volume.description == (
+        "2 partition(s) below 20% of the median of the previous 14 days (1 with no rows): "
+        "2026-10-24 received 0 rows (recent median 10), 2026-10-25 received 1 rows (recent median 10)"
+    )
+    summary = gate.summary.set_index(gate.summary.partition_date.dt.date)
+    # Only the low days are marked, and a warning blocks nothing.
+    assert summary.failed_checks.to_dict() == {d: VOLUME if d in VOLUME_DAYS[4:] else "" for d in VOLUME_DAYS}
+    assert (summary.blocking_failures == "").all() and held_partitions(warehouse, VOLUME_DAYS[-1]).empty
+    assert int(summary.rows_received.sum()) == int(summary.rows_accepted.sum()) == 41
+
+    # A source that never has a quiet day makes an empty one an error: it blocks, and is held for later runs.
+    strict = cfg.model_copy(update={"volume": cfg.effective_volume.model_copy(update={"on_empty": "error"})})
+    empty_day = VOLUME_DAYS[4]
+    gate = extract_and_check(warehouse, strict, Window.for_days(empty_day, empty_day, tz), catalogue)
+    volume = next(c for c in gate.checks if c.check_name == VOLUME)
+    assert not volume.passed and volume.severity == AssetCheckSeverity.ERROR
+    held = held_partitions(warehouse, VOLUME_DAYS[-1])
+    assert held.to_dict("records") == [
+        {"source_system": "bad_file", "partition_date": empty_day, "blocking_failures": VOLUME}
+    ]
+    assert "python -m orchestration.quality reprocess --source bad_file --partition 2026-10-24" in refusal(held, "x")
+    assert held_partitions(warehouse, empty_day - timedelta(days=1)).empty  # an earlier window is not held
+
+
+def test_volume_settings_come_from_the_pipeline_and_a_source_overrides_or_turns_them_off(tmp_path: Path) -> None:
+    declaration = yaml.safe_load((FIXTURES / "file" / "source.yaml").read_text(encoding="utf-8"))
+    for name, volume in (("own", {"on_empty": "error", "lookback_days": 7}), ("off", "off")):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump({**declaration, "volume": volume}, allow_unicode=True), encoding="utf-8")
+        cfg = load_source(path, settings_of_env())
+        if volume == "off":
+            assert not cfg.volume_checked
+        else:
+            assert cfg.effective_volume.model_dump() == {
+                "lookback_days": 7, "min_history_days": 3, "warn_below": 0.2, "on_empty": "error"
+            }  # fmt: skip

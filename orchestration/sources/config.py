@@ -43,6 +43,14 @@ class FreshnessConfig(BaseModel):
     error_after: str | None = None
 
 
+class VolumeConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lookback_days: int | None = Field(default=None, ge=1)
+    min_history_days: int | None = Field(default=None, ge=1)
+    warn_below: float | None = Field(default=None, ge=0, le=1)
+    on_empty: Literal["warn", "error"] | None = None
+
+
 class SourceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -82,6 +90,8 @@ class SourceConfig(BaseModel):
     # warn_after / error_after override config/pipeline.yaml; `off` disables the check for this source.
     # (YAML reads an unquoted `off` as false: both mean off.)
     freshness: FreshnessConfig | Literal["off", False] | None = None
+    # lookback_days / min_history_days / warn_below / on_empty override config/pipeline.yaml; `off` disables it.
+    volume: VolumeConfig | Literal["off", False] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> SourceConfig:
@@ -158,6 +168,7 @@ class SourceConfig(BaseModel):
         limit = self.quarantine_limit
         resolved = self.model_copy(
             update={
+                "volume": self._volume_with_defaults(settings),
                 "quarantine_limit": settings.quarantine_limit if limit is None else limit,
                 "clock_skew": self.clock_skew or settings.clock_skew,
                 "freshness": freshness,
@@ -169,6 +180,29 @@ class SourceConfig(BaseModel):
             if warn_after > error_after:
                 raise ValueError("freshness: warn_after must not be longer than error_after")
         return resolved
+
+    def _volume_with_defaults(self, settings: Settings) -> VolumeConfig | Literal["off", False]:
+        if self.volume in ("off", False):
+            return self.volume  # type: ignore[return-value]
+        own = self.volume if isinstance(self.volume, VolumeConfig) else VolumeConfig()
+        defaults = {
+            "lookback_days": settings.volume_lookback_days,
+            "min_history_days": settings.volume_min_history_days,
+            "warn_below": settings.volume_warn_below,
+            "on_empty": settings.volume_on_empty,
+        }
+        # Validated again: the pipeline-wide defaults come from config/pipeline.yaml.
+        return VolumeConfig.model_validate({k: v if getattr(own, k) is None else getattr(own, k)
+                                            for k, v in defaults.items()})  # fmt: skip
+
+    @property
+    def volume_checked(self) -> bool:
+        return self.volume not in ("off", False)
+
+    @property
+    def effective_volume(self) -> VolumeConfig:
+        assert isinstance(self.volume, VolumeConfig) and self.volume.lookback_days, "with_defaults() fills it in"
+        return self.volume
 
     @property
     def effective_quarantine_limit(self) -> float:

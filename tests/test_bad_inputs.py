@@ -265,6 +265,9 @@ def test_unreadable_batch_is_rejected_whole_and_the_previous_load_stays(
     assert "whole" in str(caught.value) and cfg.name in str(caught.value)
     if reason == "invalid_json_page":
         assert "page 2" in str(caught.value) and "not valid JSON" in str(caught.value)  # names the bad page
+    if reason == "page_without_records":
+        assert "page 1 of http://127.0.0.1:" in str(caught.value) and "no list in field 'data'" in str(caught.value)
+        assert "fields found: ['items', 'next_page']" in str(caught.value)
     # Not half-loaded: landing, quarantine and log are exactly as the last good load left them.
     pd.testing.assert_frame_equal(partition_counts(warehouse, cfg.name, cfg.shape, window()), before)
     assert _landed_keys(warehouse, kind, cfg) == landed_before == sorted(expected(kind)["accepted"])
@@ -385,3 +388,28 @@ def test_volume_settings_come_from_the_pipeline_and_a_source_overrides_or_turns_
             assert cfg.effective_volume.model_dump() == {
                 "lookback_days": 7, "min_history_days": 3, "warn_below": 0.2, "on_empty": "error"
             }  # fmt: skip
+
+
+def test_a_landing_that_does_not_reconcile_fails_and_holds_its_partition(pipeline_env: Path) -> None:
+    """A landed row the extraction log does not count (written by hand, or by a half-finished load):
+    `rows_reconcile` fails for that partition only, blocks it, and later runs may not build on it."""
+    from orchestration.quality.checks import ROWS_RECONCILE, evaluate_extraction
+    from orchestration.quality.gate import extract_and_check
+    from orchestration.quality.held import held_partitions
+    from orchestration.quality.summary import summary_frame, write_summary
+
+    cfg, warehouse = _drops(pipeline_env / "volume_drops"), warehouse_of_env()
+    days = Window.for_days(VOLUME_DAYS[0], VOLUME_DAYS[3], settings_of_env().business_time_zone)
+    extract_and_check(warehouse, cfg, days, load_catalogue(settings_of_env().processes_file))
+    stray = warehouse.query(
+        f"select * from {warehouse.landing_schema}.interval_runs where partition_date = '{VOLUME_DAYS[1]}' limit 1"
+    )
+    warehouse.append("interval_runs", stray)
+
+    checks, counts, reasons = evaluate_extraction(warehouse, cfg, days)
+    reconcile = next(c for c in checks if c.check_name == ROWS_RECONCILE)
+    assert not reconcile.passed and reconcile.severity == AssetCheckSeverity.ERROR
+    summary = summary_frame(cfg, counts, reasons, checks)
+    assert summary.blocking_failures.tolist() == ["", ROWS_RECONCILE, "", ""]
+    write_summary(warehouse, days, summary, cfg.name)
+    assert held_partitions(warehouse, VOLUME_DAYS[3]).partition_date.tolist() == [VOLUME_DAYS[1]]

@@ -53,7 +53,9 @@ def read_http(cfg: SourceConfig, window: Window) -> pd.DataFrame:
             rows = body.get(cfg.records) if isinstance(body, dict) else None
             if not isinstance(rows, list):
                 raise ApiPageError(
-                    f"source {cfg.name}: page {page} has no list in field {cfg.records!r}", PAGE_WITHOUT_RECORDS
+                    f"source {cfg.name}: page {page} of {url} has no list in field {cfg.records!r}; the whole batch "
+                    f"is rejected (fields found: {sorted(body) if isinstance(body, dict) else type(body).__name__})",
+                    PAGE_WITHOUT_RECORDS,
                 )
             if rows:
                 frames.append(pd.DataFrame.from_records(rows))

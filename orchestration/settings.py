@@ -32,6 +32,7 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -54,6 +55,13 @@ class _Freshness(StrictModel):
     error_after: Duration = "4d"
 
 
+class _Volume(StrictModel):
+    lookback_days: int = Field(default=14, ge=1)
+    min_history_days: int = Field(default=3, ge=1)
+    warn_below: float = Field(default=0.2, ge=0, le=1)
+    on_empty: Literal["warn", "error"] = "warn"
+
+
 class PipelineFile(StrictModel):
     """The schema of pipeline.yaml (its comments say what each key means)."""
 
@@ -62,6 +70,7 @@ class PipelineFile(StrictModel):
     quarantine_limit: float = Field(default=0.01, ge=0, le=1)
     clock_skew: Duration = "5min"
     freshness: _Freshness = _Freshness()
+    volume: _Volume = _Volume()
     great_expectations: bool = True
 
 
@@ -86,6 +95,13 @@ class Settings:
     # warns, or fails and blocks downstream (orchestration/quality/freshness.py).
     freshness_warn_after: str = "26h"
     freshness_error_after: str = "4d"
+    # Volume: a day whose rows received fall below `volume_warn_below` of the median of the source's
+    # previous `volume_lookback_days` landed days warns; a day with none is `volume_on_empty` (warn or
+    # error); judged once `volume_min_history_days` of them are landed (orchestration/quality/volume.py).
+    volume_lookback_days: int = 14
+    volume_min_history_days: int = 3
+    volume_warn_below: float = 0.2
+    volume_on_empty: str = "warn"
     dbt_project_dir: Path = DBT_PROJECT_DIR
 
     @classmethod
@@ -126,6 +142,10 @@ class Settings:
             great_expectations=_flag(env, "COMMITMENTS_GX_CHECKS", raw.great_expectations),
             freshness_warn_after=raw.freshness.warn_after,
             freshness_error_after=raw.freshness.error_after,
+            volume_lookback_days=raw.volume.lookback_days,
+            volume_min_history_days=raw.volume.min_history_days,
+            volume_warn_below=raw.volume.warn_below,
+            volume_on_empty=raw.volume.on_empty,
         )
 
 

@@ -388,7 +388,30 @@ def _pg_columns(frame: pd.DataFrame) -> str:
 
 
 def _pg_copy(cur: Any, qualified: str, frame: pd.DataFrame) -> None:
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, header=False, na_rep="\\N", date_format="%Y-%m-%d %H:%M:%S.%f")
-    buffer.seek(0)
-    cur.copy_expert(f"copy {qualified} ({', '.join(frame.columns)}) from stdin with (format csv, null '\\N')", buffer)
+    """COPY in PostgreSQL's text format, escaped column by column (vectorised): a backslash in a value is
+    sent as `\\\\`, so a literal `\\N` in a text field arrives as those two characters and only a missing
+    value is NULL. (The CSV format with `null '\\N'` read an unquoted `\\N` value as NULL.)"""
+    if frame.empty:
+        return
+    fields = [_copy_text(frame[name]) for name in frame.columns]
+    lines = fields[0].str.cat(fields[1:], sep="\t") if len(fields) > 1 else fields[0]
+    buffer = io.StringIO("\n".join(lines.tolist()) + "\n")
+    cur.copy_expert(f"copy {qualified} ({', '.join(frame.columns)}) from stdin", buffer)
+
+
+def _copy_text(column: pd.Series) -> pd.Series:
+    """One column as COPY text-format fields: `\\N` for a missing value, backslash escapes otherwise."""
+    if pd.api.types.is_datetime64_any_dtype(column):
+        text = column.dt.strftime("%Y-%m-%d %H:%M:%S.%f").astype("string")
+    elif pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        text = column.astype("string")
+    else:
+        text = column.astype("string")
+        for raw, escaped in _COPY_ESCAPES:
+            text = text.str.replace(raw, escaped, regex=False)
+    return text.where(column.notna().to_numpy(), _COPY_NULL).reset_index(drop=True)
+
+
+_COPY_NULL = "\\N"
+# The backslash first, so the escapes added after it are not escaped again.
+_COPY_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))

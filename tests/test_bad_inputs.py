@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 import yaml
+from dagster import AssetCheckSeverity
 
 from orchestration.landing.batch import ensure_landing, extract, land
 from orchestration.landing.tables import LANDING_BY_SHAPE
@@ -200,6 +201,36 @@ def test_quarantined_rows_are_kept_as_received(landed: dict[str, SourceConfig]) 
     # The bytes that are not GB18030 are shown escaped; the rest of the line reads as sent.
     assert "\\xff" in undecodable.raw_record and "采集员" in undecodable.raw_record
     assert pd.Timestamp(undecodable.partition_date).date() == DAYS[0]  # the day of its file
+    # A line with a field count other than its header's is kept as the line it was, in its file's day.
+    file_rows = _quarantined(warehouse, landed["file"], "file").set_index("key")
+    cut, long = file_rows.loc["F110"], file_rows.loc["F111"]
+    assert cut.raw_record == "F110,JS-14,数据采集,政企渠道,数据中心,采集员,2026/10/24 13:00:00"
+    assert cut.reason_detail == "line has 7 fields, its header 9: its last columns are missing"
+    assert (
+        long.raw_record == "F111,JS-15,酬金支付,政企渠道,财务部,出纳,2026/10/25 10:00:00,2026/10/25 11:00:00,,备注,多余"
+    )  # noqa: E501
+    assert long.reason_detail == "line has 11 fields, its header 9: the extra fields fit no column"
+    assert [pd.Timestamp(d).date() for d in (cut.partition_date, long.partition_date)] == DAYS
+    assert file_rows.loc["F112"].reason_detail.startswith("end_at is later than extraction time")
+    assert file_rows.loc["F113"].reason_detail.startswith("cancelled_at is later than extraction time")
+
+
+def test_a_backslash_n_in_a_text_field_arrives_as_those_two_characters(landed: dict[str, SourceConfig]) -> None:
+    """PostgreSQL's COPY must not read a value `\\N` as NULL (nor drop a backslash, a tab or a newline)."""
+    warehouse = warehouse_of_env()
+    row = warehouse.query(
+        f"select position, department from {warehouse.landing_schema}.interval_runs where source_row_key = 'F007'"
+    )
+    assert row.to_dict("records") == [{"position": "\\N", "department": "财务部"}]
+    tricky = ["\\N", "\\", "a\tb", "line\nbreak\r", '"quoted", comma', "", None]
+    frame = pd.DataFrame({"source_system": "copy_probe", "reason_code": tricky, "raw_record": tricky})
+    warehouse.append("quarantine", frame)
+    back = warehouse.query(
+        f"select reason_code, raw_record from {warehouse.landing_schema}.quarantine where source_system = 'copy_probe'"
+    )
+    as_read = back.reason_code.astype(object).where(back.reason_code.notna(), None).tolist()
+    assert sorted(as_read, key=repr) == sorted(tricky, key=repr)  # the empty string is not NULL either
+    assert (back.reason_code.fillna("<null>") == back.raw_record.fillna("<null>")).all()
 
 
 REJECTIONS = [(kind, reason) for kind in KINDS for reason in expected(kind).get("rejected", {})]
@@ -236,6 +267,9 @@ def test_unreadable_batch_is_rejected_whole_and_the_previous_load_stays(
         assert "page 2" in str(caught.value) and "not valid JSON" in str(caught.value)  # names the bad page
     if reason == "repeated_page_token":  # names the page, the field and its value
         assert "page 2" in str(caught.value) and "'next_page' after page 3 is 2" in str(caught.value)
+    if reason == "page_without_records":
+        assert "page 1 of http://127.0.0.1:" in str(caught.value) and "no list in field 'data'" in str(caught.value)
+        assert "fields found: ['items', 'next_page']" in str(caught.value)
     # Not half-loaded: landing, quarantine and log are exactly as the last good load left them.
     pd.testing.assert_frame_equal(partition_counts(warehouse, cfg.name, cfg.shape, window()), before)
     assert _landed_keys(warehouse, kind, cfg) == landed_before == sorted(expected(kind)["accepted"])
@@ -247,11 +281,12 @@ def test_every_reason_code_is_a_rule_in_the_order_it_is_tested_and_is_in_the_cat
     from orchestration.landing.rules import REASON_CODES, RULES
 
     assert REASON_CODES == (
-        "undecodable_bytes", "unparseable_timestamp", "local_time_not_unique", "duplicate_row",
-        "missing_work_order_key", "missing_row_key", "unknown_process", "unknown_status", "unknown_node",
-        "unknown_segment", "end_before_start", "start_in_future", "overlapping_run",
+        "undecodable_bytes", "missing_fields", "extra_fields", "unparseable_timestamp", "local_time_not_unique",
+        "duplicate_row", "missing_work_order_key", "missing_row_key", "unknown_process", "unknown_status",
+        "unknown_node", "unknown_segment", "end_before_start", "start_in_future", "instant_in_future",
+        "overlapping_run",
     )  # fmt: skip
-    assert [r.name for r in RULES][:3] == ["decodable", "parsed_instants", "placed_in_partitions"]
+    assert [r.name for r in RULES][:4] == ["decodable", "complete_lines", "parsed_instants", "placed_in_partitions"]
     assert set(REASON_CODES) == {reason for _, reason in FAULTS}
 
 
@@ -284,3 +319,131 @@ def test_quarantine_keeps_only_mapped_columns_unless_the_source_opts_in(
         assert all(set(row) == set(cfg.columns.values()) for row in kept.values())
         assert not quarantine.raw_record.str.contains("139000").any()
     assert kept["2002"]["begin_time"] == "yesterday 9am"  # the mapped fields as received, either way
+
+
+@pytest.mark.parametrize(
+    ("entry", "value", "message"),
+    [
+        ("encoding", "utf-88", "encoding 'utf-88' is not an encoding Python knows"),
+        ("path", "{data_dir}/drops/jiesuan_{dat:%Y%m%d}.csv", "unknown placeholder {dat}"),
+        ("path", "{data_dir}/drops/jiesuan_{date:%Y%m%d.csv", "malformed placeholder"),
+    ],
+)
+def test_a_declaration_with_an_unknown_encoding_or_placeholder_fails_at_load_naming_file_entry_and_value(
+    tmp_path: Path, entry: str, value: str, message: str
+) -> None:
+    from orchestration.settings import Settings
+    from orchestration.sources.config import SourceConfigError
+
+    declaration = yaml.safe_load((FIXTURES / "file" / "source.yaml").read_text(encoding="utf-8"))
+    path = tmp_path / "bad_file.yaml"
+    path.write_text(yaml.safe_dump({**declaration, entry: value}, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(SourceConfigError) as caught:
+        load_source(path, Settings.load())
+    assert str(path) in str(caught.value) and message in str(caught.value)
+    assert "path" not in entry or value in str(caught.value)
+
+
+def test_a_path_pattern_from_the_environment_is_checked_when_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = file_source("drops").model_copy(update={"path_env": "BAD_FILE_PATH"})
+    monkeypatch.setenv("BAD_FILE_PATH", "/drops/jiesuan_{day}.csv")
+    with pytest.raises(SourceRejected) as caught:
+        extract(cfg, window(), load_catalogue(settings_of_env().processes_file))
+    assert caught.value.reason_code == "bad_path_pattern"
+    message = "source bad_file: BAD_FILE_PATH='/drops/jiesuan_{day}.csv': unknown placeholder {day}"
+    assert str(caught.value).startswith(message)
+
+
+# --- volume: a drop far below the source's recent days ----------------------------------------------------
+
+HEADER = "记录编号,结算批次号,环节,渠道类型,处理部门,处理岗位,开始时间,完成时间,作废时间"
+VOLUME_DAYS = [date(2026, 10, 20) + timedelta(days=i) for i in range(6)]
+ROWS_PER_DAY = {d: 10 for d in VOLUME_DAYS[:4]} | {VOLUME_DAYS[4]: 0, VOLUME_DAYS[5]: 1}  # header-only, then 1
+
+
+def _drops(folder: Path) -> SourceConfig:
+    folder.mkdir()
+    for day, n in ROWS_PER_DAY.items():
+        lines = [
+            f"V{day:%d}{i:02d},JS-{day:%d}-{i},数据采集,政企渠道,数据中心,采集员,"
+            f"{day:%Y/%m/%d} 09:{i:02d}:00,{day:%Y/%m/%d} 10:{i:02d}:00,"
+            for i in range(n)
+        ]
+        (folder / f"jiesuan_{day:%Y%m%d}.csv").write_text("\n".join([HEADER, *lines]) + "\n", encoding="gb18030")
+    cfg = load_source(FIXTURES / "file" / "source.yaml", settings_of_env())
+    return cfg.model_copy(update={"path": str(folder / "jiesuan_{date:%Y%m%d}.csv")})
+
+
+def test_a_drop_far_below_the_recent_days_warns_and_an_empty_one_can_block(pipeline_env: Path) -> None:
+    from orchestration.quality.gate import extract_and_check
+    from orchestration.quality.held import held_partitions, refusal
+    from orchestration.quality.volume import VOLUME
+
+    cfg, warehouse = _drops(pipeline_env / "volume_drops"), warehouse_of_env()
+    catalogue = load_catalogue(settings_of_env().processes_file)
+    tz = settings_of_env().business_time_zone
+    gate = extract_and_check(warehouse, cfg, Window.for_days(VOLUME_DAYS[0], VOLUME_DAYS[-1], tz), catalogue)
+
+    volume = next(c for c in gate.checks if c.check_name == VOLUME)
+    assert not volume.passed and volume.severity == AssetCheckSeverity.WARN  # the default: an empty day warns
+    assert volume.description == (
+        "2 partition(s) below 20% of the median of the previous 14 days (1 with no rows): "
+        "2026-10-24 received 0 rows (recent median 10), 2026-10-25 received 1 rows (recent median 10)"
+    )
+    summary = gate.summary.set_index(gate.summary.partition_date.dt.date)
+    # Only the low days are marked, and a warning blocks nothing.
+    assert summary.failed_checks.to_dict() == {d: VOLUME if d in VOLUME_DAYS[4:] else "" for d in VOLUME_DAYS}
+    assert (summary.blocking_failures == "").all() and held_partitions(warehouse, VOLUME_DAYS[-1]).empty
+    assert int(summary.rows_received.sum()) == int(summary.rows_accepted.sum()) == 41
+
+    # A source that never has a quiet day makes an empty one an error: it blocks, and is held for later runs.
+    strict = cfg.model_copy(update={"volume": cfg.effective_volume.model_copy(update={"on_empty": "error"})})
+    empty_day = VOLUME_DAYS[4]
+    gate = extract_and_check(warehouse, strict, Window.for_days(empty_day, empty_day, tz), catalogue)
+    volume = next(c for c in gate.checks if c.check_name == VOLUME)
+    assert not volume.passed and volume.severity == AssetCheckSeverity.ERROR
+    held = held_partitions(warehouse, VOLUME_DAYS[-1])
+    assert held.to_dict("records") == [
+        {"source_system": "bad_file", "partition_date": empty_day, "blocking_failures": VOLUME}
+    ]
+    assert "python -m orchestration.quality reprocess --source bad_file --partition 2026-10-24" in refusal(held, "x")
+    assert held_partitions(warehouse, empty_day - timedelta(days=1)).empty  # an earlier window is not held
+
+
+def test_volume_settings_come_from_the_pipeline_and_a_source_overrides_or_turns_them_off(tmp_path: Path) -> None:
+    declaration = yaml.safe_load((FIXTURES / "file" / "source.yaml").read_text(encoding="utf-8"))
+    for name, volume in (("own", {"on_empty": "error", "lookback_days": 7}), ("off", "off")):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump({**declaration, "volume": volume}, allow_unicode=True), encoding="utf-8")
+        cfg = load_source(path, settings_of_env())
+        if volume == "off":
+            assert not cfg.volume_checked
+        else:
+            assert cfg.effective_volume.model_dump() == {
+                "lookback_days": 7, "min_history_days": 3, "warn_below": 0.2, "on_empty": "error"
+            }  # fmt: skip
+
+
+def test_a_landing_that_does_not_reconcile_fails_and_holds_its_partition(pipeline_env: Path) -> None:
+    """A landed row the extraction log does not count (written by hand, or by a half-finished load):
+    `rows_reconcile` fails for that partition only, blocks it, and later runs may not build on it."""
+    from orchestration.quality.checks import ROWS_RECONCILE, evaluate_extraction
+    from orchestration.quality.gate import extract_and_check
+    from orchestration.quality.held import held_partitions
+    from orchestration.quality.summary import summary_frame, write_summary
+
+    cfg, warehouse = _drops(pipeline_env / "volume_drops"), warehouse_of_env()
+    days = Window.for_days(VOLUME_DAYS[0], VOLUME_DAYS[3], settings_of_env().business_time_zone)
+    extract_and_check(warehouse, cfg, days, load_catalogue(settings_of_env().processes_file))
+    stray = warehouse.query(
+        f"select * from {warehouse.landing_schema}.interval_runs where partition_date = '{VOLUME_DAYS[1]}' limit 1"
+    )
+    warehouse.append("interval_runs", stray)
+
+    checks, counts, reasons = evaluate_extraction(warehouse, cfg, days)
+    reconcile = next(c for c in checks if c.check_name == ROWS_RECONCILE)
+    assert not reconcile.passed and reconcile.severity == AssetCheckSeverity.ERROR
+    summary = summary_frame(cfg, counts, reasons, checks)
+    assert summary.blocking_failures.tolist() == ["", ROWS_RECONCILE, "", ""]
+    write_summary(warehouse, days, summary, cfg.name)
+    assert held_partitions(warehouse, VOLUME_DAYS[3]).partition_date.tolist() == [VOLUME_DAYS[1]]

@@ -19,6 +19,7 @@ from demo import generator as gen
 from orchestration.quality.checks import GX_LANDING, QUARANTINE_SHARE, ROWS_RECONCILE
 from orchestration.quality.freshness import SOURCE_FRESHNESS
 from orchestration.quality.model_checks import GX_CHECK
+from orchestration.quality.volume import VOLUME
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR
 from tests.conftest import query, use_source, warehouse_of_env
 
@@ -79,7 +80,7 @@ def test_bad_day_blocks_its_marts_and_the_previous_marts_stay_whole(
         assert build_defs().resolve_job_def("reference_job").execute_in_process(instance=instance).success
         good = _run_daily(instance, *GOOD_DAYS)
         assert good.success
-        assert set(_checks(good)) == {GX_LANDING, ROWS_RECONCILE, QUARANTINE_SHARE, SOURCE_FRESHNESS}
+        assert set(_checks(good)) == {GX_LANDING, ROWS_RECONCILE, QUARANTINE_SHARE, SOURCE_FRESHNESS, VOLUME}
         assert all(c.passed for c in _checks(good).values())
         # Great Expectations validated the base table and each daily mart, with a Data Docs page per run.
         suites = _model_checks(good)
@@ -161,3 +162,73 @@ def test_bad_day_blocks_its_marts_and_the_previous_marts_stay_whole(
     assert tested.returncode != 0
     failed = [line for line in tested.stdout.splitlines() if "FAIL" in line and "runs_reconcile_with_base" in line]
     assert failed, tested.stdout[-2000:]
+
+
+def _failure_messages(result) -> list[str]:
+    return [
+        e.step_failure_data.user_failure_data.description
+        for e in result.all_events
+        if e.is_step_failure and e.step_failure_data.user_failure_data is not None
+    ]
+
+
+def _published() -> dict[str, pd.DataFrame]:
+    key = ["work_order_id", "node_code", "visit"]
+    return {
+        "fct_node_runs": query("select * from {s}.fct_node_runs").sort_values(key).reset_index(drop=True),
+        **{
+            table: query(f"select * from {{s}}.{table}").sort_values("period_node_run_id").reset_index(drop=True)
+            for table in ("node_run_states_daily", "node_run_states_weekly")
+        },
+    }
+
+
+def test_a_blocked_day_feeds_no_later_run_until_it_is_reprocessed(
+    pipeline_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The partition whose quarantine check blocked its own run keeps its accepted remainder in landing;
+    the next day's daily run and the week's run must refuse to build on it (they published from it, one
+    run short, and exited 0), and after the source is fixed and the day reprocessed they converge."""
+    from orchestration.quality.cli import reprocess
+    from orchestration.quality.held import held_partitions
+    from orchestration.settings import Settings
+
+    truth = gen.generate_truth(START, NOW, orders_per_day=60)
+    drops = pipeline_env / "drops" / "settlement"
+    gen.write_settlement_files(truth, drops, START, dt.date(2026, 10, 12))
+    use_source(pipeline_env, SOURCE)
+    from orchestration.definitions import build_defs
+
+    blocked_day, next_day, week = dt.date(2026, 10, 8), "2026-10-09", "2026-10-05"
+    defs = build_defs()
+    with DagsterInstance.ephemeral() as instance:
+
+        def weekly():
+            job = defs.resolve_job_def("weekly_job")
+            return job.execute_in_process(instance=instance, partition_key=week, raise_on_error=False)
+
+        assert defs.resolve_job_def("reference_job").execute_in_process(instance=instance).success
+        assert _run_daily(instance, "2026-10-03", "2026-10-11").success and weekly().success
+        baseline = _published()
+
+        clean = (drops / f"jiesuan_{blocked_day:%Y%m%d}.csv").read_bytes()
+        gen.inject_bad_rows(drops, blocked_day, 0.05)
+        assert not _run_daily(instance, blocked_day.isoformat(), blocked_day.isoformat()).success
+
+        # Its landing holds the accepted remainder, but neither the next day nor the week builds on it.
+        for refused in (_run_daily(instance, next_day, next_day), weekly()):
+            assert not refused.success
+            (message,) = _failure_messages(refused)
+            assert f"settlement_files {blocked_day} (quarantine_share)" in message
+            assert f"reprocess --source settlement_files --partition {blocked_day}" in message
+        for name, frame in _published().items():
+            pd.testing.assert_frame_equal(frame, baseline[name], obj=name)
+
+        # The source is fixed and the day reprocessed: it passes, is no longer held, and the runs converge.
+        (drops / f"jiesuan_{blocked_day:%Y%m%d}.csv").write_bytes(clean)
+        summary = reprocess(warehouse_of_env(), Settings.load(), SOURCE, blocked_day)
+        assert summary.blocking_failures.tolist() == [""]
+        assert held_partitions(warehouse_of_env(), dt.date(2026, 10, 11)).empty
+        assert _run_daily(instance, next_day, next_day).success and weekly().success
+        for name, frame in _published().items():
+            pd.testing.assert_frame_equal(frame, baseline[name], obj=name)

@@ -9,13 +9,15 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec, BackfillPolicy
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec, BackfillPolicy, Failure
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.dbt_project import BASE_MODELS, MANIFEST, PERIOD_TAGS, REFERENCE_EXCLUDE, ensure_manifest
 from orchestration.landing.tables import EXTRACTION_LOG, INTERVAL_RUNS, QUARANTINE, STATUS_EVENTS
 from orchestration.periods import Partitions, Window
+from orchestration.quality.held import held_partitions, refusal
 from orchestration.settings import Settings
+from orchestration.warehouse import Warehouse
 
 
 class Translator(DagsterDbtTranslator):
@@ -59,8 +61,12 @@ def _partitioned(
         name=name,
         pool="warehouse",
     )
-    def _models(context: AssetExecutionContext, dbt: DbtCliResource):
+    def _models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
         window = Window.from_context(context, settings.business_time_zone)
+        held = held_partitions(warehouse, window.last_day)
+        if len(held):
+            what = f"{name} for {window.first_day}..{window.last_day}"
+            raise Failure(description=refusal(held, what), allow_retries=False)
         yield from dbt.cli(["build", "--vars", json.dumps(window.dbt_vars())], context=context).stream()
 
     return _models

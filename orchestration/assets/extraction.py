@@ -37,7 +37,7 @@ def extraction_asset(cfg: SourceConfig, settings: Settings, partitions: Partitio
         pool="warehouse",
         # Blocking: a partition that does not reconcile, quarantines too much or comes from a feed that
         # stopped delivering stops the marts downstream.
-        check_specs=extraction_check_specs(key, with_gx, cfg.freshness_checked),
+        check_specs=extraction_check_specs(key, with_gx, cfg.freshness_checked, cfg.volume_checked),
     )
     def _extract(context: AssetExecutionContext, warehouse: Warehouse, gx: GreatExpectations) -> MaterializeResult:
         window = Window.from_context(context, settings.business_time_zone)

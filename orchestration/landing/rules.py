@@ -18,7 +18,7 @@ from orchestration.periods import Window
 from orchestration.reference.calendars import parse_duration
 from orchestration.reference.catalogue import Catalogue
 from orchestration.sources.config import SourceConfig
-from orchestration.sources.file import UNDECODABLE
+from orchestration.sources.file import FIELDS_EXPECTED, FIELDS_FOUND, LINE, READER_COLUMNS, UNDECODABLE
 
 # Far future standing in for "still open" when comparing intervals.
 _OPEN_END = pd.Timestamp("2200-01-01")
@@ -87,6 +87,21 @@ def decodable(b: Batch) -> None:
     undecodable = b.raw[UNDECODABLE].notna() if UNDECODABLE in b.raw else pd.Series(False, index=b.raw.index)
     b.columns["undecodable"] = undecodable
     b.flag(undecodable, "undecodable_bytes", f"line is not valid {b.cfg.encoding}")
+
+
+@rule("missing_fields", "extra_fields")
+def complete_lines(b: Batch) -> None:
+    """A file line with fewer fields than its header (cut short: its trailing columns, often the end or
+    cancellation, would read as blank) or with more (the fields fit no column): quarantined as received."""
+    if FIELDS_FOUND not in b.raw:
+        return
+    found, expected = b.raw[FIELDS_FOUND], b.raw[FIELDS_EXPECTED]
+    detail = (
+        "line has " + found.astype("Int64").astype("string") + " fields, its header "
+        + expected.astype("Int64").astype("string")
+    )  # fmt: skip
+    b.flag(found < expected, "missing_fields", detail + ": its last columns are missing")
+    b.flag(found > expected, "extra_fields", detail + ": the extra fields fit no column")
 
 
 @rule("unparseable_timestamp", "local_time_not_unique")
@@ -240,13 +255,31 @@ def ordered_interval(b: Batch) -> None:
 @rule("start_in_future")
 def not_in_future(b: Batch) -> None:
     begins_field = "start_at" if b.cfg.shape == "intervals" else "event_at"
-    skew = b.cfg.clock_skew or "0s"
-    latest_possible = pd.Timestamp(b.extracted_at) + pd.Timedelta(seconds=parse_duration(skew))
+    latest_possible, skew = _latest_possible(b)
     b.flag(
         b.columns[begins_field] > latest_possible,
         "start_in_future",
         f"{begins_field} is later than extraction time plus the clock-skew allowance of {skew}",
     )
+
+
+@rule("instant_in_future")
+def ends_not_in_future(b: Batch) -> None:
+    """An end or cancellation that has not happened yet when the row was extracted (a mistyped year,
+    2031): it would make the run count as done, on time or late, long before it ends."""
+    latest_possible, skew = _latest_possible(b)
+    for name in ("end_at", "cancelled_at") if b.cfg.shape == "intervals" else ():
+        b.flag(
+            b.columns[name] > latest_possible,
+            "instant_in_future",
+            f"{name} is later than extraction time plus the clock-skew allowance of {skew}",
+        )
+
+
+def _latest_possible(b: Batch) -> tuple[pd.Timestamp, str]:
+    """The latest instant a source can already report: extraction time plus the clock-skew allowance."""
+    skew = b.cfg.clock_skew or "0s"
+    return pd.Timestamp(b.extracted_at) + pd.Timedelta(seconds=parse_duration(skew)), skew
 
 
 @rule("overlapping_run")
@@ -353,11 +386,15 @@ def _map_codes(keys: pd.DataFrame, mapping: pd.DataFrame, on: list[str], target:
 
 
 def raw_records(bad: pd.DataFrame) -> list[str]:
-    """Each quarantined row as received: its columns as JSON, or the undecodable line itself."""
+    """Each quarantined row as received: its columns as JSON, or the line itself (undecodable, or with
+    a field count other than its header's)."""
     if bad.empty:
         return []
-    line = bad[UNDECODABLE] if UNDECODABLE in bad else pd.Series(pd.NA, index=bad.index, dtype="string")
-    columns = bad.drop(columns=["_partition_date", UNDECODABLE], errors="ignore").astype("string")
+    line = pd.Series(pd.NA, index=bad.index, dtype="string")
+    for kept_as_line in (UNDECODABLE, LINE):  # lines that fit no columns are kept as the line itself
+        if kept_as_line in bad:
+            line = line.fillna(bad[kept_as_line].astype("string"))
+    columns = bad.drop(columns=list(READER_COLUMNS), errors="ignore").astype("string")
     as_json = pd.Series(columns.to_json(orient="records", lines=True, force_ascii=False).splitlines(), index=bad.index)
     return as_json.where(line.isna(), line).tolist()
 

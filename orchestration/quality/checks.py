@@ -17,6 +17,7 @@ from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetK
 from orchestration.periods import Window
 from orchestration.quality.freshness import SOURCE_FRESHNESS, evaluate_freshness
 from orchestration.quality.reconcile import missing_partitions, partition_counts, quarantine_reasons
+from orchestration.quality.volume import VOLUME, judge_volume, volume_check
 from orchestration.sources.config import SourceConfig
 from orchestration.warehouse import Warehouse
 
@@ -34,11 +35,19 @@ CHECK_DESCRIPTIONS = {
     "fails after error_after (config/pipeline.yaml `freshness`, or the source's own).",
     ROWS_RECONCILE: "Per partition: rows received = accepted + quarantined, and landing holds exactly them.",
     QUARANTINE_SHARE: "Per partition: quarantined share within the source's limit (fails above it, warns below).",
+    VOLUME: "Per partition: rows received against the median of the source's previous days (warns far below it; "
+    "a day with no rows warns or, with `on_empty: error`, fails).",
 }
+# Failed checks that leave a partition's landed rows unfit to publish: a later run must not build on them
+# until the partition is reprocessed and passes (orchestration/quality/held.py). A stale source
+# (freshness) lands nothing wrong, and later deliveries clear it.
+HOLDING_CHECKS = (GX_LANDING, ROWS_RECONCILE, QUARANTINE_SHARE, VOLUME)
 
 
-def extraction_check_specs(key: AssetKey, with_gx: bool, with_freshness: bool) -> list[AssetCheckSpec]:
-    optional = {GX_LANDING: with_gx, SOURCE_FRESHNESS: with_freshness}
+def extraction_check_specs(
+    key: AssetKey, with_gx: bool, with_freshness: bool, with_volume: bool = True
+) -> list[AssetCheckSpec]:
+    optional = {GX_LANDING: with_gx, SOURCE_FRESHNESS: with_freshness, VOLUME: with_volume}
     return [
         AssetCheckSpec(name, asset=key, blocking=True, description=description)
         for name, description in CHECK_DESCRIPTIONS.items()
@@ -121,4 +130,18 @@ def evaluate_extraction(
     checks = [reconcile, share]
     if cfg.freshness_checked:
         checks.append(evaluate_freshness(warehouse, cfg, window))
+    # Which partitions fail which check, for the summary: a backfill's bad day must not mark its good days.
+    _mark(counts, ROWS_RECONCILE, ~counts.reconciled, ~counts.reconciled)
+    _mark(counts, QUARANTINE_SHARE, counts.rows_quarantined > 0, counts.quarantined_share > limit)
+    if cfg.volume_checked:
+        judged = judge_volume(warehouse, cfg, window)
+        checks.append(volume_check(cfg, judged))
+        by_day = judged.set_index("partition_date")
+        _mark(counts, VOLUME, counts.partition_date.map(by_day.low), counts.partition_date.map(by_day.blocking))
     return checks, counts, reasons
+
+
+def _mark(counts: pd.DataFrame, check: str, failed: pd.Series, blocking: pd.Series) -> None:
+    """Record in `counts` the partitions a per-partition check failed, and those it blocks."""
+    counts[f"failed:{check}"] = failed.fillna(False).astype(bool).to_numpy()
+    counts[f"blocking:{check}"] = blocking.fillna(False).astype(bool).to_numpy()

@@ -8,7 +8,9 @@
 `list` prints the partition's summary and its quarantined rows (reason, detail, the row as received).
 `reprocess` extracts the partition again from the (fixed) source and lands it in place of the old
 load: accepted rows are replaced, never appended, so rows accepted before are not duplicated; the
-checks are evaluated again and the summary rewritten. Rebuild the marts afterwards (daily_job).
+checks are evaluated again and the summary rewritten. A partition its own checks blocked is held (later
+runs refuse to build on it, orchestration/quality/held.py) until a reprocess passes. Rebuild the marts
+afterwards (daily_job, and the week's and month's runs if they ran).
 """
 
 from __future__ import annotations

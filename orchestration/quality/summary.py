@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity
 
@@ -28,9 +29,8 @@ def summary_frame(
         if len(reasons)
         else pd.Series(dtype="string", name="quarantined_by_reason")
     )
-    failed = [c.check_name for c in checks if not c.passed]
-    blocking = [c.check_name for c in checks if not c.passed and c.severity == AssetCheckSeverity.ERROR]
     frame = counts.merge(by_reason, how="left", left_on="partition_date", right_index=True)
+    failed, blocking, n_failed = _failures(frame, checks)
     return pd.DataFrame(
         {
             "source_system": cfg.name,
@@ -42,12 +42,32 @@ def summary_frame(
             "quarantined_share": frame.quarantined_share.astype("float64"),
             "quarantine_limit": cfg.effective_quarantine_limit,
             "quarantined_by_reason": frame.quarantined_by_reason.fillna("{}").astype("string"),
-            "checks_passed": len(checks) - len(failed),
-            "checks_failed": len(failed),
-            "failed_checks": ", ".join(failed),
-            "blocking_failures": ", ".join(blocking),
+            "checks_passed": len(checks) - n_failed,
+            "checks_failed": n_failed,
+            "failed_checks": failed,
+            "blocking_failures": blocking,
         }
     )
+
+
+def _failures(frame: pd.DataFrame, checks: Sequence[AssetCheckResult]) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Per partition: the checks it failed and those that block it, comma-separated, and how many failed.
+    A check judged per partition (`failed:<check>` columns of the counts, orchestration/quality/checks.py)
+    marks only its bad partitions; one judged over the window (GX, freshness) marks them all."""
+    failed = pd.Series("", index=frame.index)
+    blocking = pd.Series("", index=frame.index)
+    n_failed = pd.Series(0, index=frame.index)
+    for check in checks:
+        name = check.check_name
+        if f"failed:{name}" in frame:
+            fails, blocks = frame[f"failed:{name}"].astype(bool), frame[f"blocking:{name}"].astype(bool)
+        else:
+            fails = pd.Series(not check.passed, index=frame.index)
+            blocks = fails & (check.severity == AssetCheckSeverity.ERROR)
+        failed = failed + np.where(fails, ", " + name, "")
+        blocking = blocking + np.where(blocks & fails, ", " + name, "")
+        n_failed = n_failed + fails.astype(int)
+    return failed.str.removeprefix(", "), blocking.str.removeprefix(", "), n_failed
 
 
 def write_summary(warehouse: Warehouse, window: Window, frame: pd.DataFrame, source_system: str) -> None:

@@ -7,7 +7,9 @@ file name and field in the message.
 
 from __future__ import annotations
 
+import codecs
 import os
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -73,6 +75,13 @@ class FreshnessConfig(StrictModel):
     error_after: Duration | None = None
 
 
+class VolumeConfig(StrictModel):
+    lookback_days: int | None = Field(default=None, ge=1)
+    min_history_days: int | None = Field(default=None, ge=1)
+    warn_below: float | None = Field(default=None, ge=0, le=1)
+    on_empty: Literal["warn", "error"] | None = None
+
+
 class SourceConfig(StrictModel):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     kind: Literal["sql", "file", "http"]
@@ -126,10 +135,13 @@ class SourceConfig(StrictModel):
     # A quarantined row keeps only the columns mapped above; `true` keeps every column as received (the
     # others may hold data the pipeline has no business storing, e.g. personal details).
     keep_raw_row: bool = False
+    # lookback_days / min_history_days / warn_below / on_empty override config/pipeline.yaml; `off` disables it.
+    volume: VolumeConfig | Literal["off", False] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> SourceConfig:
         secret_variable(self.connection.token_env if self.connection else None)
+        self._check_encoding()
         self._check_columns()
         self._check_statuses()
         self._check_kind()
@@ -149,6 +161,15 @@ class SourceConfig(StrictModel):
             raise ValueError(f"columns must map {sorted(missing)}")
         if self.process and "process" in self.columns:
             raise ValueError("give either a constant `process` or a `process` column, not both")
+
+    def _check_encoding(self) -> None:
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            raise ValueError(
+                f"encoding {self.encoding!r} is not an encoding Python knows (e.g. utf-8, utf-8-sig, gb18030, "
+                "cp1252, latin-1)"
+            ) from None
 
     def _check_statuses(self) -> None:
         if self.shape == "status_history" and self.timestamp_marks is None:
@@ -197,9 +218,13 @@ class SourceConfig(StrictModel):
         for name, value in (("data_dir", settings.data_dir), ("config_dir", settings.config_dir),
                             ("project_dir", PROJECT_DIR)):  # fmt: skip
             path = path.replace("{" + name + "}", str(value)) if path else path
+        problem = path_template_error(path) if path else None
+        if problem:
+            raise ValueError(f"source {self.name}: path {self.path!r}: {problem}")
         limit = self.quarantine_limit
         resolved = self.model_copy(
             update={
+                "volume": self._volume_with_defaults(settings),
                 "quarantine_limit": settings.quarantine_limit if limit is None else limit,
                 "clock_skew": self.clock_skew or settings.clock_skew,
                 "freshness": freshness,
@@ -211,6 +236,29 @@ class SourceConfig(StrictModel):
             if warn_after > error_after:
                 raise ValueError("freshness: warn_after must not be longer than error_after")
         return resolved
+
+    def _volume_with_defaults(self, settings: Settings) -> VolumeConfig | Literal["off", False]:
+        if self.volume in ("off", False):
+            return self.volume  # type: ignore[return-value]
+        own = self.volume if isinstance(self.volume, VolumeConfig) else VolumeConfig()
+        defaults = {
+            "lookback_days": settings.volume_lookback_days,
+            "min_history_days": settings.volume_min_history_days,
+            "warn_below": settings.volume_warn_below,
+            "on_empty": settings.volume_on_empty,
+        }
+        # Validated again: the pipeline-wide defaults come from config/pipeline.yaml.
+        return VolumeConfig.model_validate({k: v if getattr(own, k) is None else getattr(own, k)
+                                            for k, v in defaults.items()})  # fmt: skip
+
+    @property
+    def volume_checked(self) -> bool:
+        return self.volume not in ("off", False)
+
+    @property
+    def effective_volume(self) -> VolumeConfig:
+        assert isinstance(self.volume, VolumeConfig) and self.volume.lookback_days, "with_defaults() fills it in"
+        return self.volume
 
     @property
     def effective_quarantine_limit(self) -> float:
@@ -254,6 +302,21 @@ class SourceConfig(StrictModel):
         if self.connection and self.connection.token_env:
             return os.environ.get(self.connection.token_env) or None
         return None
+
+
+def path_template_error(template: str) -> str | None:
+    """Why a file path pattern cannot name a day's file, or None. After the directories are filled in,
+    `{date}` (with a strftime format, `{date:%Y%m%d}`) is the only placeholder left."""
+    try:
+        template.format(date=date(2000, 1, 31))
+    except KeyError as exc:
+        return (
+            f"unknown placeholder {{{exc.args[0]}}}; a path may use {{date:<strftime format>}}, {{data_dir}}, "
+            "{config_dir} and {project_dir}"
+        )
+    except (IndexError, ValueError, AttributeError) as exc:
+        return f"malformed placeholder ({exc}); write e.g. {{date:%Y%m%d}}, and double a literal brace ({{{{ }}}})"
+    return None
 
 
 def load_source(path: Path, settings: Settings) -> SourceConfig:

@@ -19,6 +19,8 @@ class SourceRejected(RuntimeError):
 FILE_MISSING = "file_missing"
 MISSING_COLUMNS = "missing_columns"
 UNDECODABLE_FILE = "undecodable_file"
+EMPTY_FILE = "empty_file"
+BAD_PATH_PATTERN = "bad_path_pattern"
 INVALID_JSON_PAGE = "invalid_json_page"
 PAGE_WITHOUT_RECORDS = "page_without_records"
 # A source system that does not answer in time, or answers with an error: the batch is rejected whole, the

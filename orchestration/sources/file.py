@@ -10,11 +10,26 @@ from pathlib import Path
 import pandas as pd
 
 from orchestration.periods import Window
-from orchestration.sources.config import SourceConfig
-from orchestration.sources.errors import FILE_MISSING, MISSING_COLUMNS, UNDECODABLE_FILE, SourceRejected
+from orchestration.sources.config import SourceConfig, path_template_error
+from orchestration.sources.errors import (
+    BAD_PATH_PATTERN,
+    EMPTY_FILE,
+    FILE_MISSING,
+    MISSING_COLUMNS,
+    UNDECODABLE_FILE,
+    SourceRejected,
+)
 
 # Column holding a data line that is not valid in the file's encoding (normalise quarantines it).
 UNDECODABLE = "_undecodable"
+# A line with fewer or more fields than the header (a line cut short, a stray delimiter): the fields it
+# has and the header's, and the line itself, for the `missing_fields` / `extra_fields` rules. Only a file
+# with such lines gets these columns.
+FIELDS_FOUND = "_fields_found"
+FIELDS_EXPECTED = "_fields_expected"
+LINE = "_line"
+# What the reader adds to the declared columns; never part of a row as received.
+READER_COLUMNS = ("_partition_date", UNDECODABLE, FIELDS_FOUND, FIELDS_EXPECTED, LINE)
 # Python marks bytes it cannot decode with lone surrogates under "surrogateescape".
 _ESCAPED_BYTE = r"[\udc80-\udcff]"
 
@@ -25,7 +40,12 @@ class FileDropError(SourceRejected):
 
 def _path_template(cfg: SourceConfig) -> str:
     if cfg.path_env and os.environ.get(cfg.path_env):
-        return os.environ[cfg.path_env]
+        # The declared path was checked when the declaration loaded; one from the environment is checked here.
+        template = os.environ[cfg.path_env]
+        problem = path_template_error(template)
+        if problem:
+            raise FileDropError(f"source {cfg.name}: {cfg.path_env}={template!r}: {problem}", BAD_PATH_PATTERN)
+        return template
     assert cfg.path is not None
     return cfg.path
 
@@ -62,21 +82,59 @@ def _read_mixed(cfg: SourceConfig, path: Path, exc: UnicodeDecodeError) -> pd.Da
     broken = text.str.contains(_ESCAPED_BYTE).astype(bool)
     if text.empty or broken.iloc[0]:
         raise FileDropError(f"source {cfg.name}: {path} is not valid {cfg.encoding}: {exc}", UNDECODABLE_FILE)
-    good = pd.read_csv(io.StringIO("\n".join(text[~broken])), dtype=str, keep_default_na=False)
+    good = _parse(cfg, path, io.BytesIO("\n".join(text[~broken]).encode("utf-8")), "utf-8")
     _check_columns(cfg, path, good, problem=f"is not valid {cfg.encoding} ({exc}); its header lacks")
     # Only the few broken lines are re-encoded one by one, to show their bytes as \x.. escapes.
     shown = [
         line.encode(cfg.encoding, "surrogateescape").decode(cfg.encoding, "backslashreplace") for line in text[broken]
     ]
     bad = pd.DataFrame({UNDECODABLE: shown})
-    return pd.concat([good, bad], ignore_index=True).astype({c: "string" for c in good.columns})
+    text_columns = {c: "string" for c in good.columns if c not in READER_COLUMNS}
+    return pd.concat([good, bad], ignore_index=True).astype(text_columns)
+
+
+def _parse(cfg: SourceConfig, path: Path, source: Path | io.BytesIO, encoding: str) -> pd.DataFrame:
+    """The CSV's rows as text. Arrow's parser reports each line whose field count is not the header's
+    (pandas' C parser pads a short line with empty fields, which made a run cut before its end an open
+    one, and fails the whole file on a long one): those lines come back as rows marked for quarantine."""
+    odd: list = []
+
+    def set_aside(line) -> str:  # called for the odd lines only
+        odd.append((line.actual_columns, line.expected_columns, line.text))
+        return "skip"
+
+    try:
+        frame = pd.read_csv(
+            source, encoding=encoding, dtype=str, keep_default_na=False, engine="pyarrow", on_bad_lines=set_aside
+        )
+    except pd.errors.EmptyDataError as exc:
+        raise FileDropError(
+            f"source {cfg.name}: {path} is empty (0 bytes, not even a header); the whole file is rejected",
+            EMPTY_FILE,
+        ) from exc
+    if not odd:
+        return frame
+    found, expected, lines = zip(*odd, strict=True)
+    marked = pd.DataFrame({FIELDS_FOUND: found, FIELDS_EXPECTED: expected, LINE: lines})
+    short = marked[marked[FIELDS_FOUND] < marked[FIELDS_EXPECTED]]
+    if len(short):
+        # The fields a short line has, in their columns: its instants still place it in its partition.
+        fields = pd.read_csv(
+            io.StringIO("\n".join(short[LINE])),
+            header=None,
+            names=list(frame.columns),
+            dtype=str,
+            keep_default_na=False,
+        )
+        marked = marked.join(fields.set_axis(short.index))
+    return pd.concat([frame, marked.astype({LINE: "string"})], ignore_index=True)
 
 
 def _read_csv(cfg: SourceConfig, path: Path) -> pd.DataFrame:
     if not path.exists():
         raise FileDropError(f"source {cfg.name}: expected file {path} is missing", FILE_MISSING)
     try:
-        frame = pd.read_csv(path, encoding=cfg.encoding, dtype=str, keep_default_na=False)
+        frame = _parse(cfg, path, path, cfg.encoding)
     except UnicodeDecodeError as exc:
         return _read_mixed(cfg, path, exc)
     _check_columns(cfg, path, frame)

@@ -178,5 +178,8 @@ def _rows_and_next(api: _Api, page: object, response: httpx.Response) -> tuple[l
         ) from None
     rows = body.get(api.cfg.records) if isinstance(body, dict) else None
     if not isinstance(rows, list):
-        raise api.rejected(page, f"the page has no list in field {api.cfg.records!r}", PAGE_WITHOUT_RECORDS)
+        found = sorted(body) if isinstance(body, dict) else type(body).__name__
+        raise api.rejected(
+            page, f"the page has no list in field {api.cfg.records!r} (fields found: {found})", PAGE_WITHOUT_RECORDS
+        )
     return rows, body.get(api.cfg.next_page)

@@ -88,6 +88,26 @@ PG_ENV = {"PGHOST": PG_HOST, "PGPORT": str(PG_PORT), "PGUSER": "postgres", "PGDA
 MARIADB_HOST, MARIADB_PORT = "127.0.0.1", 3306
 
 
+def project_settings(**overrides: str):
+    """The settings of the repository's own configuration directory, whatever a test's environment says of
+    sources or files (what `dagster dev` in the repository shows)."""
+    from orchestration.settings import Settings
+
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("COMMITMENTS_", "ALERTS_"))}
+    return Settings.load(environ | overrides)
+
+
+@pytest.fixture(autouse=True)
+def _no_environment_leaks() -> Iterator[None]:
+    """A test that sets a variable outside monkeypatch (a command run in-process) must not change what
+    the next test in the same worker builds: the environment is put back as it was."""
+    before = dict(os.environ)
+    yield
+    if dict(os.environ) != before:
+        os.environ.clear()
+        os.environ.update(before)
+
+
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
 def warehouse_target(request: pytest.FixtureRequest) -> str:
     if request.param == "postgres":

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dagster import AssetKey
 
 from orchestration.definitions import build_defs
+from tests.conftest import project_settings
 
 
 def test_definitions_load_with_every_declared_source() -> None:
-    defs = build_defs()
+    defs = build_defs(project_settings())
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     for source in ("oa_workflow", "settlement_files", "ticket_api", "helpdesk"):
@@ -21,7 +22,7 @@ def test_definitions_load_with_every_declared_source() -> None:
 
 
 def test_partitions_and_schedules_in_the_business_time_zone() -> None:
-    defs = build_defs()
+    defs = build_defs(project_settings())
     graph = defs.resolve_asset_graph()
     grains = {
         "landing/ticket_api": "0 0 * * *",
@@ -46,7 +47,7 @@ def test_partitions_and_schedules_in_the_business_time_zone() -> None:
 def test_monitoring_schedule_runs_the_evaluation_and_never_overlaps() -> None:
     from dagster import DagsterRunStatus, RunRequest, build_schedule_context, instance_for_test
 
-    defs = build_defs()
+    defs = build_defs(project_settings())
     job = defs.resolve_job_def("monitoring_job")
     steps = ["land_changes", "judge_open_runs", "record_alerts", "deliver_alerts"]
     assert [n.name for n in job.graph.node_defs] == steps

@@ -4,13 +4,13 @@ every mart; the GX checks can be switched off."""
 
 from __future__ import annotations
 
-import pytest
 from dagster import AssetCheckKey, AssetKey
 
 from orchestration.definitions import build_defs
 from orchestration.quality.checks import GX_LANDING, QUARANTINE_SHARE, ROWS_RECONCILE
 from orchestration.quality.freshness import SOURCE_FRESHNESS
 from orchestration.quality.model_checks import GX_CHECK
+from tests.conftest import project_settings
 
 MODELS = ["fct_node_runs"] + [
     f"{mart}_{grain}"
@@ -25,7 +25,7 @@ def _checks(defs) -> dict[AssetCheckKey, object]:
 
 
 def test_every_stage_has_its_checks() -> None:
-    checks = _checks(build_defs())
+    checks = _checks(build_defs(project_settings()))
     for source in ("oa_workflow", "settlement_files", "ticket_api", "helpdesk"):
         for name in (ROWS_RECONCILE, QUARANTINE_SHARE, GX_LANDING):
             assert checks[AssetCheckKey(AssetKey(["landing", source]), name)].blocking, (source, name)
@@ -43,8 +43,7 @@ def test_every_stage_has_its_checks() -> None:
     assert any(n.startswith("relationships") and "commitment_version_id" in n for n in states)
 
 
-def test_gx_checks_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COMMITMENTS_GX_CHECKS", "false")
-    checks = _checks(build_defs())
+def test_gx_checks_can_be_switched_off() -> None:
+    checks = _checks(build_defs(project_settings(COMMITMENTS_GX_CHECKS="false")))
     assert not [key for key in checks if key.name in (GX_CHECK, GX_LANDING)]
     assert AssetCheckKey(AssetKey(["landing", "ticket_api"]), QUARANTINE_SHARE) in checks

@@ -178,7 +178,7 @@ def test_re_deliveries_count_once_and_every_row_is_accounted_for(audit: None) ->
     )
     # The composite key: ticket and revision. Save 5 of T-1 came in two days' drops: landed with each.
     assert (landed.source_row_key == "T-1|5").sum() == 2
-    staged = query("select source_system, source_row_key from {s}.stg_landing__status_events")
+    staged = query("select source_system, source_row_key from {s}_staging.stg_landing__status_events")
     assert not staged.duplicated().any()
     assert sorted(staged.source_row_key[staged.source_system == "servicedesk_audit"]) == sorted(
         ["T-1|1", "T-1|3", "T-1|5", "T-1|7", "T-2|1", "T-2|2", "T-2|3", "T-2|4",

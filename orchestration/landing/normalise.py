@@ -21,7 +21,7 @@ from orchestration.periods import Window
 from orchestration.reference.catalogue import Catalogue
 from orchestration.sources.config import SourceConfig
 from orchestration.sources.errors import MISSING_COLUMNS, SourceRejected
-from orchestration.sources.file import UNDECODABLE
+from orchestration.sources.file import LINE, UNDECODABLE
 
 
 @dataclass
@@ -93,14 +93,17 @@ def _quarantined(b: Batch) -> pd.DataFrame:
 def _kept_columns(bad: pd.DataFrame, cfg: SourceConfig) -> pd.DataFrame:
     """What the quarantine keeps of its rows: the declared (mapped) columns only, unless the source opts in
     to the whole row (`keep_raw_row`): the others may hold data the pipeline has no business storing. An
-    undecodable file line is cut into its fields for that (the few such lines, one by one)."""
+    undecodable line, or one with a field count other than its header's, is cut into its fields for that
+    (the few such lines, one by one): fields beyond the header are not kept."""
     if cfg.keep_raw_row or bad.empty:
         return bad
     header = [c for c in bad.columns if not c.startswith("_")]
     mapped = [c for c in dict.fromkeys(cfg.columns.values()) if c in header]
     kept = bad[mapped].astype("string")
-    if UNDECODABLE in bad:
-        lines = bad[UNDECODABLE].dropna()
+    for kept_as_line in (UNDECODABLE, LINE):  # lines kept whole when the row may be kept whole
+        if kept_as_line not in bad:
+            continue
+        lines = bad[kept_as_line].dropna()
         fields = pd.DataFrame([dict(zip(header, row, strict=False)) for row in csv.reader(lines)], index=lines.index)
         kept.loc[lines.index, mapped] = fields.reindex(columns=mapped).astype("string")
     return kept

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestration.errors import ConfigError
+from orchestration.errors import CONFIG_EXIT_STATUS, ConfigError
 from orchestration.sources.errors import SourceRejected
 from orchestration.warehouse import WarehouseUnreachable
 
@@ -10,7 +10,7 @@ from orchestration.warehouse import WarehouseUnreachable
 # a warehouse or source that cannot be reached, a rejected batch. Any other ValueError subclass the
 # pipeline defines also carries a message for the user.
 KNOWN_ERRORS: tuple[type[BaseException], ...] = (ConfigError, WarehouseUnreachable, SourceRejected)
-USER_ERROR_EXIT_CODE = 2
+USER_ERROR_EXIT_CODE = CONFIG_EXIT_STATUS  # as the pipeline's own commands exit on a configuration error
 
 
 def is_user_error(err: BaseException) -> bool:

@@ -120,7 +120,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    from orchestration.errors import exit_on_config_error
-
-    with exit_on_config_error():
-        main()
+    main()

@@ -8,8 +8,13 @@ from datetime import date
 import pandas as pd
 
 from orchestration.periods import business_periods
-from orchestration.reference.calendars import calendar_days_table, calendar_versions_table, load_calendars
-from orchestration.reference.catalogue import load_catalogue
+from orchestration.reference.calendars import (
+    CalendarVersion,
+    calendar_days_table,
+    calendar_versions_table,
+    load_calendars,
+)
+from orchestration.reference.catalogue import Catalogue, load_catalogue
 from orchestration.reference.commitments import load_commitments
 from orchestration.settings import Settings
 from orchestration.warehouse import Warehouse
@@ -22,17 +27,21 @@ REFERENCE_TABLES = ("processes", "nodes", "commitments", "calendar_versions", "c
 def check_reference(settings: Settings) -> None:
     """Validate the catalogue, calendars and commitments (tens of milliseconds), as the definitions load:
     a broken file stops every command at once with its message, not the reference job days later."""
+    _validated(settings)
+
+
+def _validated(settings: Settings) -> tuple[Catalogue, dict[str, list[CalendarVersion]], pd.DataFrame]:
+    """The catalogue, the calendars and the commitments, each validated against the ones before it."""
     catalogue = load_catalogue(settings.processes_file)
     calendars = load_calendars(settings.history_start, settings.calendars_file)
-    load_commitments(settings.commitments_file, catalogue, calendars, settings.business_time_zone)
+    commitments = load_commitments(settings.commitments_file, catalogue, calendars, settings.business_time_zone)
+    return catalogue, calendars, commitments
 
 
 def reference_frames(settings: Settings) -> dict[str, pd.DataFrame]:
     """Every reference table, validated from the configuration: raises, naming the entry, on anything invalid."""
     first = settings.history_start
-    catalogue = load_catalogue(settings.processes_file)
-    calendars = load_calendars(first, settings.calendars_file)
-    commitments = load_commitments(settings.commitments_file, catalogue, calendars, settings.business_time_zone)
+    catalogue, calendars, commitments = _validated(settings)
     return {
         "processes": catalogue.processes,
         "nodes": catalogue.nodes,

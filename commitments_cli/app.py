@@ -412,5 +412,113 @@ def benchmark_monitoring(
     )
 
 
+class Grain(StrEnum):
+    day = "day"
+    week = "week"
+    month = "month"
+
+
+@app.command()
+@guided
+def whatif(
+    first: Annotated[
+        datetime,
+        typer.Option("--from", formats=["%Y-%m-%d"], metavar="YYYY-MM-DD", help="First business day of the range."),
+    ],
+    last: Annotated[
+        datetime,
+        typer.Option(
+            "--to", formats=["%Y-%m-%d"], metavar="YYYY-MM-DD", help="Last business day of the range (inclusive)."
+        ),
+    ],
+    candidate: Annotated[
+        Path | None,
+        typer.Option(help="Candidate commitments file, in the format of commitments.yaml (validated the same way)."),
+    ] = None,
+    from_proposals: Annotated[
+        bool,
+        typer.Option(help="Use the calibration mart's proposals as the candidate (written under <data dir>/whatif/)."),
+    ] = False,
+    grain: Annotated[Grain, typer.Option(help="Periods to judge and compare.")] = Grain.month,
+    config_dir: ConfigDir = None,
+    verbose: Verbose = False,
+) -> None:
+    """Judge the periods overlapping a range under a candidate commitments file into <schema>_whatif, never
+    touching the published marts, and compare per node and segment: achievement rate now and under the
+    candidate, runs that change state, flags that appear or disappear (table <schema>_whatif.whatif_comparison
+    and a CSV under <data dir>/whatif/)."""
+    from orchestration.settings import Settings
+    from orchestration.warehouse import Warehouse
+    from orchestration.whatif import propose, replay
+
+    if last < first:
+        raise typer.BadParameter("--to is before --from", param_hint="--to")
+    if (candidate is None) == (not from_proposals):
+        raise typer.BadParameter("give either --candidate FILE or --from-proposals", param_hint="--candidate")
+    _use_config_dir(config_dir)
+    out, _ = _consoles()
+    settings = Settings.load()
+    warehouse = Warehouse.from_settings(settings)
+    warehouse.check_reachable()
+    if candidate is None:
+        candidate = settings.data_dir / "whatif" / "candidate_from_proposals.yaml"
+        changed = propose(settings, warehouse, candidate)
+        out.print(f"candidate {candidate}: {changed} version(s) with the calibration mart's proposals")
+    result = replay(settings, warehouse, candidate, first.date(), last.date(), grain.value)
+    out.print(_comparison_table(result))
+    frame = result.comparison
+    out.print(
+        f"{int(frame.changed_runs.sum())} run state(s) change, {int((frame.flag_change != 'same').sum())} flag(s) "
+        f"change; table {result.schema}.whatif_comparison, runs in {result.schema}.whatif_run_changes; "
+        f"csv {result.csv_path}"
+    )
+
+
+def _comparison_table(result):
+    from rich.table import Table
+
+    def rate(value) -> str:
+        return "-" if value != value or value is None else f"{value:.1%}"  # NaN != NaN
+
+    table = Table(title=f"what-if {result.window_start}..{result.window_end} (end exclusive) in {result.schema}")
+    for name in ("period", "process", "node", "segment", "runs", "achievement now", "candidate",
+                 "changed runs", "flag now", "flag candidate", "flag"):  # fmt: skip
+        table.add_column(name, justify="right" if name in ("runs", "changed runs") else "left")
+    for r in result.comparison.itertuples():
+        runs = r.evaluated_runs_candidate if r.evaluated_runs_candidate == r.evaluated_runs_candidate else 0
+        table.add_row(
+            str(r.period_id), r.process_code, r.node_code, r.segment, f"{int(runs):,}",
+            rate(r.achievement_rate_now), rate(r.achievement_rate_candidate), f"{r.changed_runs:,}",
+            r.flag_now or "", r.flag_candidate or "", "" if r.flag_change == "same" else r.flag_change,
+        )  # fmt: skip
+    return table
+
+
+@app.command()
+@guided
+def propose(
+    out_file: Annotated[Path, typer.Option("--out", help="The candidate commitments file to write.")],
+    month: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], metavar="YYYY-MM-01", help="Proposals of this month (default: the latest)."),
+    ] = None,
+    config_dir: ConfigDir = None,
+    verbose: Verbose = False,
+) -> None:
+    """Write a candidate commitments file from the calibration mart's proposals (commitments.yaml with the
+    proposed commitment and tolerance per version); try it with `commitments whatif --candidate`."""
+    from orchestration.settings import Settings
+    from orchestration.warehouse import Warehouse
+    from orchestration.whatif import propose as write_proposals
+
+    _use_config_dir(config_dir)
+    out, _ = _consoles()
+    settings = Settings.load()
+    warehouse = Warehouse.from_settings(settings)
+    warehouse.check_reachable()
+    changed = write_proposals(settings, warehouse, out_file, month.date() if month else None)
+    out.print(f"wrote {out_file}: {changed} version(s) carry the proposed commitment and tolerance")
+
+
 def main() -> None:
     app(prog_name="commitments")

@@ -17,6 +17,7 @@ from orchestration.quality.model_checks import model_checks
 from orchestration.reference.publish import check_reference
 from orchestration.settings import DBT_EXECUTABLE, Settings
 from orchestration.warehouse import Warehouse
+from orchestration.whatif import build_whatif_job
 
 
 def build_defs(settings: Settings | None = None) -> Definitions:
@@ -57,7 +58,8 @@ def build_defs(settings: Settings | None = None) -> Definitions:
     return Definitions(
         assets=[reference, *extraction, *dbt.values()],
         asset_checks=model_checks(settings) if settings.great_expectations else [],
-        jobs=[reference_job, daily_job, weekly_job, monthly_job, monitoring_job],
+        # whatif_job: a range judged under a candidate commitments file, beside the marts (orchestration/whatif.py).
+        jobs=[reference_job, daily_job, weekly_job, monthly_job, monitoring_job, build_whatif_job(settings)],
         schedules=schedules,
         resources={
             "warehouse": warehouse,

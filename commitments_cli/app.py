@@ -465,7 +465,8 @@ def whatif(
         changed = propose(settings, warehouse, candidate)
         out.print(f"candidate {candidate}: {changed} version(s) with the calibration mart's proposals")
     result = replay(settings, warehouse, candidate, first.date(), last.date(), grain.value)
-    out.print(_comparison_table(result))
+    # Wide enough for every column when piped (rich assumes 80 columns off a terminal).
+    out.print(_comparison_table(result), width=max(out.width, 130))
     frame = result.comparison
     out.print(
         f"{int(frame.changed_runs.sum())} run state(s) change, {int((frame.flag_change != 'same').sum())} flag(s) "
@@ -475,21 +476,26 @@ def whatif(
 
 
 def _comparison_table(result):
+    """The comparison as a rich table: one row per period, process, node and segment."""
+    import pandas as pd
     from rich.table import Table
 
     def rate(value) -> str:
-        return "-" if value != value or value is None else f"{value:.1%}"  # NaN != NaN
+        return "-" if pd.isna(value) else f"{value:.1%}"
+
+    def text(value) -> str:
+        return "" if pd.isna(value) else str(value)
 
     table = Table(title=f"what-if {result.window_start}..{result.window_end} (end exclusive) in {result.schema}")
     for name in ("period", "process", "node", "segment", "runs", "achievement now", "candidate",
                  "changed runs", "flag now", "flag candidate", "flag"):  # fmt: skip
-        table.add_column(name, justify="right" if name in ("runs", "changed runs") else "left")
+        table.add_column(name, justify="left" if name.startswith(("p", "n", "s", "f")) else "right", no_wrap=True)
     for r in result.comparison.itertuples():
-        runs = r.evaluated_runs_candidate if r.evaluated_runs_candidate == r.evaluated_runs_candidate else 0
+        runs = 0 if pd.isna(r.evaluated_runs_candidate) else int(r.evaluated_runs_candidate)
         table.add_row(
-            str(r.period_id), r.process_code, r.node_code, r.segment, f"{int(runs):,}",
-            rate(r.achievement_rate_now), rate(r.achievement_rate_candidate), f"{r.changed_runs:,}",
-            r.flag_now or "", r.flag_candidate or "", "" if r.flag_change == "same" else r.flag_change,
+            str(r.period_id), r.process_code, r.node_code, r.segment, f"{runs:,}",
+            rate(r.achievement_rate_now), rate(r.achievement_rate_candidate), f"{int(r.changed_runs):,}",
+            text(r.flag_now), text(r.flag_candidate), "" if r.flag_change == "same" else r.flag_change,
         )  # fmt: skip
     return table
 

@@ -173,7 +173,10 @@ def _dbt_run(whatif: Warehouse, settings: Settings, grain: Grain, dbt_vars: dict
         "--target-path", str(target),
     ]  # fmt: skip
     env = {**os.environ, **whatif.dbt_environment()}
-    done = subprocess.run(command, cwd=settings.dbt_project_dir, env=env, capture_output=True, text=True)
+    try:
+        done = subprocess.run(command, cwd=settings.dbt_project_dir, env=env, capture_output=True, text=True)
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
         raise WhatIfError(f"dbt could not judge the range under the candidate:\n{tail}")

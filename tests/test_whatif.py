@@ -263,3 +263,33 @@ def test_proposals_become_a_valid_candidate(replayed: dict) -> None:
     assert got[("ACCEPT", "VIP", "2026-01-01")] == ("30min", "1h")  # no proposal: kept
     assert got[("DISPATCH", "*", "2026-03-10 12:00")] == ("15min", "1h")
     assert got[("DISPATCH", "*", "2026-01-01")] == ("1h", "2h")  # the version before: kept
+
+
+def test_console_table_shows_each_node_and_segment(replayed: dict) -> None:
+    from rich.console import Console
+
+    from commitments_cli.app import _comparison_table
+    from orchestration.whatif import Replay
+
+    frame = query("select * from {s}_whatif.whatif_comparison order by period_start_date, node_code, segment")
+    result = Replay(f"{replayed['schema']}_whatif", date(2026, 3, 9), date(2026, 3, 12), frame, replayed["csv"])
+    console = Console(width=200, record=True)
+    console.print(_comparison_table(result))
+    lines = console.export_text().splitlines()
+    dispatch = next(line for line in lines if "day:2026-03-10" in line and "DISPATCH" in line and "公众" in line)
+    assert [cell.strip() for cell in dispatch.strip("│ ").split("│")] == [
+        "day:2026-03-10", "BROADBAND", "DISPATCH", "公众", "2", "50.0%", "100.0%", "1", "", "raise_commitment",
+        "appears",
+    ]  # fmt: skip
+
+
+def test_whatif_job_config_schema() -> None:
+    from orchestration.definitions import build_defs
+    from tests.conftest import project_settings
+
+    op = build_defs(project_settings()).resolve_job_def("whatif_job").graph.node_defs[0]
+    fields = op.config_schema.config_type.fields
+    assert {name: field.is_required for name, field in fields.items()} == {
+        "candidate": True, "first": True, "last": True, "grain": False,
+    }  # fmt: skip
+    assert fields["grain"].default_value == "month"

@@ -466,12 +466,14 @@ def whatif(
         out.print(f"candidate {candidate}: {changed} version(s) with the calibration mart's proposals")
     result = replay(settings, warehouse, candidate, first.date(), last.date(), grain.value)
     # Wide enough for every column when piped (rich assumes 80 columns off a terminal).
-    out.print(_comparison_table(result), width=max(out.width, 130))
+    Console(file=out.file, highlight=False, width=max(out.width, 160)).print(_comparison_table(result))
     frame = result.comparison
+    nodes, segments = frame[frame.segment == "*"], frame[frame.segment != "*"]
+    flags_nodes, flags_segments = (int((f.flag_change != "same").sum()) for f in (nodes, segments))
     out.print(
-        f"{int(frame.changed_runs.sum())} run state(s) change, {int((frame.flag_change != 'same').sum())} flag(s) "
-        f"change; table {result.schema}.whatif_comparison, runs in {result.schema}.whatif_run_changes; "
-        f"csv {result.csv_path}"
+        f"{int(segments.changed_runs.sum())} run state(s) change; flags change on {flags_nodes} node(s), "
+        f"{flags_segments} node segment(s). Table {result.schema}.whatif_comparison, runs in "
+        f"{result.schema}.whatif_run_changes, csv {result.csv_path}"
     )
 
 
@@ -487,13 +489,13 @@ def _comparison_table(result):
         return "" if pd.isna(value) else str(value)
 
     table = Table(title=f"what-if {result.window_start}..{result.window_end} (end exclusive) in {result.schema}")
-    for name in ("period", "process", "node", "segment", "runs", "achievement now", "candidate",
-                 "changed runs", "flag now", "flag candidate", "flag"):  # fmt: skip
+    for name in ("period", "process", "node", "segment", "runs", "achieved now", "candidate",
+                 "changed", "flag now", "flag candidate", "flag"):  # fmt: skip
         table.add_column(name, justify="left" if name.startswith(("p", "n", "s", "f")) else "right", no_wrap=True)
     for r in result.comparison.itertuples():
         runs = 0 if pd.isna(r.evaluated_runs_candidate) else int(r.evaluated_runs_candidate)
         table.add_row(
-            str(r.period_id), r.process_code, r.node_code, r.segment, f"{runs:,}",
+            str(r.period_start_date)[:10], r.process_code, r.node_code, r.segment, f"{runs:,}",
             rate(r.achievement_rate_now), rate(r.achievement_rate_candidate), f"{int(r.changed_runs):,}",
             text(r.flag_now), text(r.flag_candidate), "" if r.flag_change == "same" else r.flag_change,
         )  # fmt: skip

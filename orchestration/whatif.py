@@ -13,7 +13,8 @@ so every relation it writes is a what-if one. The published marts and landing ta
   `as_of`, so a period still open when it was published is compared at the same instant.
 
 The comparison is set work in the warehouse: `whatif_run_changes` (each run whose state differs) and
-`whatif_comparison` (per period, process, node and segment: achievement rate now and under the candidate,
+`whatif_comparison` (per period, process and node, and per segment of it (segment `*`: the whole node, as the
+flags of the summary): achievement rate now and under the candidate,
 runs that change state, the flag now and under the candidate), both in the what-if schema; a CSV copy
 goes under `<data dir>/whatif/`.
 """
@@ -184,7 +185,8 @@ def _dbt_run(whatif: Warehouse, settings: Settings, grain: Grain, dbt_vars: dict
 
 def _compare(whatif: Warehouse, published: str, suffix: str, in_window: str) -> pd.DataFrame:
     schema = whatif.schema_name
-    level = "grouping_level = 'process_node_segment'"
+    # Per node (segment '*') and per node and segment: the flags of the summary, and where they come from.
+    level = "grouping_level in ('process_node', 'process_node_segment')"
     rate_columns = "period_id, period_start_date, process_code, node_code, segment, evaluated_runs, achievement_rate"
     flag = ("case when raise_commitment then 'raise_commitment' when improve_process then 'improve_process' "
             "end as flag")  # fmt: skip
@@ -219,6 +221,10 @@ def _compare(whatif: Warehouse, published: str, suffix: str, in_window: str) -> 
             select period_id, process_code, node_code, segment, count(*) as changed_runs
             from {schema}.whatif_run_changes
             group by period_id, process_code, node_code, segment
+            union all
+            select period_id, process_code, node_code, '*' as segment, count(*) as changed_runs
+            from {schema}.whatif_run_changes
+            group by period_id, process_code, node_code
         ),
         joined as (
             select

@@ -185,6 +185,9 @@ def test_comparison_per_node_and_segment(replayed: dict) -> None:
     assert (pd.isna(dispatch.flag_now), dispatch.flag_candidate, dispatch.flag_change) == (
         True, "raise_commitment", "appears"
     )  # fmt: skip
+    node = by_key.loc[("ACCEPT", "*")]  # the whole node: 公众's 7, VIP_OWN and GOV_FALLBACK
+    assert (int(node.evaluated_runs_now), int(node.changed_runs)) == (9, 4)
+    assert (node.achievement_rate_now, node.achievement_rate_candidate) == (pytest.approx(4 / 9), pytest.approx(5 / 9))
     gov = by_key.loc[("ACCEPT", "政企")]
     assert (gov.flag_now, gov.flag_candidate, gov.flag_change) == ("raise_commitment", "improve_process", "replaced")
     vip = by_key.loc[("ACCEPT", "VIP")]  # 40 min against its own 30 min: acceptable both times
@@ -276,9 +279,9 @@ def test_console_table_shows_each_node_and_segment(replayed: dict) -> None:
     console = Console(width=200, record=True)
     console.print(_comparison_table(result))
     lines = console.export_text().splitlines()
-    dispatch = next(line for line in lines if "day:2026-03-10" in line and "DISPATCH" in line and "公众" in line)
+    dispatch = next(line for line in lines if "2026-03-10" in line and "DISPATCH" in line and "公众" in line)
     assert [cell.strip() for cell in dispatch.strip("│ ").split("│")] == [
-        "day:2026-03-10", "BROADBAND", "DISPATCH", "公众", "2", "50.0%", "100.0%", "1", "", "raise_commitment",
+        "2026-03-10", "BROADBAND", "DISPATCH", "公众", "2", "50.0%", "100.0%", "1", "", "raise_commitment",
         "appears",
     ]  # fmt: skip
 

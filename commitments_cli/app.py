@@ -462,8 +462,8 @@ def whatif(
     warehouse.check_reachable()
     if candidate is None:
         candidate = settings.data_dir / "whatif" / "candidate_from_proposals.yaml"
-        changed = propose(settings, warehouse, candidate)
-        out.print(f"candidate {candidate}: {changed} version(s) with the calibration mart's proposals")
+        proposed = propose(settings, warehouse, candidate)
+        out.print(f"candidate {candidate}: {_proposed(proposed)}")
     result = replay(settings, warehouse, candidate, first.date(), last.date(), grain.value)
     # Wide enough for every column when piped (rich assumes 80 columns off a terminal).
     Console(file=out.file, highlight=False, width=max(out.width, 160)).print(_comparison_table(result))
@@ -524,8 +524,15 @@ def propose(
     settings = Settings.load()
     warehouse = Warehouse.from_settings(settings)
     warehouse.check_reachable()
-    changed = write_proposals(settings, warehouse, out_file, month.date() if month else None)
-    out.print(f"wrote {out_file}: {changed} version(s) carry the proposed commitment and tolerance")
+    proposed = write_proposals(settings, warehouse, out_file, month.date() if month else None)
+    out.print(f"wrote {out_file}: {_proposed(proposed)}")
+
+
+def _proposed(proposed) -> str:
+    return (
+        f"{proposed.changed} version(s) changed, {proposed.added} segment line(s) added from the calibration "
+        f"mart's proposals ({proposed.skipped} left out: the node has lines of that segment, or no segment)"
+    )
 
 
 def main() -> None:

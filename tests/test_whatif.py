@@ -224,48 +224,54 @@ def test_a_bad_candidate_is_rejected_with_its_line_and_writes_nothing(replayed: 
 
 
 def test_proposals_become_a_valid_candidate(replayed: dict) -> None:
-    """`commitments propose` over a calibration mart with the columns it promises (made by hand here)."""
+    """`commitments propose` over a calibration mart with the columns it promises (made by hand here): a row
+    per run segment, each naming the version that judged it."""
     from commitments_cli.app import app
 
+    accept, vip = "BROADBAND|ACCEPT|*|2025-12-31T16:00:00", "BROADBAND|ACCEPT|VIP|2025-12-31T16:00:00"
+    dispatch_old, dispatch_new = "BROADBAND|DISPATCH|*|2025-12-31T16:00:00", "BROADBAND|DISPATCH|*|2026-03-10T04:00:00"
+    rows = [  # segment, month, version, proposed commitment, proposed tolerance
+        ("公众", "2026-02-01", accept, 600, 1200),
+        ("公众", "2026-03-01", accept, 5400, 9000),  # the latest month wins: 90min / 150min
+        ("政企", "2026-03-01", accept, 900, 600),  # a tolerance below the commitment is raised to it
+        ("(none)", "2026-03-01", accept, 300, 600),  # no segment: no line can say it
+        ("VIP", "2026-02-01", vip, 1200, 2400),  # VIP's own version: its limits replaced
+        ("VIP", "2026-03-01", vip, None, None),  # too few runs in March: February's proposal stands
+        ("VIP", "2026-03-01", dispatch_old, 1800, 3600),  # DISPATCH has no VIP line: one is added
+        ("公众", "2026-03-01", dispatch_new, 900, 3600),
+    ]
     warehouse = warehouse_of_env()
-    mart = pd.DataFrame(
-        {
-            "process_code": ["BROADBAND", "BROADBAND", "BROADBAND", "BROADBAND"],
-            "node_code": ["ACCEPT", "ACCEPT", "ACCEPT", "DISPATCH"],
-            "segment": ["*", "*", "VIP", "*"],
-            "period_start_date": pd.to_datetime(["2026-02-01", "2026-03-01", "2026-03-01", "2026-03-01"]),
-            "commitment_version_id": ["BROADBAND|ACCEPT|*|2025-12-31T16:00:00"] * 2
-            + ["BROADBAND|ACCEPT|VIP|2025-12-31T16:00:00", "BROADBAND|DISPATCH|*|2026-03-10T04:00:00"],
-            "commitment_seconds": [3600, 3600, 1800, 7200],
-            "tolerance_seconds": [7200, 7200, 3600, 14400],
-            "proposed_commitment_seconds": [600.0, 5400.0, None, 900.0],  # VIP: too few runs
-            "proposed_tolerance_seconds": [1200.0, 9000.0, None, 3600.0],
-        }
-    )
     table = f"{warehouse.schema_name}.commitment_calibration_monthly"
     warehouse.execute(f"drop table if exists {table}")
     warehouse.execute(
         f"create table {table} (process_code varchar, node_code varchar, segment varchar, period_start_date date, "
         "commitment_version_id varchar, commitment_seconds bigint, tolerance_seconds bigint, "
-        "proposed_commitment_seconds double precision, proposed_tolerance_seconds double precision)"
+        "proposed_commitment_seconds bigint, proposed_tolerance_seconds bigint)"
     )
-    values = ", ".join(
-        "(" + ", ".join("null" if pd.isna(v) else f"'{v}'" if isinstance(v, str) else str(v) for v in row) + ")"
-        for row in mart.assign(period_start_date=mart.period_start_date.dt.strftime("%Y-%m-%d")).itertuples(index=False)
-    )
-    warehouse.execute(f"insert into {table} values {values}")
+    for segment, month, version, commitment, tolerance in rows:
+        node = version.split("|")[1]
+        warehouse.execute(
+            f"insert into {table} values ('BROADBAND', %s, %s, cast(%s as date), %s, 3600, 7200, %s, %s)",
+            [node, segment, month, version, commitment, tolerance],
+        )
     out = replayed["root"] / "proposed.yaml"
     result = CliRunner().invoke(app, ["propose", "--out", str(out)], prog_name="commitments")
     assert result.exit_code == 0, result.output
-    assert "2 version(s)" in result.output
+    assert "1 version(s) changed, 4 segment line(s) added" in result.output and "(1 left out" in result.output
     entries = yaml.safe_load(out.read_text(encoding="utf-8"))["commitments"]
-    published = yaml.safe_load(PUBLISHED_COMMITMENTS.read_text(encoding="utf-8"))["commitments"]
-    assert len(entries) == len(published)
-    got = {(e["node"], e["segment"], str(e["valid_from"])): (e["commitment"], e["tolerance"]) for e in entries}
-    assert got[("ACCEPT", "*", "2026-01-01")] == ("90min", "150min")  # the latest month's proposal
-    assert got[("ACCEPT", "VIP", "2026-01-01")] == ("30min", "1h")  # no proposal: kept
-    assert got[("DISPATCH", "*", "2026-03-10 12:00")] == ("15min", "1h")
-    assert got[("DISPATCH", "*", "2026-01-01")] == ("1h", "2h")  # the version before: kept
+    got = [(e["node"], e["segment"], str(e["valid_from"]), str(e.get("valid_to")), e["commitment"], e["tolerance"])
+           for e in entries]  # fmt: skip
+    assert got == [
+        ("ACCEPT", "*", "2026-01-01", "None", "1h", "2h"),  # kept: the fallback of segments without a proposal
+        ("ACCEPT", "公众", "2026-01-01", "None", "90min", "150min"),
+        ("ACCEPT", "政企", "2026-01-01", "None", "15min", "15min"),
+        ("ACCEPT", "VIP", "2026-01-01", "None", "20min", "40min"),
+        ("DISPATCH", "*", "2026-01-01", "2026-03-10 12:00", "1h", "2h"),
+        ("DISPATCH", "VIP", "2026-01-01", "2026-03-10 12:00", "30min", "1h"),
+        ("DISPATCH", "*", "2026-03-10 12:00", "None", "2h", "4h"),
+        ("DISPATCH", "公众", "2026-03-10 12:00", "None", "15min", "1h"),
+        ("*", "*", "2026-01-01", "None", "4d", "6d"),  # no proposal: kept
+    ]
 
 
 def test_console_table_shows_each_node_and_segment(replayed: dict) -> None:

@@ -84,6 +84,8 @@ def summary(schema: str) -> str:
         lines.append(table.to_string(index=False))
     if warehouse.table_exists(schema, "achievement_rates_monthly"):
         lines.extend(flagged_nodes(warehouse, schema))
+    if warehouse.table_exists(schema, "process_bottlenecks_monthly"):
+        lines.extend(bottlenecks_and_proposals(warehouse, schema))
     lines.extend(business_clocks(warehouse, schema))
     return "\n".join(lines)
 
@@ -101,6 +103,51 @@ def flagged_nodes(warehouse: Warehouse, schema: str) -> list[str]:
         for r in nodes.itertuples():
             flag = "raise_commitment" if r.raise_commitment else "improve_process"
             lines.append(f"  {r.process_code:<13} {r.node_code:<12} {r.achievement_rate:6.1%}  {flag}")
+    return lines
+
+
+def bottlenecks_and_proposals(warehouse: Warehouse, schema: str) -> list[str]:
+    """For the last complete month (docs/CALIBRATION.md): each process's top bottleneck node, and each
+    flagged node and segment's proposed limits beside its current ones."""
+    from orchestration.config_files import format_duration
+
+    month = f"(select max(period_id) from {schema}.process_bottlenecks_monthly where as_of = period_end)"
+    top = warehouse.query(
+        f"select process_code, node_code, excess_share, warning_order_share, rework_share, achievement_rate, trend "
+        f"from {schema}.process_bottlenecks_monthly where grouping_level = 'process_node' and bottleneck_rank = 1 "
+        f"and period_id = {month} order by process_code"
+    )
+    if top.empty:
+        return []
+    lines = ["\ntop bottleneck per process, last complete month (docs/CALIBRATION.md)"]
+    pct = lambda v: "-" if pd.isna(v) else f"{v:.0%}"  # noqa: E731
+    for r in top.itertuples():
+        lines.append(
+            f"  {r.process_code:<13} {r.node_code:<12} excess {pct(r.excess_share):>4} of the process's, "
+            f"in {pct(r.warning_order_share):>4} of e2e warnings, rework {pct(r.rework_share):>4}, "
+            f"rate {pct(r.achievement_rate):>4} ({r.trend or 'no trend yet'})"
+        )
+    proposals = warehouse.query(
+        f"select * from {schema}.commitment_calibration_monthly where flag is not null and period_id = "
+        f"(select max(period_id) from {schema}.commitment_calibration_monthly where as_of = period_end) "
+        f"order by process_code, node_code, segment"
+    )
+    if not proposals.empty:
+        lines.append("\nflagged nodes: proposed limits (commitment / tolerance) beside the current ones")
+        for r in proposals.itertuples():
+            day = int(r.clock_day_seconds)
+            now = f"{format_duration(r.commitment_seconds, day)} / {format_duration(r.tolerance_seconds, day)}"
+            if pd.isna(r.proposed_commitment_seconds):
+                proposed = r.proposal_reason
+            else:
+                proposed = (
+                    f"{format_duration(r.proposed_commitment_seconds, day)} / "
+                    f"{format_duration(r.proposed_tolerance_seconds, day)} ({r.direction})"
+                )
+            lines.append(
+                f"  {r.process_code:<13} {r.node_code:<12} {r.segment:<6} {r.flag:<16} rate "
+                f"{r.achievement_rate:6.1%}  now {now:<13} proposed {proposed}"
+            )
     return lines
 
 

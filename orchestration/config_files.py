@@ -49,6 +49,20 @@ def parse_duration(text: str | int | float, day_seconds: int = 86400) -> int:
     return int(float(match.group(1)) * (day_seconds if unit == "d" else _UNIT_SECONDS[unit]))
 
 
+def format_duration(seconds: float, day_seconds: int = 86400) -> str:
+    """The inverse of parse_duration for a limit as commitments.yaml would spell it: whole or half days
+    (of `day_seconds`) from one day up, else hours when a whole quarter hour, else minutes (e.g. 1.5d, 5.75h,
+    45min); other values in seconds."""
+    seconds = int(round(seconds))
+    if seconds >= day_seconds and (2 * seconds) % day_seconds == 0:
+        return f"{seconds / day_seconds:g}d"
+    if seconds >= 3600 and seconds % 900 == 0:
+        return f"{seconds / 3600:g}h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60}min"
+    return f"{seconds}s"
+
+
 def time_zone(name: object) -> ZoneInfo:
     """The IANA zone `name`; raises ValueError saying what a zone name looks like."""
     try:

@@ -26,11 +26,25 @@ class NodeEntry(StrictModel):
     position: str
 
 
+class CalibrationEntry(StrictModel):
+    """What a proposed commitment must achieve (docs/CALIBRATION.md): the share of completed runs within the
+    proposed commitment, the share within the proposed tolerance, and the fewest completed runs a proposal
+    is made from. The file's top-level `calibration` is the default; a process overrides any key."""
+
+    normal_target: float | None = Field(default=None, gt=0, le=1)
+    tolerance_target: float | None = Field(default=None, gt=0, le=1)
+    min_runs: int | None = Field(default=None, ge=1)
+
+
+DEFAULT_CALIBRATION = CalibrationEntry(normal_target=0.80, tolerance_target=0.95, min_runs=30)
+
+
 class ProcessEntry(StrictModel):
     code: str = Field(min_length=1)
     name: str
     owner_department: str
     nodes: list[NodeEntry] = Field(min_length=1)
+    calibration: CalibrationEntry = CalibrationEntry()
 
 
 class CatalogueFile(StrictModel):
@@ -38,11 +52,14 @@ class CatalogueFile(StrictModel):
     # The customer segments (客户群) of every process: a commitment's segment other than `*` must be one,
     # and so must every code a source maps its segments onto.
     segments: list[str] = []
+    calibration: CalibrationEntry = DEFAULT_CALIBRATION
 
 
 @dataclass(frozen=True)
 class Catalogue:
-    processes: pd.DataFrame  # process_code, process_name, owner_department
+    # process_code, process_name, owner_department, calibration_normal_target, calibration_tolerance_target,
+    # calibration_min_runs (the process's own value, else the file's, else DEFAULT_CALIBRATION)
+    processes: pd.DataFrame
     nodes: pd.DataFrame  # process_code, node_code, node_name, node_order, department, position
     segments: tuple[str, ...] = ()
 
@@ -58,8 +75,15 @@ def load_catalogue(path: Path) -> Catalogue:
     except ConfigError as exc:
         raise CatalogueError(str(exc)) from None
     _reject_repeats(file, raw)
-    processes = [{"process_code": p.code, "process_name": p.name, "owner_department": p.owner_department}
-                 for p in raw.processes]  # fmt: skip
+    processes = [
+        {
+            "process_code": p.code,
+            "process_name": p.name,
+            "owner_department": p.owner_department,
+            **{f"calibration_{key}": _calibration(p.calibration, raw.calibration, key) for key in CALIBRATION_KEYS},
+        }
+        for p in raw.processes
+    ]
     nodes = [
         {
             "process_code": p.code,
@@ -73,6 +97,16 @@ def load_catalogue(path: Path) -> Catalogue:
         for order, n in enumerate(p.nodes, start=1)
     ]
     return Catalogue(pd.DataFrame(processes), pd.DataFrame(nodes), tuple(raw.segments))
+
+
+CALIBRATION_KEYS = ("normal_target", "tolerance_target", "min_runs")
+
+
+def _calibration(own: CalibrationEntry, file_default: CalibrationEntry, key: str) -> float | int:
+    for entry in (own, file_default, DEFAULT_CALIBRATION):
+        if getattr(entry, key) is not None:
+            return getattr(entry, key)
+    raise AssertionError(key)  # DEFAULT_CALIBRATION sets every key
 
 
 def _reject_repeats(file: ConfigFile, raw: CatalogueFile) -> None:

@@ -1,0 +1,189 @@
+{#-
+  The body of commitment_calibration_daily, _weekly and _monthly (docs/CALIBRATION.md), from the node run
+  states of the same grain (`run_states`, whose run_seconds are already measured on each commitment's
+  clock) and the achievement rates of the same grain (`rates`). One row per period, process, node and
+  segment with a judged run.
+-#}
+{% macro commitment_calibration(grain, run_states, rates) -%}
+{%- set group_by = 'period_id, process_code, node_code, segment' -%}
+with periods as (
+    {{ evaluated_periods(grain) }}
+),
+
+-- Judged runs (a commitment in force, not cancelled), keyed like the rates' process_node_segment rows.
+judged as (
+    select
+        period_id,
+        process_code,
+        node_code,
+        coalesce(segment, '(none)') as segment,
+        node_run_id,
+        start_at,
+        run_status,
+        run_seconds,
+        commitment_version_id,
+        commitment_seconds,
+        tolerance_seconds,
+        clock,
+        calendar_version_id
+    from {{ run_states }}
+    where period_id in (select period_id from periods)
+        and band is not null
+),
+
+-- The version of the latest-started judged run: the limit in force when the period's last run began.
+latest as (
+    select
+        j.*,
+        count(distinct commitment_version_id) over (partition by {{ group_by }}) as commitment_versions,
+        row_number() over (partition by {{ group_by }} order by start_at desc, node_run_id desc) as recency
+    from judged as j
+),
+
+-- Completed runs ranked by run time: the k-th smallest of n is the nearest-rank percentile k/n.
+completed as (
+    select
+        {{ group_by }},
+        run_seconds,
+        row_number() over (partition by {{ group_by }} order by run_seconds) as run_rank,
+        count(*) over (partition by {{ group_by }}) as completed_runs
+    from judged
+    where run_status = 'completed'
+),
+
+-- Nearest rank (docs/CALIBRATION.md): the smallest run time x with share(run_seconds <= x) >= p, i.e.
+-- the value of rank ceil(p * n). Compared in basis points so that no float product rounds a rank away.
+distribution as (
+    select
+        c.period_id,
+        c.process_code,
+        c.node_code,
+        c.segment,
+        max(c.completed_runs) as completed_runs,
+        {%- for p in [50, 80, 90, 95] %}
+        min(case when c.run_rank * 100 >= {{ p }} * c.completed_runs then c.run_seconds end) as p{{ p }}_seconds,
+        {%- endfor %}
+        max(c.run_seconds) as max_seconds,
+        min(case when c.run_rank * 10000 >= round(pr.calibration_normal_target * 10000) * c.completed_runs
+            then c.run_seconds end) as normal_quantile_seconds,
+        min(case when c.run_rank * 10000 >= round(pr.calibration_tolerance_target * 10000) * c.completed_runs
+            then c.run_seconds end) as tolerance_quantile_seconds
+    from completed as c
+    inner join {{ ref('dim_processes') }} as pr on pr.process_code = c.process_code
+    group by c.period_id, c.process_code, c.node_code, c.segment
+),
+
+calibrated as (
+    select
+        p.period_id, p.period_grain, p.period_start_date, p.period_start, p.period_end, p.as_of,
+        l.process_code,
+        l.node_code,
+        l.segment,
+        l.commitment_version_id,
+        l.commitment_versions,
+        l.commitment_seconds,
+        l.tolerance_seconds,
+        l.clock,
+        coalesce(cal.nominal_day_seconds, 86400) as clock_day_seconds,
+        pr.calibration_normal_target as normal_target,
+        pr.calibration_tolerance_target as tolerance_target,
+        pr.calibration_min_runs as min_runs,
+        coalesce(d.completed_runs, 0) as completed_runs,
+        d.p50_seconds, d.p80_seconds, d.p90_seconds, d.p95_seconds, d.max_seconds,
+        d.normal_quantile_seconds,
+        d.tolerance_quantile_seconds,
+        r.achievement_rate,
+        r.raise_commitment,
+        r.improve_process
+    from latest as l
+    inner join periods as p on p.period_id = l.period_id
+    inner join {{ ref('dim_processes') }} as pr on pr.process_code = l.process_code
+    left join {{ ref('dim_calendar_versions') }} as cal on cal.calendar_version_id = l.calendar_version_id
+    left join distribution as d
+        on d.period_id = l.period_id
+        and d.process_code = l.process_code
+        and d.node_code = l.node_code
+        and d.segment = l.segment
+    left join {{ rates }} as r
+        on r.period_id = l.period_id
+        and r.grouping_level = 'process_node_segment'
+        and r.process_code = l.process_code
+        and r.node_code = l.node_code
+        and r.segment = l.segment
+    where l.recency = 1
+),
+
+proposed as (
+    select
+        *,
+        case when completed_runs >= min_runs
+            then {{ round_up_to_limit('normal_quantile_seconds', 'clock_day_seconds') }}
+        end as proposed_commitment_seconds,
+        -- A tolerance is never below its commitment (SEMANTICS.md "Commitments").
+        case when completed_runs >= min_runs
+            then greatest(
+                {{ round_up_to_limit('tolerance_quantile_seconds', 'clock_day_seconds') }},
+                {{ round_up_to_limit('normal_quantile_seconds', 'clock_day_seconds') }}
+            )
+        end as proposed_tolerance_seconds
+    from calibrated
+)
+
+select
+    {{ typed(dbt.concat(["period_id", "'|'", "process_code", "'|'", "node_code", "'|'", "segment"]), 'string') }} as calibration_id,
+    {{ typed_period_columns() }},
+    {{ typed('process_code', 'string') }} as process_code,
+    {{ typed('node_code', 'string') }} as node_code,
+    {{ typed('segment', 'string') }} as segment,
+    {{ typed('commitment_version_id', 'string') }} as commitment_version_id,
+    {{ typed('commitment_versions', 'bigint') }} as commitment_versions,
+    {{ typed('clock', 'string') }} as clock,
+    {{ typed('clock_day_seconds', 'bigint') }} as clock_day_seconds,
+    {{ typed('commitment_seconds', 'bigint') }} as commitment_seconds,
+    {{ typed('tolerance_seconds', 'bigint') }} as tolerance_seconds,
+    {{ typed('completed_runs', 'bigint') }} as completed_runs,
+    {{ typed('p50_seconds', 'double') }} as p50_seconds,
+    {{ typed('p80_seconds', 'double') }} as p80_seconds,
+    {{ typed('p90_seconds', 'double') }} as p90_seconds,
+    {{ typed('p95_seconds', 'double') }} as p95_seconds,
+    {{ typed('max_seconds', 'double') }} as max_seconds,
+    {{ typed('achievement_rate', 'double') }} as achievement_rate,
+    {{ typed("case when raise_commitment then 'raise_commitment' when improve_process then 'improve_process' end", 'string') }} as flag,
+    {{ typed('normal_target', 'double') }} as normal_target,
+    {{ typed('tolerance_target', 'double') }} as tolerance_target,
+    {{ typed('min_runs', 'bigint') }} as min_runs,
+    {{ typed('proposed_commitment_seconds', 'bigint') }} as proposed_commitment_seconds,
+    {{ typed('proposed_tolerance_seconds', 'bigint') }} as proposed_tolerance_seconds,
+    {{ typed("case
+        when proposed_commitment_seconds is null then null
+        when proposed_commitment_seconds < commitment_seconds then 'tighter'
+        when proposed_commitment_seconds > commitment_seconds then 'looser'
+        else 'same'
+    end", 'string') }} as direction,
+    {{ typed("case
+        when proposed_tolerance_seconds is null then null
+        when proposed_tolerance_seconds < tolerance_seconds then 'tighter'
+        when proposed_tolerance_seconds > tolerance_seconds then 'looser'
+        else 'same'
+    end", 'string') }} as tolerance_direction,
+    {{ typed("case when completed_runs < min_runs then " ~ dbt.concat([
+        "'too few completed runs: '", typed('completed_runs', 'string'), "' < '", typed('min_runs', 'string')
+    ]) ~ " end", 'string') }} as proposal_reason
+from proposed
+{%- endmacro %}
+
+
+{#-
+  The smallest round limit >= `seconds` (docs/CALIBRATION.md "Rounding"): whole minutes up to an hour,
+  quarter hours up to one day of the clock, half days of the clock above; never below one minute. A day is
+  `day_seconds`: 24 h on the wall clock, the calendar's nominal working day on a business clock, as `1d`
+  means in commitments.yaml, so every proposal can be written back there as it is.
+-#}
+{% macro round_up_to_limit(seconds, day_seconds) -%}
+    case
+            when {{ seconds }} is null then null
+            when {{ seconds }} <= 3600 then greatest(60, ceil({{ seconds }} / 60) * 60)
+            when ceil({{ seconds }} / 900) * 900 <= {{ day_seconds }} then ceil({{ seconds }} / 900) * 900
+            else ceil({{ seconds }} / ({{ day_seconds }} / 2.0)) * ({{ day_seconds }} / 2.0)
+        end
+{%- endmacro %}

@@ -360,6 +360,8 @@ def _duration(seconds: int) -> str:
     """Seconds as commitments.yaml writes them, never in days: a `d` means a working day on a business clock."""
     if seconds % 3600 == 0:
         return f"{seconds // 3600}h"
+    if seconds > 3600 and seconds % 900 == 0:  # the calibration's quarter hours: 1.25h, 18.75h
+        return f"{seconds / 3600:g}h"
     if seconds % 60 == 0:
         return f"{seconds // 60}min"
     return f"{seconds}s"

@@ -232,7 +232,7 @@ def test_proposals_become_a_valid_candidate(replayed: dict) -> None:
     dispatch_old, dispatch_new = "BROADBAND|DISPATCH|*|2025-12-31T16:00:00", "BROADBAND|DISPATCH|*|2026-03-10T04:00:00"
     rows = [  # segment, month, version, proposed commitment, proposed tolerance
         ("公众", "2026-02-01", accept, 600, 1200),
-        ("公众", "2026-03-01", accept, 5400, 9000),  # the latest month wins: 90min / 150min
+        ("公众", "2026-03-01", accept, 5400, 9000),  # the latest month wins: 1.5h / 2.5h
         ("政企", "2026-03-01", accept, 900, 600),  # a tolerance below the commitment is raised to it
         ("(none)", "2026-03-01", accept, 300, 600),  # no segment: no line can say it
         ("VIP", "2026-02-01", vip, 1200, 2400),  # VIP's own version: its limits replaced
@@ -263,7 +263,7 @@ def test_proposals_become_a_valid_candidate(replayed: dict) -> None:
            for e in entries]  # fmt: skip
     assert got == [
         ("ACCEPT", "*", "2026-01-01", "None", "1h", "2h"),  # kept: the fallback of segments without a proposal
-        ("ACCEPT", "公众", "2026-01-01", "None", "90min", "150min"),
+        ("ACCEPT", "公众", "2026-01-01", "None", "1.5h", "2.5h"),
         ("ACCEPT", "政企", "2026-01-01", "None", "15min", "15min"),
         ("ACCEPT", "VIP", "2026-01-01", "None", "20min", "40min"),
         ("DISPATCH", "*", "2026-01-01", "2026-03-10 12:00", "1h", "2h"),

@@ -266,6 +266,32 @@ def quality_reprocess(
     out.print(reprocess_report(warehouse, settings, source, partition.date()), markup=False)
 
 
+@app.command()
+@guided
+def dashboard(
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 to let others in).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the dashboard.")] = 8050,
+    config_dir: ConfigDir = None,
+    verbose: Verbose = False,
+) -> None:
+    """Serve the dashboard (overview, departments, live, data quality) and the monthly reports, read-only,
+    from the reporting layer: DuckDB's snapshot, or PostgreSQL through the BI role (WAREHOUSE_TARGET, PG*)."""
+    from dashboard.app import serve
+    from dashboard.data import connection_from_env
+    from orchestration.settings import Settings
+
+    _use_config_dir(config_dir)
+    settings = Settings.load()
+    out, _ = _consoles()
+    conn, schema = connection_from_env(settings)
+    out.print(
+        f"dashboard on http://{host}:{port}/ (Chinese; English: ?lang=en), reading {schema}_reporting "
+        f"from {conn.describe()}; monthly reports under {settings.data_dir / 'reports'}",
+        markup=False,
+    )
+    serve(host, port, settings)
+
+
 @app.command("monitoring-demo")
 @guided
 def monitoring_demo(

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: setup demo demo-postgres test lint dev benchmark monitoring-demo clean
+.PHONY: setup demo demo-postgres test lint dev dashboard benchmark monitoring-demo clean
 
 setup: $(VENV)/.installed
 
@@ -37,6 +37,10 @@ dev: setup
 	$(BIN)/python -m demo.ticket_api_server --store data/sources/ticket_events.jsonl --port 8765 & \
 	OA_DB_URL=sqlite:///$(CURDIR)/data/sources/oa_workflow.sqlite TICKET_API_URL=http://127.0.0.1:8765 \
 	$(BIN)/dagster dev -w workspace.yaml
+
+# The dashboard over the demo warehouse (run `make demo` once first): http://127.0.0.1:8050/, read-only.
+dashboard: setup
+	$(BIN)/commitments dashboard
 
 benchmark: setup
 	$(BIN)/commitments benchmark pipeline

@@ -145,7 +145,7 @@ def demo(
     verbose: Verbose = False,
 ) -> None:
     """Generate the demo source systems, materialise the recent days, weeks and months, print a summary."""
-    from demo.main import prepare_demo_sources, start_ticket_api, summary
+    from demo.main import prepare_demo_sources, start_ticket_api, summary, where_to_look
     from orchestration.periods import PeriodRange
     from orchestration.quality.summary import overview
     from orchestration.settings import Settings
@@ -166,6 +166,7 @@ def demo(
     if ok:
         out.print(summary(warehouse.schema_name), markup=False)
         out.print("\n" + overview(warehouse), markup=False)
+        out.print("\n" + where_to_look(settings.data_dir, periods), markup=False)
     _finish(out, ok, path, began)
 
 
@@ -398,6 +399,23 @@ def benchmark_pipeline(
             command=_command_line(ctx),
         )
     )
+
+
+@benchmark_app.command("reports")
+@guided
+def benchmark_reports(
+    month: Annotated[str, typer.Option(help="The month, YYYY-MM (its monthly results must be built).")],
+    repeat: Annotated[int, typer.Option(min=1, help="Repetitions (the median is reported).")] = 3,
+    out: Annotated[Path | None, typer.Option(help="Where to write the reports (default: a new temporary dir).")] = None,
+    verbose: Verbose = False,
+) -> None:
+    """Time every department's monthly report from the warehouse the environment names (target: <= 10 s at 1M
+    node runs)."""
+    from benchmarks.reports import run
+
+    out_console, _ = _consoles()
+    first = datetime.strptime(month, "%Y-%m").date()
+    out_console.print(run(first, repeat, out), markup=False)
 
 
 @benchmark_app.command("monitoring")

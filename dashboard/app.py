@@ -238,24 +238,25 @@ def live(reporting: Reporting, params: dict[str, str], language: str) -> list[An
 
 
 def quality(reporting: Reporting, params: dict[str, str], language: str) -> list[Any]:
+    """rpt_data_quality: per source and date a totals row (reason_code null) and a row per reason code."""
     dq = reporting.data_quality()
-    days = dq.groupby(["business_date", "source"], as_index=False).agg(
-        received_rows=("received_rows", "max"), accepted_rows=("accepted_rows", "max"),
-        quarantined_rows=("quarantined_rows", "sum"),
-    )  # fmt: skip
-    reasons = dq[dq.quarantined_rows.fillna(0) > 0]
-    by_reason = reasons.groupby(["business_date", "source"]).apply(
-        lambda g: "、".join(f"{r}: {int(n)}" for r, n in zip(g.reason_code, g.quarantined_rows, strict=True)),
-        include_groups=False,
-    ) if len(reasons) else pd.Series(dtype=str)  # fmt: skip
+    days = dq[dq.reason_code.isna()]
+    reasons = dq[dq.reason_code.notna() & (dq.quarantined_rows.fillna(0) > 0)]
+    by_reason = {
+        (str(key[0])[:10], key[1]): "、".join(f"{r}: {int(n)}" for r, n in zip(g.reason_code, g.quarantined_rows,
+                                                                             strict=True))
+        for key, g in reasons.groupby(["business_date", "source"])
+    }  # fmt: skip
     rows = [
         {"_key": f"{str(r.business_date)[:10]}|{r.source}", "business_date": str(r.business_date)[:10],
          "source": r.source, "received_rows": fmt_count(r.received_rows), "accepted_rows": fmt_count(r.accepted_rows),
          "quarantined_rows": fmt_count(r.quarantined_rows),
-         "reason_code": by_reason.get((r.business_date, r.source), "")}
+         "reason_code": by_reason.get((str(r.business_date)[:10], r.source), ""),
+         "checks": f"{fmt_count(r.checks_passed)} / {fmt_count(r.checks_failed)}"}
         for r in days.sort_values(["business_date", "source"], ascending=[False, True]).itertuples()
     ]  # fmt: skip
-    columns = ["business_date", "source", "received_rows", "accepted_rows", "quarantined_rows", "reason_code"]
+    columns = ["business_date", "source", "received_rows", "accepted_rows", "quarantined_rows", "reason_code",
+               "checks"]  # fmt: skip
     return [
         html.H2(label("quality", language)),
         _graph("quality-chart", charts.quality_bar(days, reasons, language)),

@@ -2,8 +2,6 @@
 `<data dir>/reports/<YYYY-MM>/<department>.html`, each sent (as a link) once through the routes of
 alerts.yaml that carry `reports`, by the alert outbox."""
 
-from __future__ import annotations
-
 from datetime import date
 
 from dagster import (

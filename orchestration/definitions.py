@@ -10,6 +10,7 @@ from dagster_dbt import DbtCliResource
 from orchestration.assets.dbt import dbt_asset_sets
 from orchestration.assets.extraction import extraction_assets
 from orchestration.assets.reference import reference_assets
+from orchestration.assets.reporting import reporting_models
 from orchestration.errors import ConfigError
 from orchestration.monitoring.job import build_monitoring_job, monitoring_schedule
 from orchestration.quality.gx import GreatExpectations
@@ -27,23 +28,25 @@ def build_defs(settings: Settings | None = None) -> Definitions:
     reference = reference_assets(settings)
     extraction = extraction_assets(settings)
     dbt = dbt_asset_sets(settings, extraction)
+    # The reporting views and the read-only snapshot: the last step of every job (assets/reporting.py).
+    reporting = reporting_models(extraction)
     monitoring_job = build_monitoring_job(settings)
     reference_job = define_asset_job(
         "reference_job",
-        selection=AssetSelection.assets(reference, dbt["reference"]),
+        selection=AssetSelection.assets(reference, dbt["reference"], reporting),
         description="Publish the catalogue, commitments and periods; build the views and dimensions.",
     )
     daily_job = define_asset_job(
         "daily_job",
-        selection=AssetSelection.assets(*extraction, dbt["daily"]),
+        selection=AssetSelection.assets(*extraction, dbt["daily"], reporting),
         description="Extract every source for the day(s), rebuild the changed work orders, judge the day(s).",
     )
     weekly_job = define_asset_job(
-        "weekly_job", selection=AssetSelection.assets(dbt["weekly"]),
+        "weekly_job", selection=AssetSelection.assets(dbt["weekly"], reporting),
         description="Judge the ISO week(s): node-run states, work-order status, achievement rates.",
     )  # fmt: skip
     monthly_job = define_asset_job(
-        "monthly_job", selection=AssetSelection.assets(dbt["monthly"]),
+        "monthly_job", selection=AssetSelection.assets(dbt["monthly"], reporting),
         description="Judge the month(s): node-run states, work-order status, achievement rates.",
     )  # fmt: skip
     # Each schedule fires just after its period closes (business time zone) and targets that period;
@@ -55,7 +58,7 @@ def build_defs(settings: Settings | None = None) -> Definitions:
         monitoring_schedule(settings, monitoring_job),  # live: every 15 minutes, alerts.yaml
     ]
     return Definitions(
-        assets=[reference, *extraction, *dbt.values()],
+        assets=[reference, *extraction, *dbt.values(), reporting],
         asset_checks=model_checks(settings) if settings.great_expectations else [],
         jobs=[reference_job, daily_job, weekly_job, monthly_job, monitoring_job],
         schedules=schedules,

@@ -22,6 +22,8 @@ class CatalogueError(ConfigError):
 class NodeEntry(StrictModel):
     code: str = Field(min_length=1)
     name: str
+    # The English name the reports and the dashboard show beside `name`; `name` when not given.
+    name_en: str | None = None
     department: str
     position: str
 
@@ -29,6 +31,7 @@ class NodeEntry(StrictModel):
 class ProcessEntry(StrictModel):
     code: str = Field(min_length=1)
     name: str
+    name_en: str | None = None
     owner_department: str
     nodes: list[NodeEntry] = Field(min_length=1)
 
@@ -42,8 +45,8 @@ class CatalogueFile(StrictModel):
 
 @dataclass(frozen=True)
 class Catalogue:
-    processes: pd.DataFrame  # process_code, process_name, owner_department
-    nodes: pd.DataFrame  # process_code, node_code, node_name, node_order, department, position
+    processes: pd.DataFrame  # process_code, process_name, owner_department, process_name_en
+    nodes: pd.DataFrame  # process_code, node_code, node_name, node_order, department, position, node_name_en
     segments: tuple[str, ...] = ()
 
     def node_keys(self) -> set[tuple[str, str]]:
@@ -58,8 +61,8 @@ def load_catalogue(path: Path) -> Catalogue:
     except ConfigError as exc:
         raise CatalogueError(str(exc)) from None
     _reject_repeats(file, raw)
-    processes = [{"process_code": p.code, "process_name": p.name, "owner_department": p.owner_department}
-                 for p in raw.processes]  # fmt: skip
+    processes = [{"process_code": p.code, "process_name": p.name, "owner_department": p.owner_department,
+                  "process_name_en": p.name_en or p.name} for p in raw.processes]  # fmt: skip
     nodes = [
         {
             "process_code": p.code,
@@ -68,6 +71,7 @@ def load_catalogue(path: Path) -> Catalogue:
             "node_order": order,
             "department": n.department,
             "position": n.position,
+            "node_name_en": n.name_en or n.name,
         }  # fmt: skip
         for p in raw.processes
         for order, n in enumerate(p.nodes, start=1)

@@ -15,7 +15,7 @@ from flask import abort, send_from_directory
 
 from dashboard.data import reporting_from_env
 from orchestration.reports import charts
-from orchestration.reports.labels import fmt_count, fmt_duration, fmt_rate, fmt_time, label
+from orchestration.reports.labels import fmt_count, fmt_duration, fmt_rate, fmt_time, label, run_node_name
 from orchestration.reports.queries import GRAINS, Reporting
 from orchestration.settings import Settings
 
@@ -130,7 +130,7 @@ def _late_rows(late: pd.DataFrame, params: dict[str, str], language: str) -> lis
     return [
         {"_key": r.node_run_id,
          "work_order": dcc.Link(r.work_order_id, href=_href("/work-order", params, id=r.work_order_id)),
-         "node": f"{r.process_name_zh or r.process_code} · {r.node_name_zh or r.node_code}",
+         "node": run_node_name(r, language),
          "start": fmt_time(r.start_at_local), "run_time": fmt_duration(r.run_seconds, language),
          "commitment": fmt_duration(r.commitment_seconds, language),
          "tolerance": fmt_duration(r.tolerance_seconds, language), "state": label(r.state, language)}
@@ -196,7 +196,7 @@ def work_order(reporting: Reporting, params: dict[str, str], language: str) -> l
     for column in ("start_at_local", "end_at_local"):
         runs[column] = pd.to_datetime(runs[column])
     rows = [
-        {"_key": r.node_run_id, "node": f"{r.node_name_zh or r.node_code} ({r.node_code})",
+        {"_key": r.node_run_id, "node": f"{run_node_name(r, language, with_process=False)} ({r.node_code})",
          "visit": str(r.visit), "department": r.department or "—", "position": r.position or "—",
          "start": fmt_time(r.start_at_local), "end": fmt_time(r.end_at_local),
          "run_time": fmt_duration(r.run_seconds, language), "clock": label(str(r.clock), language),
@@ -219,7 +219,7 @@ def live(reporting: Reporting, params: dict[str, str], language: str) -> list[An
     rows = [
         {"_key": r.node_run_id, "work_order": dcc.Link(r.work_order_id, href=_href("/work-order", params,
                                                                                     id=r.work_order_id)),
-         "node": f"{r.process_name_zh or r.process_code} · {r.node_name_zh or r.node_code}",
+         "node": run_node_name(r, language),
          "department": r.department or "—", "start": fmt_time(r.start_at_local),
          "run_time": fmt_duration(r.run_seconds, language), "commitment": fmt_duration(r.commitment_seconds, language),
          "time_left": fmt_duration(r.seconds_left, language), "pct_elapsed": fmt_rate(r.pct_of_limit_elapsed),

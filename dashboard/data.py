@@ -2,8 +2,9 @@
 
 - WAREHOUSE_TARGET: duckdb (default) or postgres;
 - WAREHOUSE_SCHEMA: the pipeline's schema; the dashboard reads `<schema>_reporting` (default commitments);
-- DASHBOARD_DUCKDB_PATH: the DuckDB file to read (default: the read-only snapshot the pipeline publishes,
-  else the warehouse file, opened read-only);
+- DASHBOARD_DUCKDB_PATH: the DuckDB file to read (default: the read-only snapshot the pipeline publishes after
+  each job, `<warehouse>_readonly.duckdb`, orchestration/reporting/snapshot.py; before the first job, the
+  warehouse file itself, opened read-only);
 - PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE: PostgreSQL, as the BI role (reporting layer and marts only).
 
 Every query opens its own connection and closes it: a DuckDB file is held only for the milliseconds of a
@@ -15,14 +16,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
+from orchestration.reporting.snapshot import snapshot_path
 from orchestration.reports.queries import Reporting
 from orchestration.settings import Settings
-
-SNAPSHOT_FILE = "reporting.duckdb"  # under the data directory (the pipeline publishes it after each job)
+from orchestration.warehouse import Warehouse
 
 
 @dataclass(frozen=True)
@@ -69,12 +69,9 @@ def connection_from_env(settings: Settings, environ: Mapping[str, str] | None = 
         return Connection("postgres", pg=pg), schema  # type: ignore[arg-type]
     path = env.get("DASHBOARD_DUCKDB_PATH")
     if not path:
-        snapshot = settings.data_dir / SNAPSHOT_FILE
-        path = str(
-            snapshot
-            if snapshot.exists()
-            else Path(env.get("WAREHOUSE_DUCKDB_PATH") or settings.data_dir / "warehouse.duckdb")
-        )
+        warehouse = Warehouse.from_settings(settings, env)
+        snapshot = snapshot_path(warehouse)
+        path = str(snapshot if snapshot.exists() else warehouse.duckdb_path)
     return Connection("duckdb", duckdb_path=path), schema
 
 

@@ -13,11 +13,8 @@ from dagster import (
     asset,
 )
 
-from orchestration.monitoring.config import load_alert_config
-from orchestration.monitoring.outbox import deliver, record_reports
 from orchestration.periods import Partitions, Window, utc_now
-from orchestration.reports.queries import Reporting
-from orchestration.reports.render import render_month
+from orchestration.reports.publish import publish_reports
 from orchestration.settings import Settings
 from orchestration.warehouse import Warehouse
 
@@ -31,39 +28,33 @@ def months_of(window: Window) -> list[date]:
     return months
 
 
-def report_assets(settings: Settings, monthly_dbt: AssetsDefinition) -> AssetsDefinition:
+def report_assets(settings: Settings, reporting_views: AssetsDefinition) -> AssetsDefinition:
+    """Materialised after `reporting_views` (the views the month's job rebuilds last)."""
+
     @asset(
         name="department_reports",
         key_prefix=["reports"],
         group_name="reports",
         partitions_def=Partitions.of(settings).monthly,
         backfill_policy=BackfillPolicy.single_run(),
-        deps=list(monthly_dbt.keys),
+        deps=list(reporting_views.keys),
         kinds={"python", "html"},
         pool="warehouse",
     )
     def department_reports(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
         """Render each department's report of the month from the reporting layer (charts inline, Chinese) and
         send each department its link once, through the outbox of the live alerts."""
-        now = utc_now()
-        config = load_alert_config(settings)
-        reports_dir = settings.data_dir / "reports"
-        reporting = Reporting(warehouse.query, warehouse.schema_name)
-        listed: dict[str, str] = {}
-        recorded = 0
-        for month in months_of(Window.from_context(context, settings.business_time_zone)):
-            written = render_month(reporting, month, reports_dir, now)
-            listed |= {f"{month:%Y-%m} {d}": str(path) for d, path in written.items()}
-            recorded += record_reports(warehouse, config, month, list(written), now, context.run_id)
-        sent = deliver(warehouse, config, now)
-        context.log.info(f"{len(listed)} reports; {recorded} new deliveries, {sent.delivered} delivered now")
+        window = Window.from_context(context, settings.business_time_zone)
+        published = publish_reports(warehouse, settings, months_of(window), utc_now(), context.run.run_id)
+        context.log.info(f"{len(published.reports)} reports; {published.recorded} new deliveries, "
+                         f"{published.delivery.delivered} delivered now")  # fmt: skip
         return MaterializeResult(
             metadata={
-                "reports": MetadataValue.json(listed),
-                "report_count": len(listed),
-                "directory": MetadataValue.path(str(reports_dir)),
-                "deliveries_recorded": recorded,
-                "deliveries_failed": sent.failed,
+                "reports": MetadataValue.json(published.reports),
+                "report_count": len(published.reports),
+                "directory": MetadataValue.path(str(settings.data_dir / "reports")),
+                "deliveries_recorded": published.recorded,
+                "deliveries_failed": published.delivery.failed,
             }
         )
 

@@ -7,6 +7,8 @@ import plotly.graph_objects as go
 
 from orchestration.reports.labels import BAND_COLOURS, STATE_COLOURS, STATES, label, name_column
 
+# Plain lists, not numpy arrays: plotly would encode those as typed-array blobs, which a reader of the page's
+# data (or of a report's source) cannot read.
 _LAYOUT = {
     "margin": {"l": 40, "r": 20, "t": 50, "b": 40},
     "legend": {"orientation": "h", "y": -0.2},
@@ -33,7 +35,8 @@ def rate_trend(rates: pd.DataFrame, by: str, language: str, title: str | None = 
         for name, group in rates.groupby("_name", sort=True):
             fig.add_trace(
                 go.Scatter(
-                    x=group.period_label, y=group.achievement_rate, name=str(name), mode="lines+markers",
+                    x=group.period_label.tolist(), y=group.achievement_rate.tolist(), name=str(name),
+                    mode="lines+markers",
                     hovertemplate="%{x}: %{y:.1%}<extra>" + str(name) + "</extra>",
                 )
             )  # fmt: skip
@@ -50,7 +53,8 @@ def states_bar(rates: pd.DataFrame, by: str, language: str, title: str | None = 
     for state in STATES:
         fig.add_trace(
             go.Bar(
-                y=names, x=rates[state] if not rates.empty else [], name=label(state, language), orientation="h",
+                y=list(names), x=rates[state].astype(int).tolist() if not rates.empty else [],
+                name=label(state, language), orientation="h",
                 marker_color=STATE_COLOURS[state],
             )
         )  # fmt: skip
@@ -87,10 +91,12 @@ def quality_bar(days: pd.DataFrame, reasons: pd.DataFrame, language: str) -> go.
     fig = go.Figure()
     if not days.empty:
         per_day = days.groupby("business_date", as_index=False).accepted_rows.sum()
-        fig.add_trace(go.Bar(x=per_day.business_date, y=per_day.accepted_rows, name=label("accepted_rows", language),
+        fig.add_trace(go.Bar(x=per_day.business_date.astype(str).tolist(), y=per_day.accepted_rows.tolist(),
+                             name=label("accepted_rows", language),
                              marker_color=BAND_COLOURS["normal"]))  # fmt: skip
         for reason, group in reasons.groupby("reason_code"):
             per_reason = group.groupby("business_date", as_index=False).quarantined_rows.sum()
-            fig.add_trace(go.Bar(x=per_reason.business_date, y=per_reason.quarantined_rows, name=str(reason)))
+            fig.add_trace(go.Bar(x=per_reason.business_date.astype(str).tolist(),
+                                 y=per_reason.quarantined_rows.tolist(), name=str(reason)))  # fmt: skip
     fig.update_layout(barmode="stack", title=label("quality_chart", language), **_LAYOUT)
     return fig

@@ -88,6 +88,7 @@ LABELS: dict[str, dict[str, str]] = {
         "accepted_rows": "接收行数",
         "quarantined_rows": "隔离行数",
         "reason_code": "隔离原因",
+        "checks": "检查 通过 / 未通过",
         "quality_chart": "每日收到、接收与隔离的行数",
         "no_data": "暂无数据。",
         "overdue": "已超时",
@@ -168,6 +169,7 @@ LABELS: dict[str, dict[str, str]] = {
         "accepted_rows": "Accepted",
         "quarantined_rows": "Quarantined",
         "reason_code": "Reason",
+        "checks": "Checks passed / failed",
         "quality_chart": "Rows received, accepted and quarantined per day",
         "no_data": "No data yet.",
         "overdue": "overdue",
@@ -227,3 +229,17 @@ def fmt_time(value: Any) -> str:
 def name_column(kind: str, language: str) -> str:
     """`process_name_zh` or `process_name_en` of the reporting layer."""
     return f"{kind}_name_{'en' if language == 'en' else 'zh'}"
+
+
+def run_node_name(row: Any, language: str, with_process: bool = True) -> str:
+    """`process · node` of a row of rpt_node_run_states or rpt_open_runs, in the language where the layer has
+    it (rpt_open_runs names in Chinese only), else Chinese, else the codes."""
+
+    def name(kind: str) -> str:
+        for column in (name_column(kind, language), f"{kind}_name_zh"):
+            value = getattr(row, column, None)
+            if not _missing(value) and value:
+                return str(value)
+        return str(getattr(row, f"{kind}_code"))
+
+    return f"{name('process')} · {name('node')}" if with_process else name("node")

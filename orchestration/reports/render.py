@@ -15,7 +15,7 @@ from plotly.offline import get_plotlyjs
 
 from orchestration.monitoring.templates import report_file_name
 from orchestration.reports.charts import entity_names, rate_trend, states_bar
-from orchestration.reports.labels import fmt_count, fmt_duration, fmt_rate, fmt_time, label
+from orchestration.reports.labels import fmt_count, fmt_duration, fmt_rate, fmt_time, label, run_node_name
 from orchestration.reports.queries import LATE_STATES, Reporting, _in, literal
 
 TREND_MONTHS = 6
@@ -121,7 +121,7 @@ def late_rows(late: pd.DataFrame, language: str) -> list[dict[str, str]]:
     return [
         {
             "work_order_id": str(r.work_order_id),
-            "node": f"{r.process_name_zh or r.process_code} · {r.node_name_zh or r.node_code}",
+            "node": run_node_name(r, language),
             "start": fmt_time(r.start_at_local),
             "run_time": fmt_duration(r.run_seconds, language),
             "commitment": fmt_duration(r.commitment_seconds, language),

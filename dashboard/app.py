@@ -228,7 +228,7 @@ def live(reporting: Reporting, params: dict[str, str], language: str) -> list[An
     ]  # fmt: skip
     columns = ["work_order", "node", "department", "start", "run_time", "commitment", "time_left", "pct_elapsed",
                "breach_at", "band"]  # fmt: skip
-    as_of = fmt_time(runs.as_of_utc.iloc[0]) + " UTC" if len(runs) else "—"
+    as_of = f"{fmt_time(runs.as_of_local.iloc[0])} ({fmt_time(runs.as_of_utc.iloc[0])} UTC)" if len(runs) else "—"
     return [
         html.H2(label("live", language)),
         html.P(f"{label('as_of', language)}: {as_of}", id="as-of"),

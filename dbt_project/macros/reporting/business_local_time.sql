@@ -6,7 +6,7 @@
   through business_zone_join().
 -#}
 {% macro business_local_time(utc_instant, zone='z.business_time_zone') -%}
-    {{ typed('(' ~ utc_instant ~ " at time zone 'UTC') at time zone " ~ zone, 'timestamp') }}
+    {{ typed('((' ~ utc_instant ~ ") at time zone 'UTC') at time zone " ~ zone, 'timestamp') }}
 {%- endmacro %}
 
 {#- The one-row join that brings the business time zone to a reporting view (alias z). -#}

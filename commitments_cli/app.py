@@ -34,8 +34,12 @@ quality_app = typer.Typer(
 benchmark_app = typer.Typer(
     help="Time the pipeline on generated demo sources (see BENCHMARKS.md).", no_args_is_help=True
 )
+bi_role_app = typer.Typer(
+    help="Read-only access for BI tools to the reporting views and the marts (PostgreSQL).", no_args_is_help=True
+)
 app.add_typer(quality_app, name="quality")
 app.add_typer(benchmark_app, name="benchmark")
+app.add_typer(bi_role_app, name="bi-role")
 
 
 class Warehouses(StrEnum):
@@ -291,6 +295,32 @@ def dashboard(
         markup=False,
     )
     serve(host, port, settings)
+
+
+@bi_role_app.command("create")
+@guided
+def bi_role_create(
+    role: Annotated[str, typer.Option(help="The role's name, e.g. bi_reader (lower case, digits, underscores).")],
+    password_env: Annotated[
+        str, typer.Option(help="The environment variable that holds the role's password (it is never printed).")
+    ] = "BI_READER_PASSWORD",
+    config_dir: ConfigDir = None,
+    verbose: Verbose = False,
+) -> None:
+    """Create a login role that may only read <schema>_reporting and the marts (<schema>), now and after
+    every rebuild; nothing on landing, staging, the quarantine or the alert outbox. Run it again to reset
+    the password or repair the grants. DuckDB has no roles: BI tools open the read-only snapshot file."""
+    from orchestration.reporting.access import create_bi_role
+    from orchestration.settings import Settings
+    from orchestration.warehouse import Warehouse
+
+    _use_config_dir(config_dir)
+    warehouse = Warehouse.from_settings(Settings.load())
+    warehouse.check_reachable()
+    schemas = create_bi_role(warehouse, role, password_env)
+    out, _ = _consoles()
+    out.print(f"role {role} may log in and read {', '.join(schemas)} (select only); password from ${password_env}",
+              markup=False)  # fmt: skip
 
 
 @app.command("monitoring-demo")

@@ -35,7 +35,7 @@ class Partitions:
 
     @classmethod
     def of(cls, settings: Settings) -> Partitions:
-        start, tz = settings.history_start.isoformat(), settings.business_time_zone.key
+        start, tz = settings.first_partition.isoformat(), settings.business_time_zone.key
         return cls(
             daily=DailyPartitionsDefinition(start_date=start, timezone=tz),
             weekly=WeeklyPartitionsDefinition(start_date=start, timezone=tz, day_offset=1),

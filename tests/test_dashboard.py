@@ -103,11 +103,8 @@ def bi_environment(demo: dict) -> Iterator[dict[str, str]]:
     if demo["target"] != "postgres":
         yield env
         return
-    try:
-        from orchestration.reporting.access import create_bi_role
-    except ImportError:  # until the BI role's command is merged: the pipeline's user, in a read-only session
-        yield env
-        return
+    from orchestration.reporting.access import create_bi_role
+
     warehouse = warehouse_of_env()
     role = f"bi_{warehouse.schema_name}"
     create_bi_role(warehouse, role, "BI_TEST_PASSWORD", {"BI_TEST_PASSWORD": "bi-test-password"})
@@ -137,7 +134,7 @@ def dashboard_url(demo: dict) -> Iterator[str]:
         if demo["target"] == "duckdb":
             assert conn.duckdb_path.endswith("_readonly.duckdb")  # the snapshot, never the warehouse
         else:
-            assert conn.pg["user"] == env["PGUSER"]  # type: ignore[index]
+            assert conn.pg["user"] == env["PGUSER"] != "postgres"  # type: ignore[index]
         app = create_app(Reporting(conn.query, schema), demo["root"] / "reports")
         server = make_server("127.0.0.1", 0, app.server, threaded=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -22,7 +22,10 @@ SUFFIX_OF = {"dbt_daily_models": "daily", "dbt_weekly_models": "weekly", "dbt_mo
 def with_period_metadata(events: Iterable[Any], warehouse: Warehouse, window: Window, asset_set: str) -> Iterator[Any]:
     """The dbt events as they come, each period mart's Output with its rows and rate of the window added."""
     marts = {f"{mart}_{SUFFIX_OF[asset_set]}" for mart in PERIOD_MARTS}
-    for event in events:
+    # On DuckDB the dbt process holds the file until it exits: querying it meanwhile would wait for the
+    # lock while dbt waits for this generator to read its output. So the events are passed on after dbt
+    # has finished, in their order.
+    for event in list(events):
         if isinstance(event, Output) and event.output_name in marts:
             extra = _metadata(warehouse, event.output_name, window)
             event = event.with_metadata({**event.metadata, **extra})

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: setup demo demo-postgres test lint dev benchmark monitoring-demo clean
+.PHONY: setup demo demo-postgres test lint dev dashboard benchmark monitoring-demo clean
 
 setup: $(VENV)/.installed
 
@@ -31,12 +31,24 @@ lint: setup
 test: lint
 	$(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder
 
-# The Dagster UI over the demo sources (run `make demo` once first): serves the demo ticket API too.
+# The Dagster UI over the demo sources (run `make demo` once first): serves the demo ticket API too, and
+# the Great Expectations Data Docs at http://127.0.0.1:8766, where the checks' links point.
+# Partitions start with the demo's first day (its 62 days and a little more), not history_start.
+DEMO_FIRST_DAY = $(shell $(BIN)/python -c "import datetime as d; print(d.date.today() - d.timedelta(days=70))" 2>/dev/null)
 dev: setup
 	mkdir -p $(DAGSTER_HOME) && cp -n deploy/dagster.yaml $(DAGSTER_HOME)/ || true
+	mkdir -p data/gx/gx/uncommitted/data_docs/local_site
 	$(BIN)/python -m demo.ticket_api_server --store data/sources/ticket_events.jsonl --port 8765 & \
+	$(BIN)/python -m http.server 8766 --bind 127.0.0.1 --directory data/gx/gx/uncommitted/data_docs/local_site \
+		>/dev/null 2>&1 & \
 	OA_DB_URL=sqlite:///$(CURDIR)/data/sources/oa_workflow.sqlite TICKET_API_URL=http://127.0.0.1:8765 \
+	COMMITMENTS_GX_DOCS_URL=http://127.0.0.1:8766 \
+	COMMITMENTS_PARTITIONS_START=$${COMMITMENTS_PARTITIONS_START:-$(DEMO_FIRST_DAY)} \
 	$(BIN)/dagster dev -w workspace.yaml
+
+# The dashboard over the demo warehouse (run `make demo` once first): http://127.0.0.1:8050/, read-only.
+dashboard: setup
+	$(BIN)/commitments dashboard
 
 benchmark: setup
 	$(BIN)/commitments benchmark pipeline

@@ -34,8 +34,12 @@ quality_app = typer.Typer(
 benchmark_app = typer.Typer(
     help="Time the pipeline on generated demo sources (see BENCHMARKS.md).", no_args_is_help=True
 )
+bi_role_app = typer.Typer(
+    help="Read-only access for BI tools to the reporting views and the marts (PostgreSQL).", no_args_is_help=True
+)
 app.add_typer(quality_app, name="quality")
 app.add_typer(benchmark_app, name="benchmark")
+app.add_typer(bi_role_app, name="bi-role")
 
 
 class Warehouses(StrEnum):
@@ -145,7 +149,7 @@ def demo(
     verbose: Verbose = False,
 ) -> None:
     """Generate the demo source systems, materialise the recent days, weeks and months, print a summary."""
-    from demo.main import prepare_demo_sources, start_ticket_api, summary
+    from demo.main import prepare_demo_sources, start_ticket_api, summary, where_to_look
     from orchestration.periods import PeriodRange
     from orchestration.quality.summary import overview
     from orchestration.settings import Settings
@@ -166,6 +170,7 @@ def demo(
     if ok:
         out.print(summary(warehouse.schema_name), markup=False)
         out.print("\n" + overview(warehouse), markup=False)
+        out.print("\n" + where_to_look(settings.data_dir, periods), markup=False)
     _finish(out, ok, path, began)
 
 
@@ -264,6 +269,58 @@ def quality_reprocess(
     settings, warehouse = _quality_target(source)
     out, _ = _consoles()
     out.print(reprocess_report(warehouse, settings, source, partition.date()), markup=False)
+
+
+@app.command()
+@guided
+def dashboard(
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 to let others in).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the dashboard.")] = 8050,
+    config_dir: ConfigDir = None,
+    verbose: Verbose = False,
+) -> None:
+    """Serve the dashboard (overview, departments, live, data quality) and the monthly reports, read-only,
+    from the reporting layer: DuckDB's snapshot, or PostgreSQL through the BI role (WAREHOUSE_TARGET, PG*)."""
+    from dashboard.app import serve
+    from dashboard.data import connection_from_env
+    from orchestration.settings import Settings
+
+    _use_config_dir(config_dir)
+    settings = Settings.load()
+    out, _ = _consoles()
+    conn, schema = connection_from_env(settings)
+    out.print(
+        f"dashboard on http://{host}:{port}/ (Chinese; English: ?lang=en), reading {schema}_reporting "
+        f"from {conn.describe()}; monthly reports under {settings.data_dir / 'reports'}",
+        markup=False,
+    )
+    serve(host, port, settings)
+
+
+@bi_role_app.command("create")
+@guided
+def bi_role_create(
+    role: Annotated[str, typer.Option(help="The role's name, e.g. bi_reader (lower case, digits, underscores).")],
+    password_env: Annotated[
+        str, typer.Option(help="The environment variable that holds the role's password (it is never printed).")
+    ] = "BI_READER_PASSWORD",
+    config_dir: ConfigDir = None,
+    verbose: Verbose = False,
+) -> None:
+    """Create a login role that may only read <schema>_reporting and the marts (<schema>), now and after
+    every rebuild; nothing on landing, staging, the quarantine or the alert outbox. Run it again to reset
+    the password or repair the grants. DuckDB has no roles: BI tools open the read-only snapshot file."""
+    from orchestration.reporting.access import create_bi_role
+    from orchestration.settings import Settings
+    from orchestration.warehouse import Warehouse
+
+    _use_config_dir(config_dir)
+    warehouse = Warehouse.from_settings(Settings.load())
+    warehouse.check_reachable()
+    schemas = create_bi_role(warehouse, role, password_env)
+    out, _ = _consoles()
+    out.print(f"role {role} may log in and read {', '.join(schemas)} (select only); password from ${password_env}",
+              markup=False)  # fmt: skip
 
 
 @app.command("monitoring-demo")
@@ -372,6 +429,23 @@ def benchmark_pipeline(
             command=_command_line(ctx),
         )
     )
+
+
+@benchmark_app.command("reports")
+@guided
+def benchmark_reports(
+    month: Annotated[str, typer.Option(help="The month, YYYY-MM (its monthly results must be built).")],
+    repeat: Annotated[int, typer.Option(min=1, help="Repetitions (the median is reported).")] = 3,
+    out: Annotated[Path | None, typer.Option(help="Where to write the reports (default: a new temporary dir).")] = None,
+    verbose: Verbose = False,
+) -> None:
+    """Time every department's monthly report from the warehouse the environment names (target: <= 10 s at 1M
+    node runs)."""
+    from benchmarks.reports import run
+
+    out_console, _ = _consoles()
+    first = datetime.strptime(month, "%Y-%m").date()
+    out_console.print(run(first, repeat, out), markup=False)
 
 
 @benchmark_app.command("monitoring")

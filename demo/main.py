@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from orchestration.periods import PeriodRange
 from orchestration.settings import PROJECT_DIR, Settings
 from orchestration.warehouse import Warehouse
 
@@ -87,6 +88,18 @@ def summary(schema: str) -> str:
     if warehouse.table_exists(schema, "process_bottlenecks_monthly"):
         lines.extend(bottlenecks_and_proposals(warehouse, schema))
     lines.extend(business_clocks(warehouse, schema))
+    return "\n".join(lines)
+
+
+def where_to_look(data_dir: Path, periods: PeriodRange) -> str:
+    """How to open the dashboard, and where the reports of the last month judged are."""
+    lines = ["dashboard: run `make dashboard` (or `commitments dashboard`), then open http://127.0.0.1:8050/ "
+             "(中文; English: http://127.0.0.1:8050/?lang=en)"]  # fmt: skip
+    if periods.months:
+        month = data_dir / "reports" / periods.months[1].strftime("%Y-%m")
+        reports = sorted(month.glob("*.html"))
+        lines.append(f"monthly department reports ({len(reports)}): {month}/ (open any .html in a browser, "
+                     f"or http://127.0.0.1:8050/reports/{month.name}/<department>.html)")  # fmt: skip
     return "\n".join(lines)
 
 

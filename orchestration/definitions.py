@@ -10,6 +10,8 @@ from dagster_dbt import DbtCliResource
 from orchestration.assets.dbt import dbt_asset_sets
 from orchestration.assets.extraction import extraction_assets
 from orchestration.assets.reference import reference_assets
+from orchestration.assets.reporting import reporting_models
+from orchestration.assets.reports import report_assets
 from orchestration.errors import ConfigError
 from orchestration.monitoring.job import build_monitoring_job, monitoring_schedule
 from orchestration.quality.gx import GreatExpectations
@@ -28,24 +30,27 @@ def build_defs(settings: Settings | None = None) -> Definitions:
     reference = reference_assets(settings)
     extraction = extraction_assets(settings)
     dbt = dbt_asset_sets(settings, extraction)
+    # The reporting views and the read-only snapshot: the last step of every job (assets/reporting.py).
+    reporting = reporting_models(extraction)
     monitoring_job = build_monitoring_job(settings)
+    reports = report_assets(settings, reporting)  # after the views and the snapshot of the month
     reference_job = define_asset_job(
         "reference_job",
-        selection=AssetSelection.assets(reference, dbt["reference"]),
+        selection=AssetSelection.assets(reference, dbt["reference"], reporting),
         description="Publish the catalogue, commitments and periods; build the views and dimensions.",
     )
     daily_job = define_asset_job(
         "daily_job",
-        selection=AssetSelection.assets(*extraction, dbt["daily"]),
+        selection=AssetSelection.assets(*extraction, dbt["daily"], reporting),
         description="Extract every source for the day(s), rebuild the changed work orders, judge the day(s).",
     )
     weekly_job = define_asset_job(
-        "weekly_job", selection=AssetSelection.assets(dbt["weekly"]),
+        "weekly_job", selection=AssetSelection.assets(dbt["weekly"], reporting),
         description="Judge the ISO week(s): node-run states, work-order status, achievement rates.",
     )  # fmt: skip
     monthly_job = define_asset_job(
-        "monthly_job", selection=AssetSelection.assets(dbt["monthly"]),
-        description="Judge the month(s): node-run states, work-order status, achievement rates.",
+        "monthly_job", selection=AssetSelection.assets(dbt["monthly"], reporting, reports),
+        description="Judge the month(s): node-run states, work-order status, achievement rates; department reports.",
     )  # fmt: skip
     # Each schedule fires just after its period closes (business time zone) and targets that period;
     # the weekly and monthly ones after the daily one has landed the period's last day.
@@ -56,7 +61,7 @@ def build_defs(settings: Settings | None = None) -> Definitions:
         monitoring_schedule(settings, monitoring_job),  # live: every 15 minutes, alerts.yaml
     ]
     return Definitions(
-        assets=[reference, *extraction, *dbt.values()],
+        assets=[reference, *extraction, *dbt.values(), reporting, reports],
         asset_checks=model_checks(settings) if settings.great_expectations else [],
         # whatif_job: a range judged under a candidate commitments file, beside the marts (orchestration/whatif.py).
         jobs=[reference_job, daily_job, weekly_job, monthly_job, monitoring_job, build_whatif_job(settings)],

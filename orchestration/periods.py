@@ -35,7 +35,7 @@ class Partitions:
 
     @classmethod
     def of(cls, settings: Settings) -> Partitions:
-        start, tz = settings.history_start.isoformat(), settings.business_time_zone.key
+        start, tz = settings.first_partition.isoformat(), settings.business_time_zone.key
         return cls(
             daily=DailyPartitionsDefinition(start_date=start, timezone=tz),
             weekly=WeeklyPartitionsDefinition(start_date=start, timezone=tz, day_offset=1),
@@ -150,7 +150,9 @@ def _previous_month(d: date) -> date:
 
 def business_periods(first: date, last: date, tz: ZoneInfo) -> pd.DataFrame:
     """Every day, ISO week and month between two dates, with bounds as UTC instants drawn in the
-    business time zone (so DST zones get 23- and 25-hour days right)."""
+    business time zone (so DST zones get 23- and 25-hour days right), the label a report shows
+    (2026-03-10, 2026-W11, 2026-03) and the zone itself: the reporting views read it to show local
+    business time beside UTC (dbt_project/macros/reporting/business_local_time.sql)."""
     rows = []
     days = pd.date_range(first, last, freq="D")
     starts = {"day": days, "week": days[days.dayofweek == 0], "month": days[days.day == 1]}
@@ -168,5 +170,12 @@ def business_periods(first: date, last: date, tz: ZoneInfo) -> pd.DataFrame:
             )
         )
     out = pd.concat(rows, ignore_index=True)
-    out["period_id"] = out.period_grain + ":" + pd.to_datetime(out.period_start_date).dt.strftime("%Y-%m-%d")
+    starts_at = pd.to_datetime(out.period_start_date)
+    out["period_id"] = out.period_grain + ":" + starts_at.dt.strftime("%Y-%m-%d")
+    labels = {"day": "%Y-%m-%d", "week": "%G-W%V", "month": "%Y-%m"}
+    out["period_label"] = ""
+    for grain, label in labels.items():
+        of_grain = out.period_grain == grain
+        out.loc[of_grain, "period_label"] = starts_at[of_grain].dt.strftime(label)
+    out["time_zone"] = tz.key
     return out

@@ -16,6 +16,8 @@ pipeline by building another `Settings`, never by writing `os.environ` inside th
 | COMMITMENTS_EXPECTATIONS_DIR    | Great Expectations suites                       | the repository's `expectations/` |
 | BUSINESS_TIME_ZONE              | overrides `business_time_zone` of pipeline.yaml |                              |
 | COMMITMENTS_GX_CHECKS           | overrides `great_expectations` of pipeline.yaml |                              |
+| COMMITMENTS_PARTITIONS_START    | overrides `partitions_start` of pipeline.yaml   |                              |
+| COMMITMENTS_GX_DOCS_URL         | where the GX Data Docs site is served over HTTP | none: file:// links          |
 
 A configuration directory holds `pipeline.yaml`, `processes.yaml`, `commitments.yaml`, `calendars.yaml`,
 `alerts.yaml` and `sources/*.yaml` (see `tests/fixtures/config_minimal` for the smallest one that loads).
@@ -67,6 +69,7 @@ class PipelineFile(StrictModel):
 
     business_time_zone: TimeZoneName = "UTC"
     history_start: date = date(2010, 1, 1)
+    partitions_start: date | None = None
     quarantine_limit: float = Field(default=0.01, ge=0, le=1)
     clock_skew: Duration = "5min"
     freshness: _Freshness = _Freshness()
@@ -103,6 +106,14 @@ class Settings:
     volume_warn_below: float = 0.2
     volume_on_empty: str = "warn"
     dbt_project_dir: Path = DBT_PROJECT_DIR
+    # The first day Dagster lists partitions for (schedules, backfills, the UI); unset = history_start.
+    partitions_start: date | None = None
+    # The HTTP address the Great Expectations Data Docs site is served at (orchestration/quality/gx.py).
+    gx_docs_url: str = ""
+
+    @property
+    def first_partition(self) -> date:
+        return self.partitions_start or self.history_start
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -137,9 +148,11 @@ class Settings:
             expectations_dir=path("COMMITMENTS_EXPECTATIONS_DIR", PROJECT_DIR / "expectations"),
             business_time_zone=_zone_of(env, raw.business_time_zone),
             history_start=raw.history_start,
+            partitions_start=_partitions_start(env, raw.partitions_start, raw.history_start),
             quarantine_limit=raw.quarantine_limit,
             clock_skew=raw.clock_skew,
             great_expectations=_flag(env, "COMMITMENTS_GX_CHECKS", raw.great_expectations),
+            gx_docs_url=env.get("COMMITMENTS_GX_DOCS_URL", ""),
             freshness_warn_after=raw.freshness.warn_after,
             freshness_error_after=raw.freshness.error_after,
             volume_lookback_days=raw.volume.lookback_days,
@@ -160,6 +173,20 @@ def _zone_of(env: Mapping[str, str], configured: str) -> ZoneInfo:
             f"BUSINESS_TIME_ZONE: {exc}; set BUSINESS_TIME_ZONE to one, or unset it to use "
             "business_time_zone of pipeline.yaml"
         ) from None
+
+
+def _partitions_start(env: Mapping[str, str], configured: date | None, history_start: date) -> date | None:
+    variable = "COMMITMENTS_PARTITIONS_START"
+    chosen = configured
+    if env.get(variable):
+        try:
+            chosen = date.fromisoformat(env[variable])
+        except ValueError:
+            raise ConfigError(f"{variable}={env[variable]!r} is not a date: set YYYY-MM-DD, or unset it") from None
+    if chosen is not None and chosen < history_start:
+        where = variable if env.get(variable) else "partitions_start of pipeline.yaml"
+        raise ConfigError(f"{where} ({chosen}) is before history_start ({history_start}): no data exists before it")
+    return chosen
 
 
 def _flag(env: Mapping[str, str], variable: str, configured: bool) -> bool:

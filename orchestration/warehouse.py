@@ -69,7 +69,7 @@ class WarehouseUnreachable(ConnectionError):
 
 class Warehouse(ConfigurableResource):
     """Where landing tables live. `schema` is the dbt target schema (the marts); landing tables go to
-    `<schema>_landing`, dbt's staging views to `<schema>_staging`."""
+    `<schema>_landing`, dbt's staging views to `<schema>_staging`, the reporting views to `<schema>_reporting`."""
 
     target: Literal["duckdb", "postgres"] = "duckdb"
     duckdb_path: str = ""
@@ -138,6 +138,12 @@ class Warehouse(ConfigurableResource):
         """dbt's staging views (dbt_project/macros/project/generate_schema_name.sql): they read landing with
         their owner's rights, so they live apart from the marts that readers are granted."""
         return f"{self.schema_name}_staging"
+
+    @property
+    def reporting_schema(self) -> str:
+        """dbt's reporting views (dbt_project/models/reporting): what BI tools and the dashboard read, with
+        the marts; the BI role (orchestration/reporting/access.py) is granted these two schemas only."""
+        return f"{self.schema_name}_reporting"
 
     @contextmanager
     def connect(self) -> Iterator[Any]:

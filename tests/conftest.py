@@ -149,7 +149,7 @@ def _drop_pg_schemas(schema: str) -> None:
     conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_ENV["PGUSER"], dbname=PG_ENV["PGDATABASE"])
     conn.autocommit = True
     with conn.cursor() as cur:
-        for name in (schema, f"{schema}_staging", f"{schema}_landing"):
+        for name in (schema, f"{schema}_staging", f"{schema}_landing", f"{schema}_reporting"):
             cur.execute(f"drop schema if exists {name} cascade")
     conn.close()
 

@@ -21,6 +21,7 @@ def _instance(home: Path, config: str):
 def test_default_instance_uses_local_storage(tmp_path: Path) -> None:
     with _instance(tmp_path, "dagster.yaml") as instance:
         assert "Sqlite" in type(instance.run_storage).__name__
+        assert not instance.nux_enabled  # no onboarding modal over the shipped UI
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
         # one live evaluation at a time (the monitoring job tags its runs)
         limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
@@ -48,7 +49,7 @@ def test_postgres_instance_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPat
             noop()
 
         with _instance(tmp_path, "dagster.postgres.yaml") as instance:
-            assert "Postgres" in type(instance.run_storage).__name__
+            assert "Postgres" in type(instance.run_storage).__name__ and not instance.nux_enabled
             assert smoke.execute_in_process(instance=instance).success
             assert len(instance.get_runs()) == 1
     finally:

@@ -106,3 +106,32 @@ def test_a_source_without_its_own_suite_gets_its_shapes() -> None:
     names = {p.stem for p in settings_of_env().expectations_dir.glob("*.json")}
     marts = {"node_run_states", "work_order_status", "achievement_rates"}
     assert {"fct_node_runs", "landing__intervals", "landing__status_history"} | marts <= names
+
+
+def test_data_docs_links_open_over_http(tmp_path: Path) -> None:
+    """With COMMITMENTS_GX_DOCS_URL set (`make dev` serves the site there), a check's Data Docs link is an
+    http address of the page, which a browser opens from the Dagster UI; without it, the file:// link."""
+    import functools
+    import threading
+    import urllib.request
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from orchestration.quality.gx import GreatExpectations
+
+    page = (
+        GreatExpectations(root_dir=str(tmp_path), expectations_dir=str(tmp_path)).docs_site() / "validations" / "v.html"
+    )
+    page.parent.mkdir(parents=True)
+    page.write_text("<html>node_code</html>", encoding="utf-8")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(page.parent.parent))
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{server.server_address[1]}/"
+        served = GreatExpectations(root_dir=str(tmp_path), expectations_dir=str(tmp_path), docs_base_url=base)
+        link = served.served(page.as_uri())
+        assert link == f"{base}validations/v.html"
+        with urllib.request.urlopen(link, timeout=10) as response:
+            assert response.status == 200 and b"node_code" in response.read()
+        server.shutdown()
+    plain = GreatExpectations(root_dir=str(tmp_path), expectations_dir=str(tmp_path))
+    assert plain.served(page.as_uri()) == page.as_uri()

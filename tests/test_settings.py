@@ -97,3 +97,19 @@ def test_pipeline_yaml_is_checked_key_by_key(tmp_path: Path) -> None:
         f"{pipeline}:4: clock_skew: 'soon' is not a duration like 30min, 4h or 3d",
         f"{pipeline}:5: freshness: unknown key 'eror_after': did you mean 'error_after'?",
     ]
+
+
+def test_partitions_start_where_the_data_starts(tmp_path: Path) -> None:
+    """The UI lists partitions from partitions_start (the demo's days, not thousands before them); unset, from
+    history_start (the help-desk history); never before history_start, where no period exists."""
+    from orchestration.periods import Partitions
+
+    base = {"COMMITMENTS_CONFIG_DIR": str(PROJECT_DIR / "config"), "COMMITMENTS_DATA_DIR": str(tmp_path)}
+    recent = Partitions.of(Settings.load(base | {"COMMITMENTS_PARTITIONS_START": "2026-09-01"}))
+    assert recent.daily.get_first_partition_key() == "2026-09-01"
+    assert recent.monthly.get_first_partition_key() == "2026-09-01"
+    assert Partitions.of(Settings.load(base)).daily.get_first_partition_key() == "2010-01-01"
+    for wrong, message in (("2009-12-31", "before history_start"), ("soon", "YYYY-MM-DD")):
+        with pytest.raises(ConfigError, match=message) as caught:
+            Settings.load(base | {"COMMITMENTS_PARTITIONS_START": wrong})
+        assert "COMMITMENTS_PARTITIONS_START" in str(caught.value)

@@ -11,7 +11,9 @@ from typing import Any
 
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec, BackfillPolicy, Failure
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt.asset_utils import default_description_fn
 
+from orchestration.assets.period_metadata import with_period_metadata
 from orchestration.dbt_project import BASE_MODELS, MANIFEST, PERIOD_TAGS, REFERENCE_EXCLUDE, ensure_manifest
 from orchestration.landing.tables import EXTRACTION_LOG, INTERVAL_RUNS, QUARANTINE, STATUS_EVENTS
 from orchestration.periods import Partitions, Window
@@ -35,6 +37,11 @@ class Translator(DagsterDbtTranslator):
             AssetKey(["landing", QUARANTINE.name]): every,
             AssetKey(["landing", EXTRACTION_LOG.name]): every,
         }
+
+    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        # The YAML description only: dagster-dbt appends the raw SQL, which for most models is one macro
+        # call ({{ achievement_rates('day', ...) }}) and tells a reader of the UI nothing.
+        return default_description_fn(dbt_resource_props, display_raw_sql=False)
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
@@ -67,7 +74,8 @@ def _partitioned(
         if len(held):
             what = f"{name} for {window.first_day}..{window.last_day}"
             raise Failure(description=refusal(held, what), allow_retries=False)
-        yield from dbt.cli(["build", "--vars", json.dumps(window.dbt_vars())], context=context).stream()
+        events = dbt.cli(["build", "--vars", json.dumps(window.dbt_vars())], context=context).stream()
+        yield from with_period_metadata(events, warehouse, window, name)
 
     return _models
 

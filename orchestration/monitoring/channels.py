@@ -15,6 +15,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from hashlib import sha256
+from urllib.parse import quote
 
 import requests
 
@@ -44,7 +45,9 @@ def send_webhook(channel: Channel, message: Message, timeout: float) -> None:
         body = {"idempotency_key": message.idempotency_key, "subject": message.subject, "text": message.body,
                 "alerts": message.alerts}  # fmt: skip
     try:
-        response = requests.post(url, json=body, timeout=timeout, headers={"Idempotency-Key": message.idempotency_key})
+        # A header is Latin-1: a key naming a department (a monthly report) travels percent-encoded.
+        key = quote(message.idempotency_key, safe="|:,/-_.")
+        response = requests.post(url, json=body, timeout=timeout, headers={"Idempotency-Key": key})
     except requests.RequestException as exc:
         # The URL holds a token: the message is masked, and the original (with the URL) is not chained.
         raise DeliveryError(f"webhook unreachable ({type(exc).__name__}: {redact(exc)})") from None

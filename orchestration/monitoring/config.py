@@ -34,11 +34,16 @@ class Evaluation(StrictModel):
     initial_lookback: int = 2 * 86400
     file_lookback_days: int = Field(default=2, ge=1)
     dagster_ui_url_env: str = "DAGSTER_UI_URL"
+    # Where <data dir>/reports is served (the dashboard serves it at /reports): the base of a report's link.
+    reports_url_env: str = "REPORTS_URL"
 
     _durations = field_validator("cursor_overlap", "initial_lookback", mode="before")(parse_duration)
 
     def dagster_ui_url(self) -> str:
         return (os.environ.get(self.dagster_ui_url_env) or "http://127.0.0.1:3000").rstrip("/")
+
+    def reports_url(self) -> str:
+        return (os.environ.get(self.reports_url_env) or "http://127.0.0.1:8050/reports").rstrip("/")
 
 
 class Delivery(StrictModel):
@@ -97,10 +102,15 @@ class Channel(StrictModel):
         return self
 
 
+ROUTE_KINDS = ("alerts", "reports")
+
+
 class Route(StrictModel):
     department: str = WILDCARD
     position: str = WILDCARD
     channels: list[str]
+    # What the route carries: the live alerts, the monthly department reports (orchestration/reports), or both.
+    kinds: list[Literal["alerts", "reports"]] = Field(default=list(ROUTE_KINDS), min_length=1)
 
 
 class Templates(StrictModel):
@@ -114,6 +124,9 @@ class Templates(StrictModel):
     digest_subject: str
     digest_body: str
     digest_item: str
+    # The monthly department report (or its link). Fields: {department} {month} {link}.
+    report_subject: str = "【服务承诺月报】{department} {month}"
+    report_body: str = "{department}：{month} 的服务承诺月报已生成。\n查看：{link}"
 
     @model_validator(mode="after")
     def _check(self) -> Templates:

@@ -27,6 +27,7 @@ from dagster import (
 from orchestration.monitoring import outbox
 from orchestration.monitoring.config import load_alert_config
 from orchestration.monitoring.evaluate import build_current_state, land_increments, utc_text
+from orchestration.reporting.snapshot import publish_snapshot
 from orchestration.settings import Settings
 from orchestration.warehouse import Warehouse
 
@@ -59,9 +60,14 @@ def build_monitoring_job(settings: Settings) -> JobDefinition:
             context.log.info(f"{inc.source_system}: {inc.received} rows ({inc.quarantined} quarantined), {what}")
         return {"as_of": utc_text(as_of), "changed_since": utc_text(changed_since)}
 
-    @op(pool="warehouse", description="dbt: rebuild the changed work orders, judge the open runs (open_run_states).")
+    @op(
+        pool="warehouse",
+        description="dbt: rebuild the changed work orders, judge the open runs (open_run_states, "
+        "rpt_open_runs); publish the read-only DuckDB snapshot.",
+    )
     def judge_open_runs(window: dict[str, str], warehouse: Warehouse) -> dict[str, str]:
         build_current_state(warehouse, _instant(window["changed_since"]), _instant(window["as_of"]))
+        publish_snapshot(warehouse)  # the live view (rpt_open_runs) reaches the snapshot's readers too
         return window
 
     @op(pool="warehouse", description="Record the alerts the open runs raise in the outbox (each once).")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ from orchestration.landing.batch import ensure_landing
 from orchestration.landing.tables import ALERT_OUTBOX
 from orchestration.monitoring.channels import DeliveryError, send
 from orchestration.monitoring.config import AlertConfig
-from orchestration.monitoring.templates import Message, digest, message
+from orchestration.monitoring.templates import Message, digest, message, report_file_name, report_link, report_message
 from orchestration.reference.catalogue import WILDCARD
 from orchestration.warehouse import Warehouse
 
@@ -76,10 +76,13 @@ def alerts_due(runs: pd.DataFrame, config: AlertConfig) -> pd.DataFrame:
     return runs.assign(limit_seconds=limit.astype("int64"), alert_key=runs.node_run_id + "|" + runs.level)
 
 
-def _route(recipients: pd.DataFrame, config: AlertConfig) -> pd.DataFrame:
-    """Recipients x channels: every matching route, else the default channels."""
+REPORT_LEVEL = "report"  # an outbox row of a monthly department report, not of a node run
+
+
+def _route(recipients: pd.DataFrame, config: AlertConfig, kind: str = "alerts") -> pd.DataFrame:
+    """Recipients x channels: every matching route that carries this kind, else the default channels."""
     pieces = []
-    for route in config.routes:
+    for route in (r for r in config.routes if kind in r.kinds):
         match = np.ones(len(recipients), dtype=bool)
         if route.department != WILDCARD:
             match &= (recipients.recipient_department == route.department).to_numpy()
@@ -127,6 +130,33 @@ def record(warehouse: Warehouse, config: AlertConfig, now: datetime, dagster_run
         dagster_run_id=dagster_run_id, created_at=naive_now, status="pending", attempts=0, next_attempt_at=naive_now
     )
     rows = rows[ALERT_COLUMNS].astype({"visit": "int64", "attempts": "int64"})
+    return warehouse.append(TABLE, rows.reset_index(drop=True), skip_existing=True)
+
+
+def record_reports(
+    warehouse: Warehouse, config: AlertConfig, month: date, departments: list[str], now: datetime,
+    dagster_run_id: str | None = None,
+) -> int:  # fmt: skip
+    """Record one delivery per department's monthly report and channel its routes name (kind `reports`);
+    returns how many are new. The key is the department and month, so a rerun of the month sends nothing
+    again: each department gets each month's report exactly once per channel."""
+    ensure_outbox(warehouse)
+    if not departments:
+        return 0
+    label = month.strftime("%Y-%m")
+    keys = [f"{REPORT_LEVEL}|{label}|{d}" for d in departments]
+    recipients = pd.DataFrame(
+        {"alert_key": keys, "recipient_kind": "department", "recipient_department": departments,
+         "recipient_position": WILDCARD, "department": departments, "node_run_id": keys}
+    )  # fmt: skip
+    rows = _route(recipients, config, kind="reports").drop_duplicates(["alert_key", "channel"])
+    naive_now = pd.Timestamp(_naive(now))
+    rows = rows.assign(
+        delivery_key=rows.alert_key + "|" + rows.channel, level=REPORT_LEVEL,
+        start_at=pd.Timestamp(month.replace(day=1)), as_of=naive_now, dagster_run_id=dagster_run_id,
+        created_at=naive_now, status="pending", attempts=0, next_attempt_at=naive_now,
+    )  # fmt: skip
+    rows = rows.reindex(columns=ALERT_COLUMNS).astype({"visit": "Int64", "attempts": "int64"})
     return warehouse.append(TABLE, rows.reset_index(drop=True), skip_existing=True)
 
 
@@ -194,7 +224,14 @@ def _messages(claimed: pd.DataFrame, config: AlertConfig) -> list[tuple[str, Mes
     Deliveries to a channel no longer configured are left out (deliver() fails them)."""
     ui = config.evaluation.dagster_ui_url()
     out: list[tuple[str, Message]] = []
-    records = claimed.sort_values(["channel", "recipient_department", "created_at", "delivery_key"])
+    reports = claimed.level == REPORT_LEVEL
+    for row in claimed[reports].sort_values("delivery_key").to_dict("records"):
+        channel = config.channels.get(row["channel"])
+        if channel is not None:
+            month = pd.Timestamp(row["start_at"]).strftime("%Y-%m")
+            link = report_link(config.evaluation.reports_url(), month, report_file_name(row["recipient_department"]))
+            out.append((row["channel"], report_message(row, config.templates[channel.language], link)))
+    records = claimed[~reports].sort_values(["channel", "recipient_department", "created_at", "delivery_key"])
     for (name, _), group in records.groupby(["channel", "recipient_department"], sort=False, dropna=False):
         channel = config.channels.get(name)
         if channel is None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -92,4 +94,26 @@ def digest(rows: list[dict[str, Any]], templates: Templates, language: str, ui_u
         templates.digest_subject.format(**summary),
         templates.digest_body.format(**summary, items=lines),
         [{**_alert_record(r), "link": v["link"]} for r, v in zip(rows, items, strict=True)],
+    )
+
+
+def report_file_name(department: str) -> str:
+    """A department's monthly report file: its name with path separators and control characters replaced."""
+    return re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", department).strip(". ") + ".html"
+
+
+def report_link(reports_url: str, month: str, file_name: str) -> str:
+    return f"{reports_url}/{month}/{quote(file_name)}"
+
+
+def report_message(row: dict[str, Any], templates: Templates, link: str) -> Message:
+    """The monthly report of one department (outbox level `report`): its link, one message per delivery."""
+    month = pd.Timestamp(row["start_at"]).strftime("%Y-%m")
+    values = {"department": row["recipient_department"], "month": month, "link": link}
+    record = {"delivery_key": row["delivery_key"], "report": month, "department": values["department"], "link": link}
+    return Message(
+        (row["delivery_key"],),
+        templates.report_subject.format(**values),
+        templates.report_body.format(**values),
+        [record],
     )

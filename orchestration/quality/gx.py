@@ -63,10 +63,25 @@ class GreatExpectations(ConfigurableResource):
 
     root_dir: str
     expectations_dir: str
+    # Where the Data Docs site is served over HTTP (`make dev` serves it): the UI's links then open, where a
+    # browser refuses the file:// ones from an http page. Empty: file:// links.
+    docs_base_url: str = ""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GreatExpectations:
-        return cls(root_dir=str(settings.data_dir / "gx"), expectations_dir=str(settings.expectations_dir))
+        return cls(root_dir=str(settings.data_dir / "gx"), expectations_dir=str(settings.expectations_dir),
+                   docs_base_url=settings.gx_docs_url)  # fmt: skip
+
+    def docs_site(self) -> Path:
+        """The directory of the HTML Data Docs site, to be served at docs_base_url."""
+        return Path(self.root_dir) / "gx" / "uncommitted" / "data_docs" / "local_site"
+
+    def served(self, site_url: str) -> str:
+        """A page of the site (GX gives file://…/data_docs/local_site/<page>) at docs_base_url, when set."""
+        marker = "/data_docs/local_site/"
+        if not self.docs_base_url or marker not in site_url:
+            return site_url
+        return f"{self.docs_base_url.rstrip('/')}/{site_url.split(marker, 1)[1]}"
 
     def suite_for_source(self, source: str, shape: str) -> str:
         """The source's own suite when it has one, else the default of its shape."""
@@ -156,7 +171,7 @@ class GreatExpectations(ConfigurableResource):
             success=bool(result.success),
             evaluated=int(result.statistics["evaluated_expectations"]),
             failed=failed,
-            docs_url=urls[0]["site_url"] if urls else None,
+            docs_url=self.served(urls[0]["site_url"]) if urls else None,
         )
 
 

@@ -22,6 +22,8 @@ class CatalogueError(ConfigError):
 class NodeEntry(StrictModel):
     code: str = Field(min_length=1)
     name: str
+    # The English name the reports and the dashboard show beside `name`; `name` when not given.
+    name_en: str | None = None
     department: str
     position: str
 
@@ -42,6 +44,7 @@ DEFAULT_CALIBRATION = CalibrationEntry(normal_target=0.80, tolerance_target=0.95
 class ProcessEntry(StrictModel):
     code: str = Field(min_length=1)
     name: str
+    name_en: str | None = None
     owner_department: str
     nodes: list[NodeEntry] = Field(min_length=1)
     calibration: CalibrationEntry = CalibrationEntry()
@@ -57,10 +60,11 @@ class CatalogueFile(StrictModel):
 
 @dataclass(frozen=True)
 class Catalogue:
-    # process_code, process_name, owner_department, calibration_normal_target, calibration_tolerance_target,
-    # calibration_min_runs (the process's own value, else the file's, else DEFAULT_CALIBRATION)
+    # process_code, process_name, owner_department, process_name_en, calibration_normal_target,
+    # calibration_tolerance_target, calibration_min_runs (the process's own value, else the file's, else
+    # DEFAULT_CALIBRATION)
     processes: pd.DataFrame
-    nodes: pd.DataFrame  # process_code, node_code, node_name, node_order, department, position
+    nodes: pd.DataFrame  # process_code, node_code, node_name, node_order, department, position, node_name_en
     segments: tuple[str, ...] = ()
 
     def node_keys(self) -> set[tuple[str, str]]:
@@ -80,6 +84,7 @@ def load_catalogue(path: Path) -> Catalogue:
             "process_code": p.code,
             "process_name": p.name,
             "owner_department": p.owner_department,
+            "process_name_en": p.name_en or p.name,
             **{f"calibration_{key}": _calibration(p.calibration, raw.calibration, key) for key in CALIBRATION_KEYS},
         }
         for p in raw.processes
@@ -92,6 +97,7 @@ def load_catalogue(path: Path) -> Catalogue:
             "node_order": order,
             "department": n.department,
             "position": n.position,
+            "node_name_en": n.name_en or n.name,
         }  # fmt: skip
         for p in raw.processes
         for order, n in enumerate(p.nodes, start=1)

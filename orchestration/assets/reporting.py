@@ -1,0 +1,53 @@
+"""The reporting layer as Dagster assets: the dbt views of dbt_project/models/reporting (tag reporting),
+rebuilt as the last step of every job, then the read-only DuckDB snapshot published from them.
+
+Rebuilt every time, not once: on PostgreSQL, dbt replaces a table (a dimension in the reference job,
+open_run_states) by renaming it away and dropping it with `cascade`, which drops the views on it; and a
+view on DuckDB binds the marts that existed when it was created (macros/reporting/period_marts.sql), so a
+grain built for the first time joins at the next rebuild. Creating four views takes milliseconds.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetsDefinition, AssetSpec, MaterializeResult
+from dagster_dbt import dbt_assets
+
+from orchestration.assets.dbt import Translator
+from orchestration.dbt_project import MANIFEST, REPORTING_TAG
+from orchestration.monitoring.dbt_runner import dbt_in_process
+from orchestration.reporting.snapshot import publish_snapshot, snapshot_path
+from orchestration.warehouse import Warehouse
+
+
+class _ReportingTranslator(Translator):
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> AssetSpec:
+        return super().get_asset_spec(manifest, unique_id, project).replace_attributes(group_name="reporting")
+
+
+def reporting_models(extraction: list[AssetsDefinition]) -> AssetsDefinition:
+    """Unpartitioned, in every job after its other assets (the views depend on what each job builds)."""
+
+    @dbt_assets(
+        manifest=MANIFEST,
+        select=REPORTING_TAG,
+        dagster_dbt_translator=_ReportingTranslator(extraction),
+        name="dbt_reporting_models",
+        pool="warehouse",
+    )
+    def dbt_reporting_models(context: AssetExecutionContext, warehouse: Warehouse):
+        # In this process, over the manifest parsed once (as the live evaluation does): creating the views
+        # takes a second, where starting and parsing a dbt process would take far longer, in every job.
+        # `run`, not `build`: the views' tests read every period of every grain, a cost that would grow
+        # with history in each daily run; they run in CI and on demand (`dbt test --select tag:reporting`).
+        dbt_in_process("run", "--select", REPORTING_TAG)
+        copied = publish_snapshot(warehouse)
+        if copied is not None:
+            context.log.info(f"read-only snapshot {snapshot_path(warehouse)}: {sum(copied.values())} rows in "
+                             f"{len(copied)} tables")  # fmt: skip
+        for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
+            copy = f"{warehouse.reporting_schema}.{key.path[-1]}"
+            rows = {"snapshot_rows": copied[copy]} if copied and copy in copied else {}
+            yield MaterializeResult(asset_key=key, metadata=rows)
+
+    return dbt_reporting_models

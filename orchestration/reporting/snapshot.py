@@ -1,0 +1,71 @@
+"""The read-only DuckDB snapshot that BI tools and the dashboard open instead of the warehouse.
+
+DuckDB lets one process write a file, and a reader holding it (even read-only) makes the pipeline's next
+write fail to lock it. So after every job the marts (`<schema>`) and the reporting views
+(`<schema>_reporting`, copied as tables, with their descriptions) are copied into a new file beside the
+warehouse, `<warehouse>_readonly.duckdb`, which then replaces the previous snapshot by a rename. A reader
+with the old snapshot open keeps reading it undisturbed; the next connection opens the new one. Landing,
+staging and the quarantine (raw source rows) are not copied.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from orchestration.warehouse import Warehouse
+
+SNAPSHOT_SUFFIX = "_readonly"
+
+
+def snapshot_path(warehouse: Warehouse) -> Path:
+    """`<dir>/<name>_readonly.duckdb` beside the warehouse file (data/warehouse_readonly.duckdb by default)."""
+    path = Path(warehouse.duckdb_path)
+    return path.with_name(f"{path.stem}{SNAPSHOT_SUFFIX}{path.suffix or '.duckdb'}")
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def publish_snapshot(warehouse: Warehouse) -> dict[str, int] | None:
+    """Copy the marts and the reporting views into a new snapshot and swap it in atomically; returns the
+    rows copied per relation (`schema.name`). None on PostgreSQL, whose readers use the BI role instead."""
+    if warehouse.target != "duckdb":
+        return None
+    final = snapshot_path(warehouse)
+    partial = final.with_name(f".{final.name}.{os.getpid()}.partial")
+    for leftover in (partial, partial.with_name(partial.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    schemas = ", ".join(_quoted(s) for s in (warehouse.schema_name, warehouse.reporting_schema))
+    copied: dict[str, int] = {}
+    try:
+        with warehouse.connect() as conn:
+            relations = conn.execute(
+                "select schema_name, table_name, comment from duckdb_tables() "
+                f"where database_name = current_database() and schema_name in ({schemas}) "
+                "union all select schema_name, view_name, comment from duckdb_views() "
+                f"where database_name = current_database() and schema_name in ({schemas}) and not internal "
+                "order by 1, 2"
+            ).fetchall()
+            columns = conn.execute(
+                "select schema_name, table_name, column_name, comment from duckdb_columns() "
+                f"where database_name = current_database() and schema_name in ({schemas}) and comment is not null"
+            ).fetchall()
+            conn.execute(f"attach {_quoted(str(partial))} as snapshot")
+            for schema in {schema for schema, _, _ in relations}:
+                conn.execute(f"create schema snapshot.{schema}")
+            for schema, name, comment in relations:
+                # A view becomes a table: the snapshot stands alone, and readers get the rows without the joins.
+                conn.execute(f"create table snapshot.{schema}.{name} as select * from {schema}.{name}")
+                copied[f"{schema}.{name}"] = conn.execute(f"select count(*) from snapshot.{schema}.{name}").fetchone()[
+                    0
+                ]
+                if comment:
+                    conn.execute(f"comment on table snapshot.{schema}.{name} is {_quoted(comment)}")
+            for schema, name, column, comment in columns:
+                conn.execute(f'comment on column snapshot.{schema}.{name}."{column}" is {_quoted(comment)}')
+        os.replace(partial, final)
+    finally:
+        partial.unlink(missing_ok=True)
+    return copied

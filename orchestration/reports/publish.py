@@ -1,0 +1,36 @@
+"""Render a month's department reports and hand each department's link to the outbox (once per channel)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from orchestration.monitoring.config import load_alert_config
+from orchestration.monitoring.outbox import DeliveryReport, deliver, record_reports
+from orchestration.reports.queries import Reporting
+from orchestration.reports.render import render_month
+from orchestration.settings import Settings
+from orchestration.warehouse import Warehouse
+
+
+@dataclass
+class Published:
+    reports: dict[str, str] = field(default_factory=dict)  # "<YYYY-MM> <department>" -> file
+    recorded: int = 0  # deliveries new to the outbox (0 on a rerun of the same months)
+    delivery: DeliveryReport = field(default_factory=DeliveryReport)
+
+
+def publish_reports(
+    warehouse: Warehouse, settings: Settings, months: list[date], now: datetime, dagster_run_id: str | None = None
+) -> Published:
+    """Every department's report of each month under `<data dir>/reports/<YYYY-MM>/`, recorded in the outbox
+    for the routes that carry reports, then whatever the outbox has due is delivered."""
+    config = load_alert_config(settings)
+    reporting = Reporting(warehouse.query, warehouse.schema_name)
+    out = Published()
+    for month in months:
+        written = render_month(reporting, month, settings.data_dir / "reports", now)
+        out.reports |= {f"{month:%Y-%m} {d}": str(path) for d, path in written.items()}
+        out.recorded += record_reports(warehouse, config, month, list(written), now, dagster_run_id)
+    out.delivery = deliver(warehouse, config, now)
+    return out

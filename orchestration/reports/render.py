@@ -1,0 +1,216 @@
+"""Monthly department reports: one self-contained HTML file per department (plotly.js inline, no network
+needed to open it), in Chinese, from the reporting layer. A month's data is read in four queries for all
+departments at once and split here, so rendering every department costs about as much as one."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+from plotly.offline import get_plotlyjs
+
+from orchestration.monitoring.templates import report_file_name
+from orchestration.reports.charts import entity_names, rate_trend, states_bar
+from orchestration.reports.labels import fmt_count, fmt_duration, fmt_rate, fmt_time, label, run_node_name
+from orchestration.reports.queries import LATE_STATES, Reporting, _in, literal
+
+TREND_MONTHS = 6
+LATE_LIMIT = 20
+
+
+def month_start(month: date) -> date:
+    return month.replace(day=1)
+
+
+def _months_back(month: date, n: int) -> date:
+    index = month.year * 12 + month.month - 1 - n
+    return date(index // 12, index % 12 + 1, 1)
+
+
+@dataclass(frozen=True)
+class MonthData:
+    """Everything the month's reports show, for every department."""
+
+    month: date
+    rates: pd.DataFrame  # grouping levels department and process_node, the trend months
+    node_departments: pd.DataFrame  # department, process_code, node_code of the month's runs
+    late: pd.DataFrame  # each department's longest late runs
+    late_counts: pd.Series  # department -> late runs of the month
+
+    @classmethod
+    def read(cls, reporting: Reporting, month: date) -> MonthData:
+        month = month_start(month)
+        first = _months_back(month, TREND_MONTHS - 1)
+        rates = reporting.query(
+            f"select * from {reporting.rel('rpt_achievement_rates')} where period_grain = 'month' "
+            f"and period_start_date >= {literal(first)} and period_start_date <= {literal(month)} "
+            "and grouping_level in ('department', 'process_node') order by period_start_date, process_code, node_code"
+        )
+        runs = reporting.rel("rpt_node_run_states")
+        this_month = f"period_grain = 'month' and period_start_date = {literal(month)}"
+        nodes = reporting.query(
+            f"select distinct department, process_code, node_code from {runs} where {this_month} "
+            "and department is not null"
+        )
+        late = reporting.query(
+            "select * from (select s.*, row_number() over (partition by department "
+            "order by run_seconds desc, node_run_id) as place "
+            f"from {runs} s where {this_month} and state in {_in(LATE_STATES)}) as t "
+            f"where place <= {LATE_LIMIT} order by department, place"
+        )
+        counts = reporting.query(
+            f"select department, count(*) as n from {runs} where {this_month} and state in {_in(LATE_STATES)} "
+            "group by department"
+        )
+        for frame in (rates,):
+            frame["period_start_date"] = pd.to_datetime(frame.period_start_date).dt.date
+        return cls(month, rates, nodes, late, counts.set_index("department").n)
+
+    def departments(self) -> list[str]:
+        level = self.rates[(self.rates.grouping_level == "department") & (self.rates.period_start_date == self.month)]
+        return sorted(d for d in level.department if d not in ("(none)", "*"))
+
+    def department(self, department: str) -> dict[str, pd.DataFrame]:
+        rates = self.rates
+        own = rates[(rates.grouping_level == "department") & (rates.department == department)]
+        keys = self.node_departments[self.node_departments.department == department][["process_code", "node_code"]]
+        nodes = rates[rates.grouping_level == "process_node"].merge(keys, on=["process_code", "node_code"])
+        return {
+            "own": own,
+            "nodes_trend": nodes,
+            "nodes": nodes[nodes.period_start_date == self.month],
+            "late": self.late[self.late.department == department],
+        }
+
+
+def _table(table_id: str, columns: list[tuple[str, str]], rows: list[dict[str, str]]) -> str:
+    head = "".join(f"<th>{html.escape(title)}</th>" for _, title in columns)
+    body = "".join(
+        "<tr>" + "".join(f'<td data-col="{key}">{html.escape(row[key])}</td>' for key, _ in columns) + "</tr>"
+        for row in rows
+    )
+    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _flags(row: pd.Series, language: str) -> str:
+    return "、".join(label(f, language) for f in ("raise_commitment", "improve_process") if bool(row[f]))
+
+
+def node_rows(nodes: pd.DataFrame, language: str) -> list[dict[str, str]]:
+    names = entity_names(nodes, "node", language) if not nodes.empty else []
+    return [
+        {
+            "node": name,
+            "commitment": fmt_duration(r.commitment_seconds, language),
+            "tolerance": fmt_duration(r.tolerance_seconds, language),
+            "total_runs": fmt_count(r.total_runs),
+            "evaluated_runs": fmt_count(r.evaluated_runs),
+            "achievement_rate": fmt_rate(r.achievement_rate),
+            "completed_achievement_rate": fmt_rate(r.completed_achievement_rate),
+            "flags": _flags(r, language),
+        }
+        for name, (_, r) in zip(names, nodes.iterrows(), strict=True)
+    ]
+
+
+def late_rows(late: pd.DataFrame, language: str) -> list[dict[str, str]]:
+    return [
+        {
+            "work_order_id": str(r.work_order_id),
+            "node": run_node_name(r, language),
+            "start": fmt_time(r.start_at_local),
+            "run_time": fmt_duration(r.run_seconds, language),
+            "commitment": fmt_duration(r.commitment_seconds, language),
+            "state": label(r.state, language),
+            "clock": label(str(r.clock), language),
+            "commitment_version": str(r.commitment_version_id),
+        }
+        for r in late.itertuples()
+    ]
+
+
+NODE_COLUMNS = ["node", "commitment", "tolerance", "total_runs", "evaluated_runs", "achievement_rate",
+                "completed_achievement_rate", "flags"]  # fmt: skip
+LATE_COLUMNS = ["work_order_id", "node", "start", "run_time", "commitment", "state", "clock", "commitment_version"]
+
+_STYLE = """
+body { font-family: "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif; margin: 2em auto;
+       max-width: 1100px; color: #222; }
+table { border-collapse: collapse; width: 100%; margin: 1em 0; font-size: 14px; }
+th, td { border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: left; }
+th { background: #f5f5f5; }
+.summary { font-size: 18px; }
+"""
+
+
+@cache
+def _plotly_js() -> str:
+    return get_plotlyjs()
+
+
+def department_report(data: MonthData, department: str, generated: datetime, language: str = "zh") -> str:
+    """One department's report for the month, a complete HTML document."""
+    parts = data.department(department)
+    month = data.month.strftime("%Y-%m")
+    own = parts["own"]
+    this = own[own.period_start_date == data.month]
+    total = this.total_runs.sum() if len(this) else 0
+    evaluated = this.evaluated_runs.sum() if len(this) else 0
+    rate = this.achievement_rate.iloc[0] if len(this) else None
+    title = label("report_title", language).format(department=department, month=month)
+    col = {k: label(k, language) for k in set(NODE_COLUMNS + LATE_COLUMNS)}
+    col["work_order_id"] = label("work_order", language)
+    col["start"] = label("start", language)
+    charts = [
+        rate_trend(own, "department", language, label("department_trend", language)),
+        states_bar(parts["nodes"], "node", language),
+        rate_trend(parts["nodes_trend"], "node", language),
+    ]
+    figures = "".join(
+        f'<div class="chart">{fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"chart-{i}")}</div>'
+        for i, fig in enumerate(charts)
+    )
+    count = int(data.late_counts.get(department, 0))
+    body = [
+        f"<h1>{html.escape(title)}</h1>",
+        f'<p class="generated">{html.escape(generated.strftime("%Y-%m-%d %H:%M"))}</p>',
+        '<p class="summary" id="summary">'
+        + html.escape(
+            label("report_summary", language).format(
+                total=fmt_count(total), evaluated=fmt_count(evaluated), rate=fmt_rate(rate)
+            )  # fmt: skip
+        )
+        + "</p>",
+        f"<h2>{html.escape(label('node_rates', language))}</h2>",
+        _table("node-rates", [(k, col[k]) for k in NODE_COLUMNS], node_rows(parts["nodes"], language)),
+        figures,
+        f"<h2>{html.escape(label('late_runs', language))}: "
+        f'<span id="late-count">{fmt_count(count)}</span> {html.escape(label("late_runs_count", language))}</h2>',
+        f"<p>{html.escape(label('report_late', language))}</p>",
+        _table("late-runs", [(k, col[k]) for k in LATE_COLUMNS], late_rows(parts["late"], language)),
+    ]
+    return (
+        f'<!DOCTYPE html><html lang="{"zh-CN" if language == "zh" else "en"}"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style>"
+        f'<script type="text/javascript">{_plotly_js()}</script></head><body>{"".join(body)}</body></html>'
+    )
+
+
+def render_month(reporting: Reporting, month: date, reports_dir: Path, generated: datetime) -> dict[str, Path]:
+    """Every department's report of the month under `<reports_dir>/<YYYY-MM>/`; returns department -> file.
+    A report is written whole to a temporary name, then renamed: a reader never sees half a file."""
+    data = MonthData.read(reporting, month)
+    out = reports_dir / data.month.strftime("%Y-%m")
+    out.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for department in data.departments():
+        path = out / report_file_name(department)
+        partial = path.with_suffix(".html.partial")
+        partial.write_text(department_report(data, department, generated), encoding="utf-8")
+        partial.replace(path)
+        written[department] = path
+    return written

@@ -1,0 +1,339 @@
+"""The BI-safe reporting layer (dbt_project/models/reporting) on DuckDB and PostgreSQL, end to end through a
+file source and the Dagster jobs: the views hold exactly the marts' numbers with names, labels and local
+time joined; the counts documented as additive add up; the live view's SLA columns; data quality per
+source and day; descriptions in the database; the read-only DuckDB snapshot a reader holds while a run
+writes; the read-only PostgreSQL role for BI tools.
+
+Business zone Asia/Shanghai (UTC+8). Commitments (tests/fixtures/commitments_cases.yaml): BROADBAND ACCEPT
+* 1h/2h, ACCEPT VIP 30min/1h, DISPATCH 2h/4h (the version in force from 2026-03-10 12:00), INSTALL none.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import PG_ENV, query, warehouse_of_env
+
+pytestmark = pytest.mark.heavy  # a whole pipeline per warehouse: scheduled first (conftest.py)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+# wo, node, segment, start, end, cancelled (UTC); local = UTC+8
+CASES = """\
+wo,process,node,segment,dept,start,end,cancelled
+NORMAL,KDZJ,ACCEPT,公众,营业厅,2026-03-30T01:00:00,2026-03-30T02:00:00,
+WARNING,KDZJ,ACCEPT,公众,营业厅,2026-03-30T01:00:00,2026-03-30T04:00:00,
+ACROSS_MONTHS,KDZJ,ACCEPT,公众,营业厅,2026-03-30T10:00:00,2026-04-01T02:00:00,
+VIP,KDZJ,ACCEPT,VIP,营业厅,2026-03-31T01:00:00,2026-03-31T01:20:00,
+DISPATCHED,KDZJ,DISPATCH,公众,调度中心,2026-03-31T01:00:00,2026-03-31T02:30:00,
+UNCOMMITTED,KDZJ,INSTALL,公众,装维中心,2026-03-31T01:00:00,2026-03-31T02:00:00,
+CANCELLED,KDZJ,ACCEPT,公众,营业厅,2026-03-31T03:00:00,,2026-03-31T04:00:00
+OPEN_OVERDUE,KDZJ,ACCEPT,公众,营业厅,2026-04-01T01:00:00,,
+OPEN_IN_TIME,KDZJ,DISPATCH,公众,调度中心,2026-04-01T02:00:00,,
+BROKEN,KDZJ,ACCEPT,公众,营业厅,not-a-time,,
+"""
+SOURCE = """\
+name: cases
+kind: file
+path: "{data_dir}/cases.csv"
+time_zone: UTC
+shape: intervals
+quarantine_limit: 0.5
+columns:
+  work_order_id: wo
+  process: process
+  node: node
+  segment: segment
+  department: dept
+  start_at: start
+  end_at: end
+  cancelled_at: cancelled
+processes: {KDZJ: BROADBAND}
+nodes:
+  BROADBAND: {ACCEPT: ACCEPT, DISPATCH: DISPATCH, INSTALL: INSTALL}
+"""
+AS_OF = datetime(2026, 4, 1, 2, 30, tzinfo=UTC)  # the live evaluation's instant
+GRAINS = {"day": "daily", "month": "monthly"}  # built here; the weekly marts are not
+BI_ROLE, BI_PASSWORD_VARIABLE = "t_bi_reader", "T_BI_READER_PASSWORD"
+READABLE = ["{s}_reporting.rpt_achievement_rates", "{s}_reporting.rpt_open_runs", "{s}_reporting.rpt_data_quality",
+            "{s}.achievement_rates_monthly", "{s}.dim_processes"]  # fmt: skip
+# Raw source rows, the quarantine, the alert outbox, and the staging views over them.
+REFUSED = ["{s}_landing.interval_runs", "{s}_landing.quarantine", "{s}_landing.alert_outbox",
+           "{s}_staging.stg_landing__interval_runs"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def reported(module_pipeline_env: Path) -> Iterator[dict]:
+    """Reference, daily (2026-03-30..04-01) and monthly runs, then one live evaluation. On DuckDB a reader
+    holds the snapshot published by the reference run open through all of them. No weekly run: the views
+    must serve the grains that exist (macros/reporting/period_marts.sql)."""
+    from dagster import AssetKey, DagsterInstance
+
+    from orchestration.definitions import build_defs
+    from orchestration.monitoring.evaluate import build_current_state
+    from orchestration.reporting.snapshot import publish_snapshot, snapshot_path
+    from orchestration.runner import run_job
+
+    (module_pipeline_env / "cases.csv").write_text(CASES, encoding="utf-8")
+    (module_pipeline_env / "sources_config" / "cases.yaml").write_text(textwrap.dedent(SOURCE), encoding="utf-8")
+    out: dict = {}
+    with pytest.MonkeyPatch.context() as mp, DagsterInstance.ephemeral() as instance:
+        mp.setenv("COMMITMENTS_FILE", str(FIXTURES / "commitments_cases.yaml"))
+        defs = build_defs()
+        warehouse = warehouse_of_env()
+        run_job(defs, "reference_job", instance)
+        reader = None
+        if warehouse.target == "duckdb":
+            import duckdb
+
+            reader = duckdb.connect(str(snapshot_path(warehouse)), read_only=True)
+            out["before"] = reader.execute(f"select count(*) from {warehouse.reporting_schema}.rpt_node_run_states")
+            out["before"] = out["before"].fetchone()[0]
+        try:
+            run_job(defs, "daily_job", instance, "2026-03-30", "2026-04-01")
+            run_job(defs, "monthly_job", instance, "2026-03-01", "2026-04-01")
+            for mart in ("achievement_rates_monthly", "node_run_states_daily"):
+                event = instance.get_latest_materialization_event(AssetKey(mart))
+                out[mart] = {k: v.value for k, v in event.asset_materialization.metadata.items()}
+            if reader is not None:
+                # The reader kept the snapshot it opened: the runs replaced the file, never waited for it.
+                out["held"] = reader.execute(f"select count(*) from {warehouse.reporting_schema}.rpt_node_run_states")
+                out["held"] = out["held"].fetchone()[0]
+        finally:
+            if reader is not None:
+                reader.close()
+        build_current_state(warehouse, AS_OF, AS_OF)
+        out["copied"] = publish_snapshot(warehouse)
+        yield out
+
+
+def rpt(view: str, where: str = "true") -> pd.DataFrame:
+    return query(f"select * from {{s}}_reporting.{view} where {where}")
+
+
+# --- the views hold the marts' numbers --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("grain", GRAINS)
+def test_rates_equal_the_marts(reported: dict, grain: str) -> None:
+    mart = query(f"select * from {{s}}.achievement_rates_{GRAINS[grain]}").set_index("achievement_rate_id")
+    view = rpt("rpt_achievement_rates", f"period_grain = '{grain}'").set_index("achievement_rate_id")
+    assert len(mart) and sorted(view.index) == sorted(mart.index)
+    view = view.loc[mart.index]
+    for column in ["grouping_level", "process_code", "node_code", "department", "position", "segment", "total_runs",
+                   "evaluated_runs", "completed_normal", "completed_acceptable", "completed_warning",
+                   "in_progress_normal", "in_progress_acceptable", "in_progress_warning", "cancelled",
+                   "no_commitment", "achievement_rate", "completed_achievement_rate", "normal_share",
+                   "acceptable_share", "warning_share", "raise_commitment", "improve_process"]:  # fmt: skip
+        pd.testing.assert_series_equal(view[column], mart[column], check_dtype=False, check_names=False)
+    assert (pd.to_datetime(view.period_start_utc) == pd.to_datetime(mart.period_start)).all()
+
+
+@pytest.mark.parametrize("grain", GRAINS)
+def test_node_run_states_equal_the_marts(reported: dict, grain: str) -> None:
+    mart = query(f"select * from {{s}}.node_run_states_{GRAINS[grain]}").set_index("period_node_run_id")
+    view = rpt("rpt_node_run_states", f"period_grain = '{grain}'").set_index("period_node_run_id")
+    assert len(mart) and sorted(view.index) == sorted(mart.index)
+    view = view.loc[mart.index]
+    for column in ["node_run_id", "work_order_id", "state", "band", "run_seconds", "commitment_seconds",
+                   "commitment_version_id", "clock", "department"]:  # fmt: skip
+        pd.testing.assert_series_equal(view[column], mart[column], check_dtype=False, check_names=False)
+
+
+def test_names_labels_and_local_time(reported: dict) -> None:
+    runs = rpt("rpt_node_run_states", "work_order_id = 'ACROSS_MONTHS'").sort_values("period_id")
+    assert list(runs.period_label) == ["2026-03-30", "2026-03-31", "2026-04-01", "2026-03", "2026-04"]
+    first, april = runs.iloc[0], runs.iloc[-1]
+    assert (first.process_name_zh, first.process_name_en) == ("宽带装机", "Broadband installation")
+    assert (first.node_name_zh, first.node_name_en) == ("受理", "Acceptance")
+    assert pd.Timestamp(first.start_at_utc) == pd.Timestamp("2026-03-30 10:00")
+    assert pd.Timestamp(first.start_at_local) == pd.Timestamp("2026-03-30 18:00")  # Asia/Shanghai
+    assert pd.isna(first.end_at_local) and pd.Timestamp(april.end_at_local) == pd.Timestamp("2026-04-01 10:00")
+    # March judges it in progress at the month's end, April completed: the drill-down shows both.
+    by_period = runs.set_index("period_id").state
+    assert (by_period["month:2026-03-01"], by_period["month:2026-04-01"]) == (
+        "in_progress_warning",
+        "completed_warning",
+    )
+
+
+def test_the_ui_shows_each_runs_rows_and_rate(reported: dict) -> None:
+    """Each period mart's materialisation carries the rows of its periods; the rate marts the rate of them."""
+    monthly = reported["achievement_rates_monthly"]
+    mart = query("select * from {s}.achievement_rates_monthly where grouping_level = 'all'")
+    normal = (mart.completed_normal + mart.in_progress_normal).sum()
+    assert monthly["achievement_rate"] == pytest.approx(normal / mart.evaluated_runs.sum())
+    assert monthly["evaluated_runs"] == mart.evaluated_runs.sum()
+    assert (
+        "month:2026-03-01" in monthly["achievement_rate_by_period"]
+        and "month:2026-04-01" in monthly["achievement_rate_by_period"]
+    )
+    assert monthly["rows_in_periods"] == len(query("select * from {s}.achievement_rates_monthly"))
+    assert reported["node_run_states_daily"]["rows_in_periods"] == len(query("select * from {s}.node_run_states_daily"))
+
+
+# --- counts safe to add -----------------------------------------------------------------------------------
+
+
+def test_started_and_completed_add_across_periods_where_states_do_not(reported: dict) -> None:
+    rates = rpt("rpt_achievement_rates", "grouping_level = 'all'")
+    days = rates[rates.period_grain == "day"]
+    months = rates[rates.period_grain == "month"]
+    assert rpt("rpt_achievement_rates", "period_grain = 'week'").empty  # no weekly run yet: no weekly rows
+    runs = query("select count(*) as n from {s}.fct_node_runs").n.iloc[0]
+    # Every run started on one of the three days and in one of the two months: once each.
+    assert days.runs_started_in_period.sum() == months.runs_started_in_period.sum() == runs == 9
+    completed = query("select count(*) as n from {s}.fct_node_runs where end_at is not null").n.iloc[0]
+    assert days.runs_completed_in_period.sum() == months.runs_completed_in_period.sum() == completed
+    # total_runs counts ACROSS_MONTHS on each of its three days, and in both months.
+    assert days.total_runs.sum() == runs + 2 and months.total_runs.sum() == runs + 1
+
+
+def test_node_level_rows_carry_the_one_commitment_in_force(reported: dict) -> None:
+    rows = rpt("rpt_achievement_rates", "period_id = 'month:2026-03-01' and node_code <> '*'")
+    by_key = rows.set_index(["grouping_level", "node_code", "segment"])
+    # DISPATCH: one version judged every run -> its limits; ACCEPT mixes the VIP and default versions.
+    dispatch = by_key.loc[("process_node", "DISPATCH", "*")]
+    assert (dispatch.commitment_seconds, dispatch.tolerance_seconds) == (7200, 14400)
+    assert pd.isna(by_key.loc[("process_node", "ACCEPT", "*")].commitment_seconds)
+    assert by_key.loc[("process_node_segment", "ACCEPT", "VIP")].commitment_seconds == 1800
+    assert pd.isna(by_key.loc[("process_node", "INSTALL", "*")].commitment_seconds)  # no commitment
+    assert rows[~rows.grouping_level.str.contains("node")].empty
+
+
+# --- the live view ------------------------------------------------------------------------------------------
+
+
+def test_open_runs_time_left_and_breach(reported: dict) -> None:
+    live = rpt("rpt_open_runs").set_index("work_order_id")
+    states = query("select * from {s}.open_run_states").set_index("work_order_id")
+    assert sorted(live.index) == sorted(states.index) == ["OPEN_IN_TIME", "OPEN_OVERDUE"]
+    overdue, in_time = live.loc["OPEN_OVERDUE"], live.loc["OPEN_IN_TIME"]
+    # ACCEPT 1h: 1.5 h so far, half an hour overdue since 02:00 UTC (10:00 local).
+    assert overdue.seconds_left == -1800 and overdue.pct_of_limit_elapsed == pytest.approx(1.5)
+    assert pd.Timestamp(overdue.breach_at_utc) == pd.Timestamp("2026-04-01 02:00")
+    assert pd.Timestamp(overdue.breach_at_local) == pd.Timestamp("2026-04-01 10:00")
+    assert overdue.band == "acceptable" and overdue.seconds_left_to_tolerance == 1800
+    # DISPATCH 2h: half an hour so far, breach at 04:00 UTC.
+    assert in_time.seconds_left == 5400 and in_time.pct_of_limit_elapsed == pytest.approx(0.25)
+    assert pd.Timestamp(in_time.breach_at_utc) == pd.Timestamp("2026-04-01 04:00")
+    assert (in_time.process_name_zh, in_time.node_name_zh) == ("宽带装机", "派单")
+    assert pd.Timestamp(in_time.as_of_local) == pd.Timestamp("2026-04-01 10:30")
+
+
+# --- data quality ---------------------------------------------------------------------------------------------
+
+
+def test_data_quality_per_source_day_and_reason(reported: dict) -> None:
+    quality = rpt("rpt_data_quality")
+    log = query("select partition_date, rows_received, rows_accepted, rows_quarantined from {s}_landing.extraction_log")
+    totals = quality[quality.reason_code.isna()].set_index(
+        pd.to_datetime(quality.business_date[quality.reason_code.isna()])
+    )
+    log = log.set_index(pd.to_datetime(log.partition_date))
+    assert sorted(totals.index) == sorted(log.index)
+    assert (totals.loc[log.index].received_rows.astype(int) == log.rows_received.astype(int)).all()
+    assert (totals.loc[log.index].quarantined_rows.astype(int) == log.rows_quarantined.astype(int)).all()
+    reasons = quality[quality.reason_code.notna()]
+    assert reasons[["source", "reason_code"]].values.tolist() == [["cases", "unparseable_timestamp"]]
+    assert reasons.quarantined_rows.sum() == totals.quarantined_rows.sum() == 1
+    assert reasons.received_rows.isna().all() and (totals.checks_passed.astype(int) > 0).all()
+
+
+# --- what BI tools see -------------------------------------------------------------------------------------------
+
+
+def test_descriptions_reach_the_database(reported: dict) -> None:
+    warehouse = warehouse_of_env()
+    schema = warehouse.reporting_schema
+    if warehouse.target == "duckdb":
+        views = query(f"select view_name as name, comment from duckdb_views() where schema_name = '{schema}'")
+        columns = query(
+            "select column_name as name, comment from duckdb_columns() "
+            f"where schema_name = '{schema}' and table_name = 'rpt_open_runs'"
+        )
+    else:
+        views = query(
+            "select c.relname as name, obj_description(c.oid, 'pg_class') as comment from pg_class c "
+            f"join pg_namespace n on n.oid = c.relnamespace where n.nspname = '{schema}' and c.relkind = 'v'"
+        )
+        columns = query(
+            "select a.attname as name, col_description(a.attrelid, a.attnum) as comment from pg_attribute a "
+            f"where a.attrelid = '{schema}.rpt_open_runs'::regclass and a.attnum > 0"
+        )
+    assert {"rpt_achievement_rates", "rpt_node_run_states", "rpt_open_runs", "rpt_data_quality",
+            "metricflow_time_spine"} <= set(views.name)  # fmt: skip
+    assert views.comment.notna().all() and views.set_index("name").comment["rpt_achievement_rates"].startswith(
+        "服务承诺达成率"
+    )
+    assert columns.set_index("name").comment["seconds_left"].startswith("commitment_seconds - run_seconds")
+
+
+def test_readers_of_the_duckdb_snapshot_never_block_a_run(reported: dict) -> None:
+    """DuckDB: a reader held the snapshot open while the daily, weekly and monthly runs wrote; they succeeded
+    and replaced it, the reader kept its own copy. PostgreSQL readers use the BI role: no file is written."""
+    from orchestration.reporting.snapshot import snapshot_path
+
+    warehouse = warehouse_of_env()
+    if warehouse.target == "postgres":
+        assert reported["copied"] is None and not snapshot_path(warehouse).exists()
+        return
+    import duckdb
+
+    assert reported["before"] == reported["held"] == 0  # published by the reference run, before any mart
+    with duckdb.connect(str(snapshot_path(warehouse)), read_only=True) as snapshot:
+        schema = warehouse.reporting_schema
+        copied = snapshot.execute(f"select * from {schema}.rpt_achievement_rates").df()
+        tables = snapshot.execute("select schema_name, table_name, comment from duckdb_tables()").df()
+    assert len(copied) == len(rpt("rpt_achievement_rates"))
+    # The marts and the reporting views, with their descriptions; never landing, staging or the quarantine.
+    assert set(tables.schema_name) == {warehouse.schema_name, schema}
+    assert tables.set_index("table_name").comment["rpt_open_runs"].startswith("Live view")
+    assert reported["copied"][f"{schema}.rpt_open_runs"] == 2
+
+
+def test_bi_role_reads_reporting_and_marts_only(reported: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL: the role `commitments bi-role create` makes reads rpt_* and the marts, and is refused
+    landing (raw rows), the quarantine, the alert outbox and staging. DuckDB has no roles: the command
+    says so and names the snapshot file instead."""
+    from orchestration.errors import ConfigError
+    from orchestration.reporting.access import create_bi_role
+    from orchestration.reporting.snapshot import snapshot_path
+
+    warehouse = warehouse_of_env()
+    monkeypatch.setenv(BI_PASSWORD_VARIABLE, "s3cret-for-tests")
+    if warehouse.target == "duckdb":
+        with pytest.raises(ConfigError, match=str(snapshot_path(warehouse))):
+            create_bi_role(warehouse, BI_ROLE, BI_PASSWORD_VARIABLE)
+        return
+    import psycopg2
+
+    from orchestration.monitoring.dbt_runner import dbt_in_process
+
+    role = f"{BI_ROLE}_{warehouse.schema_name}"
+    create_bi_role(warehouse, role, BI_PASSWORD_VARIABLE)
+    create_bi_role(warehouse, role, BI_PASSWORD_VARIABLE)  # again: idempotent
+    # The views are dropped and created again by every job: the grant must reach the new ones.
+    dbt_in_process("run", "--select", "tag:reporting")
+    conn = psycopg2.connect(host=PG_ENV["PGHOST"], port=int(PG_ENV["PGPORT"]), dbname=PG_ENV["PGDATABASE"],
+                            user=role, password="s3cret-for-tests")  # fmt: skip
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            for relation in READABLE:
+                name = relation.format(s=warehouse.schema_name)
+                cur.execute(f"select count(*) from {name}")
+                assert cur.fetchone()[0] == query(f"select count(*) as n from {name}").n.iloc[0] > 0
+            for relation in REFUSED:
+                with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                    cur.execute(f"select count(*) from {relation.format(s=warehouse.schema_name)}")
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                cur.execute(f"create table {warehouse.schema_name}_reporting.scribble (x int)")
+    finally:
+        conn.close()
+        warehouse.execute(f"drop owned by {role}; drop role {role}")

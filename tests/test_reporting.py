@@ -108,7 +108,9 @@ def reported(module_pipeline_env: Path) -> Iterator[dict]:
             if reader is not None:
                 reader.close()
         build_current_state(warehouse, AS_OF, AS_OF)
-        out["copied"] = publish_snapshot(warehouse)
+        # As the monitoring job does: the snapshot of the monthly run, with the live relations replaced.
+        live = [f"{warehouse.schema_name}.open_run_states", f"{warehouse.reporting_schema}.rpt_open_runs"]
+        out["copied"] = publish_snapshot(warehouse, live)
         yield out
 
 
@@ -290,11 +292,19 @@ def test_readers_of_the_duckdb_snapshot_never_block_a_run(reported: dict) -> Non
         schema = warehouse.reporting_schema
         copied = snapshot.execute(f"select * from {schema}.rpt_achievement_rates").df()
         tables = snapshot.execute("select schema_name, table_name, comment from duckdb_tables()").df()
-    assert len(copied) == len(rpt("rpt_achievement_rates"))
+    assert len(copied) == len(rpt("rpt_achievement_rates")) > 0  # kept from the monthly run's snapshot
     # The marts and the reporting views, with their descriptions; never landing, staging or the quarantine.
     assert set(tables.schema_name) == {warehouse.schema_name, schema}
     assert tables.set_index("table_name").comment["rpt_open_runs"].startswith("Live view")
-    assert reported["copied"][f"{schema}.rpt_open_runs"] == 2
+    assert reported["copied"] == {f"{schema}.rpt_open_runs": 2, f"{warehouse.schema_name}.open_run_states": 2}
+
+
+def _cli(*args: str):
+    from typer.testing import CliRunner
+
+    from commitments_cli.app import app
+
+    return CliRunner().invoke(app, list(args), prog_name="commitments")
 
 
 def test_bi_role_reads_reporting_and_marts_only(reported: dict, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -310,13 +320,16 @@ def test_bi_role_reads_reporting_and_marts_only(reported: dict, monkeypatch: pyt
     if warehouse.target == "duckdb":
         with pytest.raises(ConfigError, match=str(snapshot_path(warehouse))):
             create_bi_role(warehouse, BI_ROLE, BI_PASSWORD_VARIABLE)
+        refused = _cli("bi-role", "create", "--role", BI_ROLE, "--password-env", BI_PASSWORD_VARIABLE)
+        assert refused.exit_code == 2 and "read-only snapshot" in refused.output
         return
     import psycopg2
 
     from orchestration.monitoring.dbt_runner import dbt_in_process
 
     role = f"{BI_ROLE}_{warehouse.schema_name}"
-    create_bi_role(warehouse, role, BI_PASSWORD_VARIABLE)
+    created = _cli("bi-role", "create", "--role", role, "--password-env", BI_PASSWORD_VARIABLE)
+    assert created.exit_code == 0 and role in created.output and "s3cret" not in created.output
     create_bi_role(warehouse, role, BI_PASSWORD_VARIABLE)  # again: idempotent
     # The views are dropped and created again by every job: the grant must reach the new ones.
     dbt_in_process("run", "--select", "tag:reporting")
@@ -337,3 +350,29 @@ def test_bi_role_reads_reporting_and_marts_only(reported: dict, monkeypatch: pyt
     finally:
         conn.close()
         warehouse.execute(f"drop owned by {role}; drop role {role}")
+
+
+def test_metrics_are_defined_once_and_valid() -> None:
+    """The semantic models, metrics and saved queries of models/reporting/metrics pass MetricFlow's semantic
+    validation (what `mf validate-configs` runs), and the rate is the ratio SEMANTICS.md defines."""
+    import json
+
+    from dbt_semantic_interfaces.implementations.semantic_manifest import PydanticSemanticManifest
+    from dbt_semantic_interfaces.validations.semantic_manifest_validator import SemanticManifestValidator
+
+    from orchestration.dbt_project import MANIFEST, ensure_manifest
+
+    ensure_manifest()
+    raw = json.loads((MANIFEST.parent / "semantic_manifest.json").read_text(encoding="utf-8"))
+    manifest = PydanticSemanticManifest.parse_obj(raw)
+    outcome = SemanticManifestValidator[PydanticSemanticManifest]().validate_semantic_manifest(manifest)
+    assert not outcome.has_blocking_issues, [str(issue) for issue in outcome.errors]
+    metrics = {m.name: m for m in manifest.metrics}
+    rate = metrics["achievement_rate"].type_params
+    assert (rate.numerator.name, rate.denominator.name) == ("normal_runs_metric", "evaluated_runs")
+    measures = {m.name: m.expr for m in manifest.semantic_models[0].measures}
+    assert "'completed_normal', 'in_progress_normal'" in measures["normal_runs"]
+    assert "'cancelled', 'no_commitment'" in measures["evaluated_runs"]
+    # Every saved query filters one grain: the rows of a day, a week and a month are never added together.
+    filters = [f.where_sql_template for q in manifest.saved_queries for f in q.query_params.where.where_filters]
+    assert len(filters) == len(manifest.saved_queries) and all("period_grain" in f for f in filters)

@@ -67,7 +67,9 @@ def build_monitoring_job(settings: Settings) -> JobDefinition:
     )
     def judge_open_runs(window: dict[str, str], warehouse: Warehouse) -> dict[str, str]:
         build_current_state(warehouse, _instant(window["changed_since"]), _instant(window["as_of"]))
-        publish_snapshot(warehouse)  # the live view (rpt_open_runs) reaches the snapshot's readers too
+        # The live view reaches the snapshot's readers too: the two relations this evaluation rebuilt.
+        publish_snapshot(warehouse, [f"{warehouse.schema_name}.open_run_states",
+                                     f"{warehouse.reporting_schema}.rpt_open_runs"])  # fmt: skip
         return window
 
     @op(pool="warehouse", description="Record the alerts the open runs raise in the outbox (each once).")

@@ -11,6 +11,8 @@ staging and the quarantine (raw source rows) are not copied.
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from orchestration.warehouse import Warehouse
@@ -28,9 +30,11 @@ def _quoted(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def publish_snapshot(warehouse: Warehouse) -> dict[str, int] | None:
+def publish_snapshot(warehouse: Warehouse, only: Sequence[str] = ()) -> dict[str, int] | None:
     """Copy the marts and the reporting views into a new snapshot and swap it in atomically; returns the
-    rows copied per relation (`schema.name`). None on PostgreSQL, whose readers use the BI role instead."""
+    rows copied per relation (`schema.name`). With `only` (e.g. the live evaluation's two relations) and a
+    snapshot in place, the new one is a copy of it with just those replaced: every 15 minutes, a file copy
+    instead of the whole history. None on PostgreSQL, whose readers use the BI role instead."""
     if warehouse.target != "duckdb":
         return None
     final = snapshot_path(warehouse)
@@ -38,6 +42,9 @@ def publish_snapshot(warehouse: Warehouse) -> dict[str, int] | None:
     for leftover in (partial, partial.with_name(partial.name + ".wal")):
         leftover.unlink(missing_ok=True)
     schemas = ", ".join(_quoted(s) for s in (warehouse.schema_name, warehouse.reporting_schema))
+    refresh = bool(only) and final.exists()
+    if refresh:
+        shutil.copyfile(final, partial)
     copied: dict[str, int] = {}
     try:
         with warehouse.connect() as conn:
@@ -52,12 +59,15 @@ def publish_snapshot(warehouse: Warehouse) -> dict[str, int] | None:
                 "select schema_name, table_name, column_name, comment from duckdb_columns() "
                 f"where database_name = current_database() and schema_name in ({schemas}) and comment is not null"
             ).fetchall()
+            if refresh:
+                relations = [r for r in relations if f"{r[0]}.{r[1]}" in only]
+                columns = [c for c in columns if f"{c[0]}.{c[1]}" in only]
             conn.execute(f"attach {_quoted(str(partial))} as snapshot")
             for schema in {schema for schema, _, _ in relations}:
-                conn.execute(f"create schema snapshot.{schema}")
+                conn.execute(f"create schema if not exists snapshot.{schema}")
             for schema, name, comment in relations:
                 # A view becomes a table: the snapshot stands alone, and readers get the rows without the joins.
-                conn.execute(f"create table snapshot.{schema}.{name} as select * from {schema}.{name}")
+                conn.execute(f"create or replace table snapshot.{schema}.{name} as select * from {schema}.{name}")
                 copied[f"{schema}.{name}"] = conn.execute(f"select count(*) from snapshot.{schema}.{name}").fetchone()[
                     0
                 ]

@@ -18,7 +18,9 @@ PostgreSQL schema (dropped afterwards with its _landing schema):
 3. the incremental cost of one more day: re-extract and land the last day, then the daily build for
    that one day;
 4. the same day-by-day classification as a plain pandas script over the generated truth, as a yardstick
-   and as a cross-check of node_run_states_daily (a mismatch is printed loudly; it is not a test).
+   and as a cross-check of node_run_states_daily (a mismatch is printed loudly; it is not a test);
+5. on DuckDB, the work bound (benchmarks/work_bound.py): the transformation as one hand-written script
+   from the landed tables, timed, compared with the marts, and reported as the ratio of the dbt stage to it.
 
 It prints markdown tables and writes them into a section of BENCHMARKS.md (replaced on a rerun with
 the same warehouses, runs and days). Dagster itself is not involved: the stages are the functions and

@@ -25,6 +25,7 @@ order_runs as (
         o.worst_band_rank, r.work_order_id, r.process_code, r.node_code, r.visit, r.segment, r.department,
         r.start_at, r.end_at, r.cancelled_at,
         {{ run_status_at('r', 'p.as_of') }} as run_status
+        {{- run_order_columns() }}
     from in_scope as o
     inner join periods as p on p.period_id = o.period_id
     inner join {{ ref('fct_node_runs') }} as r
@@ -32,28 +33,23 @@ order_runs as (
         and r.start_at < p.as_of
 ),
 
--- Per period and work order: the segment of its first run and the node, department and status of its
--- latest run (macros/portability/first_and_latest_runs.sql).
-ends as (
-    {{ first_and_latest_runs('order_runs') }}
-),
-
+-- The segment is the first run's; the current node and department, and whether the order was
+-- cancelled, the latest run's (macros/portability/first_and_latest_runs.sql).
 orders as (
     select
-        r.period_id, r.period_grain, r.period_start_date, r.period_start, r.period_end, r.as_of, r.work_order_id,
-        max(r.process_code) as process_code,
-        max(e.segment) as segment,
-        max(e.current_node_code) as current_node_code,
-        max(e.current_department) as current_department,
-        count(distinct case when r.run_status = 'completed' then r.node_code end) as nodes_completed,
-        sum(case when r.run_status = 'in_progress' then 1 else 0 end) as open_runs,
-        max(case when e.latest_run_status = 'cancelled' then 1 else 0 end) as last_run_cancelled,
-        min(r.start_at) as first_start_at,
-        max(case when r.run_status = 'completed' then r.end_at end) as last_end_at,
-        max(r.worst_band_rank) as worst_band_rank
-    from order_runs as r
-    inner join ends as e on e.period_id = r.period_id and e.work_order_id = r.work_order_id
-    group by r.period_id, r.period_grain, r.period_start_date, r.period_start, r.period_end, r.as_of, r.work_order_id
+        period_id, period_grain, period_start_date, period_start, period_end, as_of, work_order_id,
+        max(process_code) as process_code,
+        {{ first_run_value('segment') }} as segment,
+        {{ latest_run_value('node_code') }} as current_node_code,
+        {{ latest_run_value('department') }} as current_department,
+        count(distinct case when run_status = 'completed' then node_code end) as nodes_completed,
+        sum(case when run_status = 'in_progress' then 1 else 0 end) as open_runs,
+        case when {{ latest_run_value('run_status') }} = 'cancelled' then 1 else 0 end as last_run_cancelled,
+        min(start_at) as first_start_at,
+        max(case when run_status = 'completed' then end_at end) as last_end_at,
+        max(worst_band_rank) as worst_band_rank
+    from order_runs
+    group by period_id, period_grain, period_start_date, period_start, period_end, as_of, work_order_id
 ),
 
 -- A work order is finished when no run is open at as_of; cancelled when its latest run was cancelled.

@@ -18,7 +18,9 @@ PostgreSQL schema (dropped afterwards with its _landing schema):
 3. the incremental cost of one more day: re-extract and land the last day, then the daily build for
    that one day;
 4. the same day-by-day classification as a plain pandas script over the generated truth, as a yardstick
-   and as a cross-check of node_run_states_daily (a mismatch is printed loudly; it is not a test).
+   and as a cross-check of node_run_states_daily (a mismatch is printed loudly; it is not a test);
+5. on DuckDB, the work bound (benchmarks/work_bound.py): the transformation as one hand-written script
+   from the landed tables, timed, compared with the marts, and reported as the ratio of the dbt stage to it.
 
 It prints markdown tables and writes them into a section of BENCHMARKS.md (replaced on a rerun with
 the same warehouses, runs and days). Dagster itself is not involved: the stages are the functions and
@@ -52,6 +54,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks.work_bound import WorkBound, work_bound
 from orchestration.dbt_project import BASE_MODELS, PERIOD_TAGS, REFERENCE_EXCLUDE
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, PROJECT_DIR, Settings
 
@@ -113,6 +116,7 @@ class WarehouseRun:
     failures: list[str] = field(default_factory=list)
     incremental_error: str | None = None
     incremental_spread: tuple[float, float, int] | None = None  # min, max of the one-day total; samples
+    work_bound: WorkBound | None = None  # benchmarks/work_bound.py, DuckDB only
 
     def add(self, line: Line) -> Line:
         self.lines.append(line)
@@ -720,6 +724,7 @@ def bench_warehouse(target: str, world: World, now: dt.datetime, keep: bool, rep
                 Line("check/daily", "GX suites: fct_node_runs, daily marts", seconds(), run.node_runs, counted=True)
             )
 
+        windows = {"day": (world.first, world.last + dt.timedelta(days=1))}
         for grain, span in (("week", periods.weeks), ("month", periods.months)):
             if span is None:
                 continue
@@ -728,6 +733,7 @@ def bench_warehouse(target: str, world: World, now: dt.datetime, keep: bool, rep
                 last_end = span[1] + dt.timedelta(days=7)
             else:
                 last_end = (span[1].replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+            windows[grain] = (span[0], last_end)
             dbt_vars = {"window_start": span[0].isoformat(), "window_end": last_end.isoformat(), "as_of_cap": cap}
             build = run_dbt(scratch, f"{grain}ly", PERIOD_TAGS[grain], dbt_vars=dbt_vars)
             label = f"dbt build: {grain}ly, {span[0]}...{last_end - dt.timedelta(days=1)}"
@@ -738,6 +744,12 @@ def bench_warehouse(target: str, world: World, now: dt.datetime, keep: bool, rep
                     _model_checks(warehouse, _GRAIN_MODELS[f"{grain}ly"], span[0], last_end)
                 run.add(Line(f"check/{grain}ly", f"GX suites: {grain}ly marts", seconds(), None, counted=True))
 
+        if target == "duckdb":
+            with warehouse.connect() as conn:
+                run.work_bound = work_bound(conn, schema, windows, cap)
+            print(f"  work bound {run.work_bound.seconds:.1f} s: {'; '.join(run.work_bound.details)}", flush=True)
+            if not run.work_bound.equal:
+                _mismatch(run, "MISMATCH: the work bound differs from the marts: " + "; ".join(run.work_bound.details))
         all_days = list(pd.date_range(world.first, world.last, freq="D").date)
         cross_check(world, run, _daily_state_counts(warehouse, schema), all_days, "after the range build")
 
@@ -886,6 +898,26 @@ def incremental_table(worlds: list[World]) -> str:
     return "\n".join(lines)
 
 
+def work_bound_line(run: WarehouseRun) -> str:
+    """The ratio of the dbt stage (its four builds, landed tables to marts) to the hand-written script."""
+    bound = run.work_bound
+    dbt = sum(line.seconds for line in run.lines if line.level == 0 and line.key.startswith("dbt/"))
+    marts = sum(
+        line.seconds
+        for line in run.lines
+        if line.key.startswith(("dbt/daily/", "dbt/weekly/", "dbt/monthly/"))
+        and line.key.rsplit("/", 1)[1].startswith(("fct_", "node_run_states_", "achievement_rates_"))
+    )
+    verdict = "equal to the marts" if bound.equal else "**differs from the marts**"
+    return (
+        f"Work bound (benchmarks/work_bound.py: one hand-written DuckDB script from the landed tables to the "
+        f"classified runs and rate rows of every grain, {verdict}): **{bound.seconds:.1f} s**. The dbt stage "
+        f"(its four builds) took {dbt:.1f} s = **{dbt / max(bound.seconds, 1e-9):.1f}x** the bound (target at 10M: "
+        f"2x); its models for the same tables alone (fct_node_runs, node_run_states_*, achievement_rates_*) "
+        f"{marts:.1f} s = {marts / max(bound.seconds, 1e-9):.1f}x."
+    )
+
+
 def pandas_line(world: World) -> str:
     comparisons = []
     for r in world.runs:
@@ -995,6 +1027,8 @@ def report(worlds: list[World], started: dt.datetime, command: str, dbt_hash: st
                 f"({fixed / max(r.total, 1e-9):.0%}) is dbt's fixed cost over its {invocations} invocations (process "
                 f"start-up, full re-parse, relation cache, artefacts). Load during the run: {r.cpu}."
             )
+            if r.work_bound is not None:
+                out.append(f"- {work_bound_line(r)}")
             for message in r.mismatches:
                 out.append(f"- **{message.splitlines()[0]}**")
             for message in r.failures:

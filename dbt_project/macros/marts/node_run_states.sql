@@ -4,7 +4,10 @@
   only picks the periods: written out per model, this CTE chain would be three copies to keep in step.
 -#}
 {% macro node_run_states(grain) -%}
-with periods as (
+-- `as materialized` (DuckDB, PostgreSQL 12+): with the periods inlined, DuckDB plans the two-inequality
+-- scope join below as an IE_JOIN, which grows faster than the data (BENCHMARKS.md finding 2: 114 s for
+-- node_run_states_daily at 10M runs); over a materialised CTE it picks a piecewise merge join (10 s).
+with periods as materialized (
     {{ evaluated_periods(grain) }}
 ),
 

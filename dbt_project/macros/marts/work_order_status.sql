@@ -22,11 +22,10 @@ in_scope as (
 order_runs as (
     select
         p.period_id, p.period_grain, p.period_start_date, p.period_start, p.period_end, p.as_of,
-        o.worst_band_rank, r.work_order_id, r.process_code, r.node_code, r.segment, r.department,
+        o.worst_band_rank, r.work_order_id, r.process_code, r.node_code, r.visit, r.segment, r.department,
         r.start_at, r.end_at, r.cancelled_at,
-        {{ run_status_at('r', 'p.as_of') }} as run_status,
-        row_number() over (partition by p.period_id, r.work_order_id order by r.start_at desc, r.visit desc, r.node_code) as recency,
-        row_number() over (partition by p.period_id, r.work_order_id order by r.start_at, r.visit, r.node_code) as seniority
+        {{ run_status_at('r', 'p.as_of') }} as run_status
+        {{- run_order_columns() }}
     from in_scope as o
     inner join periods as p on p.period_id = o.period_id
     inner join {{ ref('fct_node_runs') }} as r
@@ -34,16 +33,18 @@ order_runs as (
         and r.start_at < p.as_of
 ),
 
+-- The segment is the first run's; the current node and department, and whether the order was
+-- cancelled, the latest run's (macros/portability/first_and_latest_runs.sql).
 orders as (
     select
         period_id, period_grain, period_start_date, period_start, period_end, as_of, work_order_id,
         max(process_code) as process_code,
-        max(case when seniority = 1 then segment end) as segment,
-        max(case when recency = 1 then node_code end) as current_node_code,
-        max(case when recency = 1 then department end) as current_department,
+        {{ first_run_value('segment') }} as segment,
+        {{ latest_run_value('node_code') }} as current_node_code,
+        {{ latest_run_value('department') }} as current_department,
         count(distinct case when run_status = 'completed' then node_code end) as nodes_completed,
         sum(case when run_status = 'in_progress' then 1 else 0 end) as open_runs,
-        max(case when recency = 1 and run_status = 'cancelled' then 1 else 0 end) as last_run_cancelled,
+        case when {{ latest_run_value('run_status') }} = 'cancelled' then 1 else 0 end as last_run_cancelled,
         min(start_at) as first_start_at,
         max(case when run_status = 'completed' then end_at end) as last_end_at,
         max(worst_band_rank) as worst_band_rank

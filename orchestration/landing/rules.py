@@ -24,6 +24,73 @@ from orchestration.sources.file import FIELDS_EXPECTED, FIELDS_FOUND, LINE, READ
 _OPEN_END = pd.Timestamp("2200-01-01")
 
 
+class SeenRows:
+    """The rows of a window seen so far, as two independent 64-bit hashes of their values and partition
+    (a false match needs both to collide: about 1 in 10^20 for ten million rows), kept as sorted runs of
+    numbers rather than the rows: what `duplicate_row` needs to find a copy in an earlier batch."""
+
+    _MAX_RUNS = 8
+
+    def __init__(self) -> None:
+        self._runs: list[np.ndarray] = []  # each a sorted (n, 2) uint64 array
+
+    def add(self, keys: np.ndarray) -> np.ndarray:
+        """Mark the rows (n, 2) seen before: earlier in `keys` or in an earlier call. Returns that mask."""
+        frame = pd.DataFrame(keys)
+        copy = frame.duplicated(keep="first").to_numpy()
+        for run in self._runs:
+            copy |= _member(keys, run)
+        fresh = keys[~copy]
+        if len(fresh):
+            self._runs.append(fresh[np.lexsort((fresh[:, 1], fresh[:, 0]))])
+        if len(self._runs) > self._MAX_RUNS:
+            merged = np.concatenate(self._runs)
+            self._runs = [merged[np.lexsort((merged[:, 1], merged[:, 0]))]]
+        return copy
+
+
+def _member(keys: np.ndarray, run: np.ndarray) -> np.ndarray:
+    """Which rows of `keys` are in `run` (sorted by both columns)."""
+    first, second = run[:, 0], run[:, 1]
+    left = np.searchsorted(first, keys[:, 0], side="left")
+    right = np.searchsorted(first, keys[:, 0], side="right")
+    found = np.zeros(len(keys), dtype=bool)
+    # Within the rows of equal first hash (almost always one), the second hash is sorted too.
+    span = right > left
+    if span.any():
+        idx = np.flatnonzero(span)
+        for i in idx[(right[idx] - left[idx]) > 1]:  # a first-hash collision: a few rows at most
+            found[i] = bool((second[left[i] : right[i]] == keys[i, 1]).any())
+        single = idx[(right[idx] - left[idx]) == 1]
+        found[single] = second[left[single]] == keys[single, 1]
+    return found
+
+
+def row_hashes(values: pd.DataFrame, partition_date: pd.Series) -> np.ndarray:
+    """Two hashes of each row's values (as text, so that a value reads the same whichever batch holds it)
+    and its partition."""
+    text = values.astype("string").assign(_day=partition_date.to_numpy())
+    return np.column_stack(
+        [pd.util.hash_pandas_object(text, index=False, hash_key=key).to_numpy() for key in _HASH_KEYS]
+    )
+
+
+_HASH_KEYS = ("0123456789abcdef", "fedcba9876543210")
+
+
+@dataclass
+class WindowState:
+    """What the rules of one window carry from batch to batch: one extraction time for all its rows, how
+    many rows came before (the order of delivery goes on), the rows seen (duplicates across batches) and
+    the columns seen (a declared column is missing only if no batch had it)."""
+
+    extracted_at: datetime
+    rows_before: int = 0
+    raw_rows: int = 0
+    seen: SeenRows = field(default_factory=SeenRows)
+    columns_seen: dict[str, None] = field(default_factory=dict)
+
+
 @dataclass
 class Batch:
     """One source's rows for one window while they are normalised: the raw rows, the reason (and detail)
@@ -38,6 +105,7 @@ class Batch:
     details: pd.Series = field(init=False)
     columns: dict[str, pd.Series] = field(default_factory=dict)
     received: int = 0
+    state: WindowState | None = None
 
     def __post_init__(self) -> None:
         self.raw = self.raw.reset_index(drop=True)
@@ -148,9 +216,10 @@ def placed_in_partitions(b: Batch) -> None:
 
 @rule("duplicate_row")
 def unique_rows(b: Batch) -> None:
-    """The same row twice in one partition's delivery: the first copy stands, the others are duplicates."""
-    declared = b.cfg.source_columns
-    copy = b.raw[declared].assign(_day=b.columns["partition_date"].to_numpy()).duplicated(keep="first")
+    """The same row twice in one partition's delivery: the first copy stands, the others are duplicates,
+    whichever batches of the window they arrive in."""
+    seen = b.state.seen if b.state is not None else SeenRows()
+    copy = pd.Series(seen.add(row_hashes(b.raw[b.cfg.source_columns], b.columns["partition_date"])), index=b.raw.index)
     b.flag(copy & ~b.columns["undecodable"], "duplicate_row", "exact duplicate of an earlier row of the same partition")
 
 

@@ -11,12 +11,15 @@ with its credentials masked (orchestration/secrets.py).
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
 import httpx
 import pandas as pd
+import pyarrow as pa
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from orchestration.periods import Window
@@ -67,6 +70,15 @@ class _Api:
 
 
 def read_http(cfg: SourceConfig, window: Window) -> pd.DataFrame:
+    """The window's rows in one frame (the batches of `read_http_batches` put together)."""
+    frames = list(read_http_batches(cfg, window))
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def read_http_batches(cfg: SourceConfig, window: Window) -> Iterator[pd.DataFrame]:
+    """The window's rows, pages gathered into batches of at least `batch_rows` rows (the last may be
+    smaller; at least one frame, empty when the window has no row). Between two batches the pages are not
+    read: `limits.total_timeout` bounds the time spent reading, not the time the caller spends landing."""
     assert cfg.endpoint is not None
     values = {
         "window_start_utc": window.start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -75,38 +87,64 @@ def read_http(cfg: SourceConfig, window: Window) -> pd.DataFrame:
     params = {k: v.format(**values) if isinstance(v, str) else v for k, v in cfg.params.items()}
     base, auth = split_userinfo(cfg.connection_url())
     api = _Api(cfg, base.rstrip("/") + cfg.endpoint, params)
-    frames = asyncio.run(_read_pages(api, auth))
-    if not frames:
-        return pd.DataFrame(columns=cfg.source_columns)
-    return pd.concat(frames, ignore_index=True)
+    loop = asyncio.new_event_loop()
+    pages = _read_pages(api, auth)
+    frames: list[pd.DataFrame] = []
+    rows, yielded = 0, False
+    try:
+        while (frame := loop.run_until_complete(anext(pages, None))) is not None:
+            frames.append(frame)
+            rows += len(frame)
+            if rows >= cfg.batch_rows:
+                yield pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+                frames, rows, yielded = [], 0, True
+        if frames or not yielded:
+            yield pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cfg.source_columns)
+    finally:
+        loop.run_until_complete(pages.aclose())
+        loop.close()
 
 
-async def _read_pages(api: _Api, auth: tuple[str, str] | None) -> list[pd.DataFrame]:
+async def _read_pages(api: _Api, auth: tuple[str, str] | None) -> AsyncIterator[pd.DataFrame]:
     limits, token = api.cfg.limits, api.cfg.connection_token()
     timeout = httpx.Timeout(limits.seconds("read_timeout"), connect=limits.seconds("connect_timeout"))
     # A declared bearer token is the credential; otherwise the URL's user-info, as basic auth.
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     auth = None if token else auth
-    frames: list[pd.DataFrame] = []
     read: list[object] = []  # the page tokens asked for, in order
     page: object = 1
+    left = float(limits.seconds("total_timeout"))  # reading time left (the caller's time between pages is not counted)
+    async with httpx.AsyncClient(timeout=timeout, auth=auth, headers=headers) as client:
+        while page is not None:
+            _check_paging(api, page, read)
+            read.append(page)
+            began = time.monotonic()
+            try:
+                async with asyncio.timeout(max(left, 0.001)):
+                    response = await _page(client, api, read[-1])
+            except TimeoutError:
+                raise api.rejected(
+                    page,
+                    f"the extraction took longer than its total deadline limits.total_timeout = {limits.total_timeout} "
+                    f"({len(read)} page(s) asked for)",
+                    EXTRACTION_DEADLINE,
+                ) from None
+            left -= time.monotonic() - began
+            rows, page = _rows_and_next(api, read[-1], response)
+            if rows:
+                yield _columns(rows)
+
+
+def _columns(rows: list) -> pd.DataFrame:
+    """A page's records as columns, built by Arrow in one pass over the records (pandas' `from_records`
+    probes each record: BENCHMARKS.md, finding 7). Integers stay integers beside a null, so that a batch's
+    values do not read differently from another's (1 beside 1.0). Records Arrow cannot type (one field a
+    number in one record and text in another) fall back to pandas, which keeps each value as it is."""
     try:
-        async with asyncio.timeout(limits.seconds("total_timeout")):
-            async with httpx.AsyncClient(timeout=timeout, auth=auth, headers=headers) as client:
-                while page is not None:
-                    _check_paging(api, page, read)
-                    read.append(page)
-                    rows, page = _rows_and_next(api, read[-1], await _page(client, api, read[-1]))
-                    if rows:
-                        frames.append(pd.DataFrame.from_records(rows))
-    except TimeoutError:
-        raise api.rejected(
-            page,
-            f"the extraction took longer than its total deadline limits.total_timeout = {limits.total_timeout} "
-            f"({len(read)} page(s) asked for)",
-            EXTRACTION_DEADLINE,
-        ) from None
-    return frames
+        table = pa.Table.from_struct_array(pa.array(rows))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return pd.DataFrame.from_records(rows)
+    return table.to_pandas(integer_object_nulls=True)
 
 
 def _check_paging(api: _Api, page: object, read: list[object]) -> None:

@@ -142,8 +142,6 @@ def _marked(odd: list, columns: list[str]) -> pd.DataFrame | None:
     return marked.astype({LINE: "string"})
 
 
-
-
 def read_file(cfg: SourceConfig, window: Window) -> pd.DataFrame:
     """The window's rows in one frame (the batches of `read_file_batches` put together)."""
     frames = list(read_file_batches(cfg, window))

@@ -39,7 +39,7 @@ class SeenRows:
         frame = pd.DataFrame(keys)
         copy = frame.duplicated(keep="first").to_numpy()
         for run in self._runs:
-            copy |= _member(keys, run)
+            copy = copy | _member(keys, run)
         fresh = keys[~copy]
         if len(fresh):
             self._runs.append(fresh[np.lexsort((fresh[:, 1], fresh[:, 0]))])

@@ -150,32 +150,25 @@ def read_file(cfg: SourceConfig, window: Window) -> pd.DataFrame:
 
 def read_file_batches(cfg: SourceConfig, window: Window) -> Iterator[pd.DataFrame]:
     """Daily drops: each day's file, its rows tagged with that day as their partition. A single history
-    file: its rows, placed into partitions by their timestamp later. Yielded about `batch_rows` rows at a
-    time (at least one frame), in the order of the files and their lines; the lines of a file whose field
-    count is not its header's come after its other lines, as in a file read whole."""
+    file: its rows, placed into partitions by their timestamp later. Yielded in chunks of a file (at least
+    one frame), in the order of the files and their lines; the lines of a file whose field count is not its
+    header's come after its other lines, as in a file read whole."""
     days = window.days if is_daily(cfg) else [None]
-    gathered: list[pd.DataFrame] = []
-    rows, yielded = 0, False
+    yielded = False
     for day in days:
-        path = file_path(cfg, day)
-        for frame in _csv_batches(cfg, path):
+        for frame in _csv_batches(cfg, file_path(cfg, day)):
             if day is not None:
                 frame["_partition_date"] = day
-            gathered.append(frame)
-            rows += len(frame)
-            if rows >= cfg.batch_rows:
-                yield pd.concat(gathered, ignore_index=True) if len(gathered) > 1 else gathered[0]
-                gathered, rows, yielded = [], 0, True
-    if gathered:
-        yield pd.concat(gathered, ignore_index=True) if len(gathered) > 1 else gathered[0]
-    elif not yielded:
+            yield frame
+            yielded = True
+    if not yielded:
         yield pd.DataFrame(columns=cfg.source_columns)
 
 
 def _csv_batches(cfg: SourceConfig, path: Path) -> Iterator[pd.DataFrame]:
-    """One file's rows in batches, streamed by Arrow's CSV reader (a file of ten million lines is never in
-    memory whole). A file with lines not in its encoding is read whole (`_read_mixed`): the decoding is
-    checked first, streaming, so that no batch of such a file has been handed on before it is known."""
+    """One file's rows, block by block, streamed by Arrow's CSV reader (a file of ten million lines is never
+    in memory whole). A file with lines not in its encoding is read whole (`_read_mixed`): the decoding is
+    checked first, streaming, so that no block of such a file has been handed on before it is known."""
     if not path.exists():
         raise FileDropError(f"source {cfg.name}: expected file {path} is missing", FILE_MISSING)
     problem = _decoding_error(path, cfg.encoding)
@@ -211,16 +204,9 @@ def _csv_batches(cfg: SourceConfig, path: Path) -> Iterator[pd.DataFrame]:
         ),
     )
     with reader:
-        blocks: list[pa.RecordBatch] = []
-        rows, yielded = 0, False
+        yield _to_frame([], reader.schema)  # the columns, even of a file with a header only
         for block in reader:
-            blocks.append(block)
-            rows += block.num_rows
-            if rows >= cfg.batch_rows:
-                yield _to_frame(blocks, reader.schema)
-                blocks, rows, yielded = [], 0, True
-        if blocks or not yielded:
-            yield _to_frame(blocks, reader.schema)
+            yield _to_frame([block], reader.schema)
     marked = _marked(odd, columns)
     if marked is not None:
         yield pd.concat([pd.DataFrame({c: pd.Series(dtype="str") for c in columns}), marked], ignore_index=True)

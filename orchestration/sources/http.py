@@ -76,9 +76,9 @@ def read_http(cfg: SourceConfig, window: Window) -> pd.DataFrame:
 
 
 def read_http_batches(cfg: SourceConfig, window: Window) -> Iterator[pd.DataFrame]:
-    """The window's rows, pages gathered into batches of at least `batch_rows` rows (the last may be
-    smaller; at least one frame, empty when the window has no row). Between two batches the pages are not
-    read: `limits.total_timeout` bounds the time spent reading, not the time the caller spends landing."""
+    """The window's rows page by page (at least one frame, empty when the window has no row). Between two
+    pages handed on nothing is read: `limits.total_timeout` bounds the time spent reading, not the time the
+    caller spends landing what it read."""
     assert cfg.endpoint is not None
     values = {
         "window_start_utc": window.start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -89,17 +89,13 @@ def read_http_batches(cfg: SourceConfig, window: Window) -> Iterator[pd.DataFram
     api = _Api(cfg, base.rstrip("/") + cfg.endpoint, params)
     loop = asyncio.new_event_loop()
     pages = _read_pages(api, auth)
-    frames: list[pd.DataFrame] = []
-    rows, yielded = 0, False
+    yielded = False
     try:
         while (frame := loop.run_until_complete(anext(pages, None))) is not None:
-            frames.append(frame)
-            rows += len(frame)
-            if rows >= cfg.batch_rows:
-                yield pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-                frames, rows, yielded = [], 0, True
-        if frames or not yielded:
-            yield pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cfg.source_columns)
+            yield frame
+            yielded = True
+        if not yielded:
+            yield pd.DataFrame(columns=cfg.source_columns)
     finally:
         loop.run_until_complete(pages.aclose())
         loop.close()

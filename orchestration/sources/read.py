@@ -24,7 +24,7 @@ def read_batches(cfg: SourceConfig, window: Window) -> Iterator[pd.DataFrame]:
     """The window's rows, about `cfg.batch_rows` at a time (at least one frame). The readers sort what fails
     into a rejection with its reason code (unreachable, timeout, query failed …, orchestration/sources/
     errors.py) and mask credentials; this also masks what a driver or library raised unforeseen."""
-    batches = READERS[cfg.kind](cfg, window)
+    batches = _rebatched(READERS[cfg.kind](cfg, window), cfg.batch_rows)
     try:
         while True:
             with scrubbed():
@@ -34,6 +34,27 @@ def read_batches(cfg: SourceConfig, window: Window) -> Iterator[pd.DataFrame]:
             yield batch
     finally:
         batches.close()
+
+
+def _rebatched(chunks: Iterator[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]:
+    """The readers' chunks (a file's blocks, HTTP pages, fetches) cut and joined into frames of `rows` rows,
+    the last one shorter; one empty frame when there is no row at all."""
+    held: list[pd.DataFrame] = []
+    count, yielded, first = 0, False, None
+    for chunk in chunks:
+        first = chunk if first is None else first
+        if chunk.empty:
+            continue
+        held.append(chunk)
+        count += len(chunk)
+        while count >= rows:
+            joined = pd.concat(held, ignore_index=True) if len(held) > 1 else held[0]
+            yield joined.iloc[:rows].reset_index(drop=True)
+            held, count, yielded = ([joined.iloc[rows:]] if count > rows else []), count - rows, True
+    if held:
+        yield (pd.concat(held, ignore_index=True) if len(held) > 1 else held[0]).reset_index(drop=True)
+    elif not yielded and first is not None:
+        yield first
 
 
 def read(cfg: SourceConfig, window: Window) -> pd.DataFrame:

@@ -38,8 +38,14 @@ def extract_batches(cfg: SourceConfig, window: Window, catalogue: Catalogue) -> 
     raws: Iterable[pd.DataFrame] = read_batches(cfg, window)
     if cfg.shape == "intervals":
         raws = [_together(list(raws))]
-    for raw in raws:
+    raws = iter(raws)
+    raw = next(raws)  # a reader yields at least one frame
+    # One batch read ahead: whether the window comes in one batch decides how duplicates are found.
+    while (following := next(raws, None)) is not None:
+        state.batched = True
         yield normalise(cfg, raw, window, catalogue, state)
+        raw = following
+    yield normalise(cfg, raw, window, catalogue, state)
     check_columns(cfg, state)
 
 

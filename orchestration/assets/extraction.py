@@ -46,13 +46,13 @@ def extraction_asset(cfg: SourceConfig, settings: Settings, partitions: Partitio
         result = gate.extract
         context.log.info(
             f"{cfg.name}: {result.received} rows received, {result.accepted} accepted, "
-            f"{len(result.quarantine)} quarantined over {len(window.days)} day(s)"
+            f"{result.quarantined} quarantined over {len(window.days)} day(s)"
         )
         return MaterializeResult(
             metadata={
                 "rows_received": result.received,
                 "rows_accepted": result.accepted,
-                "rows_quarantined": len(result.quarantine),
+                "rows_quarantined": result.quarantined,
                 "quarantine_reasons": gate.quarantine_reasons,
                 "days": len(gate.log),
                 "data_quality": MetadataValue.md(summary_markdown(gate.summary)),

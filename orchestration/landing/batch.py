@@ -1,16 +1,23 @@
-"""A source's batch for a window: read and normalised (`extract`), then landed in place of the window's
-previous load (`land`), with its counts in the extraction log."""
+"""A source's window: read and normalised batch by batch (`extract_batches`), then landed in place of the
+window's previous load (`land_batches`), with its counts in the extraction log. `extract` and `land` are
+the same for a window held whole (a short one: tests, the live evaluation)."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
 import pandas as pd
 
-from orchestration.landing.normalise import Extract, normalise
+from orchestration.landing.normalise import Extract, check_columns, normalise
+from orchestration.landing.rules import WindowState
 from orchestration.landing.tables import EXTRACTION_LOG, LANDING_BY_SHAPE, LANDING_TABLES, MONITORING_TABLES, QUARANTINE
 from orchestration.periods import Window
 from orchestration.reference.catalogue import Catalogue
 from orchestration.sources.config import SourceConfig
-from orchestration.sources.read import read
+from orchestration.sources.read import read_batches
 from orchestration.warehouse import Warehouse
 
 
@@ -19,25 +26,106 @@ def ensure_landing(warehouse: Warehouse) -> None:
     warehouse.ensure_tables(warehouse.landing_schema, (*LANDING_TABLES, *MONITORING_TABLES))
 
 
+def extract_batches(cfg: SourceConfig, window: Window, catalogue: Catalogue) -> Iterator[Extract]:
+    """The window's rows, read and normalised about `cfg.batch_rows` at a time; together the batches are
+    what one normalisation of the whole window gives (the rules carry a `WindowState` between them).
+
+    An interval source is normalised whole: `overlapping_run` compares each run with every other run of
+    its work order and node in the window, and flags both the later run and every version of it, which an
+    earlier batch may already have handed on. Its rows are still read in batches (no driver `Row`s,
+    no whole-file parse), but held together before the rules."""
+    state = WindowState(datetime.now(UTC).replace(tzinfo=None))
+    raws: Iterable[pd.DataFrame] = read_batches(cfg, window)
+    if cfg.shape == "intervals":
+        raws = [_together(list(raws))]
+    raws = iter(raws)
+    raw = next(raws)  # a reader yields at least one frame
+    # One batch read ahead: whether the window comes in one batch decides how duplicates are found.
+    while (following := next(raws, None)) is not None:
+        state.batched = True
+        yield normalise(cfg, raw, window, catalogue, state)
+        raw = following
+    yield normalise(cfg, raw, window, catalogue, state)
+    check_columns(cfg, state)
+
+
+def _together(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
 def extract(cfg: SourceConfig, window: Window, catalogue: Catalogue) -> Extract:
-    return normalise(cfg, read(cfg, window), window, catalogue)
+    """The whole window as one `Extract` (its batches put together)."""
+    batches = list(extract_batches(cfg, window, catalogue))
+    return Extract(
+        cfg.name,
+        cfg.shape,
+        pd.concat([b.rows for b in batches], ignore_index=True),
+        pd.concat([b.quarantine for b in batches], ignore_index=True),
+        sum(b.received for b in batches),
+    )
 
 
-def land(warehouse: Warehouse, result: Extract, window: Window) -> pd.DataFrame:
-    """Replace the window's partitions of this source in landing, quarantine and the extraction log, in one
-    transaction (a killed run leaves the previous load whole). Returns the per-partition counts written to the log."""
-    accepted = result.rows.groupby("partition_date").size()
-    quarantined = result.quarantine.groupby("partition_date").size()
+@dataclass
+class Landed:
+    """What a window's load put in landing: the counts of the rows received, accepted and quarantined (per
+    reason), the rows written to the extraction log, and the seconds spent reading and normalising
+    (`extract`) and loading (`land`)."""
+
+    source_system: str
+    shape: str
+    received: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    log: pd.DataFrame = field(default_factory=pd.DataFrame)
+    seconds: dict[str, float] = field(default_factory=lambda: {"extract": 0.0, "land": 0.0})
+
+
+def land_batches(
+    warehouse: Warehouse, source_system: str, shape: str, window: Window, batches: Iterable[Extract]
+) -> Landed:
+    """Replace the window's partitions of this source in landing, quarantine and the extraction log with
+    the batches' rows, all or nothing (`Warehouse.replacing_partitions`: a failure in any batch, or a killed
+    run, leaves the previous load whole). Only one batch is in memory at a time."""
+    landed = Landed(source_system, shape)
     index = pd.DatetimeIndex(pd.to_datetime(window.days), name="partition_date").astype("datetime64[us]")
-    counts = pd.DataFrame(
+    accepted = pd.Series(0, index=index, dtype="int64")
+    quarantined = pd.Series(0, index=index, dtype="int64")
+    tables = [LANDING_BY_SHAPE[shape].name, QUARANTINE.name, EXTRACTION_LOG.name]
+    opened = time.perf_counter()
+    with warehouse.replacing_partitions(window.partition_filter(source_system), tables) as add:
+        began = time.perf_counter()
+        landed.seconds["land"] += began - opened
+        for batch in batches:
+            read = time.perf_counter()
+            landed.seconds["extract"] += read - began
+            accepted = accepted.add(batch.rows.groupby("partition_date").size(), fill_value=0)
+            quarantined = quarantined.add(batch.quarantine.groupby("partition_date").size(), fill_value=0)
+            landed.received += batch.received
+            landed.accepted += batch.accepted
+            landed.quarantined += len(batch.quarantine)
+            for reason, rows in batch.quarantine.reason_code.value_counts().items():
+                landed.reasons[str(reason)] = landed.reasons.get(str(reason), 0) + int(rows)
+            add({tables[0]: batch.rows, tables[1]: batch.quarantine})
+            began = time.perf_counter()
+            landed.seconds["land"] += began - read
+        ended = time.perf_counter()  # the last batch asked for, and none came
+        landed.seconds["extract"] += ended - began
+        began = ended
+        landed.log = _log(
+            source_system, accepted.reindex(index, fill_value=0), quarantined.reindex(index, fill_value=0)
+        )
+        add({tables[2]: landed.log})
+    landed.seconds["land"] += time.perf_counter() - began
+    return landed
+
+
+def _log(source_system: str, accepted: pd.Series, quarantined: pd.Series) -> pd.DataFrame:
+    counts = pd.DataFrame({"accepted": accepted.astype("int64"), "quarantined": quarantined.astype("int64")})
+    counts = counts.reset_index()
+    return pd.DataFrame(
         {
-            "accepted": accepted.reindex(index, fill_value=0),
-            "quarantined": quarantined.reindex(index, fill_value=0),
-        }
-    ).reset_index()
-    log = pd.DataFrame(
-        {
-            "source_system": result.source_system,
+            "source_system": source_system,
             "partition_date": counts.partition_date,
             "extracted_at": pd.Timestamp.now("UTC").tz_localize(None),
             "rows_received": counts.accepted + counts.quarantined,
@@ -45,6 +133,9 @@ def land(warehouse: Warehouse, result: Extract, window: Window) -> pd.DataFrame:
             "rows_quarantined": counts.quarantined,
         }
     )[EXTRACTION_LOG.column_names]
-    tables = {LANDING_BY_SHAPE[result.shape].name: result.rows, QUARANTINE.name: result.quarantine}
-    warehouse.replace_partitions(window.partition_filter(result.source_system), {**tables, EXTRACTION_LOG.name: log})
-    return log
+
+
+def land(warehouse: Warehouse, result: Extract, window: Window) -> pd.DataFrame:
+    """Replace the window's partitions of this source with one `Extract` (a window held whole). Returns the
+    per-partition counts written to the log."""
+    return land_batches(warehouse, result.source_system, result.shape, window, [result]).log

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from orchestration.landing.rules import RULES, Batch, declared_column, raw_records, text_values
+from orchestration.landing.rules import RULES, Batch, WindowState, declared_column, raw_records, text_values
 from orchestration.landing.tables import LANDING_BY_SHAPE, QUARANTINE
 from orchestration.periods import Window
 from orchestration.reference.catalogue import Catalogue
@@ -37,20 +37,37 @@ class Extract:
         return len(self.rows)
 
 
-def normalise(cfg: SourceConfig, raw: pd.DataFrame, window: Window, catalogue: Catalogue) -> Extract:
-    missing = sorted(set(cfg.source_columns) - set(raw.columns))
-    if missing and len(raw):
-        raise SourceRejected(
-            f"source {cfg.name}: rows lack declared columns {missing}; the whole batch is rejected "
-            f"(found {[c for c in raw.columns if not c.startswith('_')]})",
-            MISSING_COLUMNS,
-        )
-    batch = Batch(cfg, raw, window, catalogue, datetime.now(UTC).replace(tzinfo=None))
+def normalise(
+    cfg: SourceConfig, raw: pd.DataFrame, window: Window, catalogue: Catalogue, state: WindowState | None = None
+) -> Extract:
+    """One batch of the window's rows (the whole window when `state` is None). The batches of one window
+    share a `state`, and give together what the whole window read at once gives; `check_columns(cfg,
+    state)` after the last batch rejects a source none of whose batches had a declared column."""
+    whole = state is None
+    state = state or WindowState(datetime.now(UTC).replace(tzinfo=None))
+    state.columns_seen.update(dict.fromkeys(raw.columns))
+    state.raw_rows += len(raw)
+    if whole:
+        check_columns(cfg, state)
+    else:  # a column absent from this batch may be in another (HTTP records): checked at the end
+        raw = raw.reindex(columns=[*raw.columns, *[c for c in cfg.source_columns if c not in raw.columns]])
+    batch = Batch(cfg, raw, window, catalogue, state.extracted_at, state=state)
     for rule in RULES:
         rule.apply(batch)
     extract = Extract(cfg.name, cfg.shape, _accepted(batch), _quarantined(batch), batch.received)
+    state.rows_before += batch.received
     assert extract.received == extract.accepted + len(extract.quarantine), "rows lost in normalisation"
     return extract
+
+
+def check_columns(cfg: SourceConfig, state: WindowState) -> None:
+    missing = sorted(set(cfg.source_columns) - set(state.columns_seen))
+    if missing and state.raw_rows:
+        raise SourceRejected(
+            f"source {cfg.name}: rows lack declared columns {missing}; the whole batch is rejected "
+            f"(found {[c for c in state.columns_seen if not c.startswith('_')]})",
+            MISSING_COLUMNS,
+        )
 
 
 def _accepted(b: Batch) -> pd.DataFrame:
@@ -67,7 +84,7 @@ def _accepted(b: Batch) -> pd.DataFrame:
     if b.cfg.shape == "status_history":
         rows = rows.assign(
             # Order of delivery breaks ties between events of one work order at the same instant.
-            event_seq=np.arange(len(b.raw), dtype="int64"),
+            event_seq=np.arange(len(b.raw), dtype="int64") + (b.state.rows_before if b.state else 0),
             status_code=c["status_code"],
             event_role=c["event_role"],
             timestamp_marks=b.cfg.timestamp_marks,

@@ -24,6 +24,79 @@ from orchestration.sources.file import FIELDS_EXPECTED, FIELDS_FOUND, LINE, READ
 _OPEN_END = pd.Timestamp("2200-01-01")
 
 
+class SeenRows:
+    """The rows of a window seen so far, as two independent 64-bit hashes of their values and partition
+    (a false match needs both to collide: about 1 in 10^20 for ten million rows), kept as sorted runs of
+    numbers rather than the rows: what `duplicate_row` needs to find a copy in an earlier batch."""
+
+    _MAX_RUNS = 8
+
+    def __init__(self) -> None:
+        self._runs: list[tuple[np.ndarray, np.ndarray]] = []  # (first, second hash), sorted by both
+
+    def add(self, keys: np.ndarray) -> np.ndarray:
+        """Mark the rows (n, 2) seen before: earlier in `keys` or in an earlier call. Returns that mask."""
+        copy = pd.DataFrame(keys).duplicated(keep="first").to_numpy().copy()
+        first, second = np.ascontiguousarray(keys[:, 0]), np.ascontiguousarray(keys[:, 1])
+        for run in self._runs:
+            copy |= _member(first, second, run)
+        if (~copy).any():
+            self._runs.append(_sorted_run(first[~copy], second[~copy]))
+        if len(self._runs) > self._MAX_RUNS:
+            self._runs = [_sorted_run(*(np.concatenate(part) for part in zip(*self._runs, strict=True)))]
+        return copy
+
+
+def _sorted_run(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.lexsort((second, first))
+    return first[order], second[order]
+
+
+def _member(first: np.ndarray, second: np.ndarray, run: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Which rows (their two hashes) are in `run`."""
+    run_first, run_second = run
+    left = np.searchsorted(run_first, first, side="left")
+    right = np.searchsorted(run_first, first, side="right")
+    found = np.zeros(len(first), dtype=bool)
+    single = np.flatnonzero(right - left == 1)  # almost always: one row of that first hash
+    found[single] = run_second[left[single]] == second[single]
+    for i in np.flatnonzero(right - left > 1):  # a first-hash collision: a few rows at most
+        found[i] = bool((run_second[left[i] : right[i]] == second[i]).any())
+    return found
+
+
+def row_hashes(values: pd.DataFrame, partition_date: pd.Series) -> np.ndarray:
+    """Two hashes of each row's values and its partition. The values are joined into one text per row,
+    each as `<length>:<text>` or `-` when missing (no two rows give the same text), as text so that a value
+    reads the same whichever batch holds it; one text hashed twice costs less than each column twice."""
+    text = partition_date.astype(_ARROW_TEXT)
+    for name in values.columns:
+        part = values[name].astype(_ARROW_TEXT)
+        text = text + "|" + (part.str.len().astype(_ARROW_TEXT) + ":" + part).fillna("-")
+    objects = text.to_numpy(dtype=object)
+    return np.column_stack([pd.util.hash_array(objects, hash_key=key, categorize=False) for key in _HASH_KEYS])
+
+
+_ARROW_TEXT = pd.StringDtype("pyarrow")
+_HASH_KEYS = ("0123456789abcdef", "fedcba9876543210")
+
+
+@dataclass
+class WindowState:
+    """What the rules of one window carry from batch to batch: one extraction time for all its rows, how
+    many rows came before (the order of delivery goes on), the rows seen (duplicates across batches) and
+    the columns seen (a declared column is missing only if no batch had it)."""
+
+    extracted_at: datetime
+    # More batches follow this one (or came before): duplicates are then found by the rows' hashes. A
+    # window in one batch (a daily run) compares the rows themselves and hashes nothing.
+    batched: bool = False
+    rows_before: int = 0
+    raw_rows: int = 0
+    seen: SeenRows = field(default_factory=SeenRows)
+    columns_seen: dict[str, None] = field(default_factory=dict)
+
+
 @dataclass
 class Batch:
     """One source's rows for one window while they are normalised: the raw rows, the reason (and detail)
@@ -38,6 +111,7 @@ class Batch:
     details: pd.Series = field(init=False)
     columns: dict[str, pd.Series] = field(default_factory=dict)
     received: int = 0
+    state: WindowState | None = None
 
     def __post_init__(self) -> None:
         self.raw = self.raw.reset_index(drop=True)
@@ -148,9 +222,13 @@ def placed_in_partitions(b: Batch) -> None:
 
 @rule("duplicate_row")
 def unique_rows(b: Batch) -> None:
-    """The same row twice in one partition's delivery: the first copy stands, the others are duplicates."""
-    declared = b.cfg.source_columns
-    copy = b.raw[declared].assign(_day=b.columns["partition_date"].to_numpy()).duplicated(keep="first")
+    """The same row twice in one partition's delivery: the first copy stands, the others are duplicates,
+    whichever batches of the window they arrive in."""
+    values, day = b.raw[b.cfg.source_columns], b.columns["partition_date"]
+    if b.state is not None and b.state.batched:
+        copy = pd.Series(b.state.seen.add(row_hashes(values, day)), index=b.raw.index)
+    else:
+        copy = values.assign(_day=day.to_numpy()).duplicated(keep="first")
     b.flag(copy & ~b.columns["undecodable"], "duplicate_row", "exact duplicate of an earlier row of the same partition")
 
 

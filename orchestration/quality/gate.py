@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from dagster import AssetCheckResult
 
-from orchestration.landing.batch import ensure_landing, extract, land
-from orchestration.landing.normalise import Extract
+from orchestration.landing.batch import Landed, ensure_landing, extract_batches, land_batches
 from orchestration.landing.tables import LANDING_BY_SHAPE
 from orchestration.periods import Window
 from orchestration.quality.checks import GX_LANDING, evaluate_extraction
@@ -23,7 +22,7 @@ from orchestration.warehouse import Warehouse
 
 @dataclass
 class GateOutcome:
-    extract: Extract
+    extract: Landed  # the counts: received, accepted, quarantined (per reason)
     log: pd.DataFrame  # rows per partition, as written to the extraction log
     checks: list[AssetCheckResult]
     summary: pd.DataFrame  # the rows written to quality_summary
@@ -31,8 +30,7 @@ class GateOutcome:
 
     @property
     def quarantine_reasons(self) -> dict[str, int]:
-        quarantine = self.extract.quarantine
-        return quarantine.reason_code.value_counts().to_dict() if len(quarantine) else {}
+        return dict(sorted(self.extract.reasons.items(), key=lambda item: -item[1]))
 
 
 def extract_and_check(
@@ -44,11 +42,9 @@ def extract_and_check(
 ) -> GateOutcome:
     """Land the source's window in place of its previous load and evaluate the blocking checks on what
     landed (with the source's Great Expectations suite when `gx` is given)."""
-    began = time.perf_counter()
     ensure_landing(warehouse)
-    result = extract(cfg, window, catalogue)
-    extracted = time.perf_counter()
-    log = land(warehouse, result, window)
+    # Read, normalised and loaded batch by batch: only one batch of the window is in memory at a time.
+    result = land_batches(warehouse, cfg.name, cfg.shape, window, extract_batches(cfg, window, catalogue))
     landed = time.perf_counter()
     checks, counts, by_reason = evaluate_extraction(warehouse, cfg, window)
     if gx is not None:
@@ -62,5 +58,5 @@ def extract_and_check(
         checks.insert(0, outcome.check_result(GX_LANDING))
     summary = summary_frame(cfg, counts, by_reason, checks)
     write_summary(warehouse, window, summary, cfg.name)
-    seconds = {"extract": extracted - began, "land": landed - extracted, "checks": time.perf_counter() - landed}
-    return GateOutcome(result, log, checks, summary, seconds)
+    seconds = {**result.seconds, "checks": time.perf_counter() - landed}
+    return GateOutcome(result, result.log, checks, summary, seconds)

@@ -132,6 +132,9 @@ class SourceConfig(StrictModel):
     freshness: FreshnessConfig | Literal["off", False] | None = None
     # Connect, read and total deadlines of every call to the source system, and the HTTP page cap.
     limits: SourceLimits = SourceLimits()
+    # Rows read, normalised and landed at a time: a long window streams through in batches of about this
+    # many rows (SQL fetches, file blocks, HTTP pages gathered), so memory follows the batch, not the window.
+    batch_rows: int = Field(default=200_000, ge=1)
     # A quarantined row keeps only the columns mapped above; `true` keeps every column as received (the
     # others may hold data the pipeline has no business storing, e.g. personal details).
     keep_raw_row: bool = False

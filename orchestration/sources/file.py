@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import codecs
 import io
 import os
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from orchestration.periods import Window
 from orchestration.sources.config import SourceConfig, path_template_error
@@ -32,6 +36,8 @@ LINE = "_line"
 READER_COLUMNS = ("_partition_date", UNDECODABLE, FIELDS_FOUND, FIELDS_EXPECTED, LINE)
 # Python marks bytes it cannot decode with lone surrogates under "surrogateescape".
 _ESCAPED_BYTE = r"[\udc80-\udcff]"
+# Bytes Arrow parses at a time (its batches), and read at a time while the decoding is checked.
+_BLOCK_BYTES = 1 << 20
 
 
 class FileDropError(SourceRejected):
@@ -112,8 +118,14 @@ def _parse(cfg: SourceConfig, path: Path, source: Path | io.BytesIO, encoding: s
             f"source {cfg.name}: {path} is empty (0 bytes, not even a header); the whole file is rejected",
             EMPTY_FILE,
         ) from exc
+    marked = _marked(odd, list(frame.columns))
+    return frame if marked is None else pd.concat([frame, marked], ignore_index=True)
+
+
+def _marked(odd: list, columns: list[str]) -> pd.DataFrame | None:
+    """The lines whose field count is not the header's, as rows marked for quarantine (None: no such line)."""
     if not odd:
-        return frame
+        return None
     found, expected, lines = zip(*odd, strict=True)
     marked = pd.DataFrame({FIELDS_FOUND: found, FIELDS_EXPECTED: expected, LINE: lines})
     short = marked[marked[FIELDS_FOUND] < marked[FIELDS_EXPECTED]]
@@ -122,33 +134,111 @@ def _parse(cfg: SourceConfig, path: Path, source: Path | io.BytesIO, encoding: s
         fields = pd.read_csv(
             io.StringIO("\n".join(short[LINE])),
             header=None,
-            names=list(frame.columns),
+            names=columns,
             dtype=str,
             keep_default_na=False,
         )
         marked = marked.join(fields.set_axis(short.index))
-    return pd.concat([frame, marked.astype({LINE: "string"})], ignore_index=True)
-
-
-def _read_csv(cfg: SourceConfig, path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise FileDropError(f"source {cfg.name}: expected file {path} is missing", FILE_MISSING)
-    try:
-        frame = _parse(cfg, path, path, cfg.encoding)
-    except UnicodeDecodeError as exc:
-        return _read_mixed(cfg, path, exc)
-    _check_columns(cfg, path, frame)
-    return frame
+    return marked.astype({LINE: "string"})
 
 
 def read_file(cfg: SourceConfig, window: Window) -> pd.DataFrame:
-    """Daily drops: read each day's file and tag rows with that day as their partition.
-    A single history file: read it whole; rows are placed into partitions by their timestamp later."""
-    if not is_daily(cfg):
-        return _read_csv(cfg, file_path(cfg))
-    frames = []
-    for day in window.days:
-        frame = _read_csv(cfg, file_path(cfg, day))
-        frame["_partition_date"] = day
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cfg.source_columns)
+    """The window's rows in one frame (the batches of `read_file_batches` put together)."""
+    frames = list(read_file_batches(cfg, window))
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def read_file_batches(cfg: SourceConfig, window: Window) -> Iterator[pd.DataFrame]:
+    """Daily drops: each day's file, its rows tagged with that day as their partition. A single history
+    file: its rows, placed into partitions by their timestamp later. Yielded in chunks of a file (at least
+    one frame), in the order of the files and their lines; the lines of a file whose field count is not its
+    header's come after its other lines, as in a file read whole."""
+    days = window.days if is_daily(cfg) else [None]
+    yielded = False
+    for day in days:
+        for frame in _csv_batches(cfg, file_path(cfg, day)):
+            if day is not None:
+                frame["_partition_date"] = day
+            yield frame
+            yielded = True
+    if not yielded:
+        yield pd.DataFrame(columns=cfg.source_columns)
+
+
+def _csv_batches(cfg: SourceConfig, path: Path) -> Iterator[pd.DataFrame]:
+    """One file's rows, block by block, streamed by Arrow's CSV reader (a file of ten million lines is never
+    in memory whole). A file with lines not in its encoding is read whole (`_read_mixed`): the decoding is
+    checked first, streaming, so that no block of such a file has been handed on before it is known."""
+    if not path.exists():
+        raise FileDropError(f"source {cfg.name}: expected file {path} is missing", FILE_MISSING)
+    problem = _decoding_error(path, cfg.encoding)
+    if problem is not None:
+        yield _read_mixed(cfg, path, problem)
+        return
+    read_options = {"encoding": cfg.encoding, "block_size": _BLOCK_BYTES}
+    try:
+        skip_odd = pa_csv.ParseOptions(invalid_row_handler=lambda _: "skip")
+        with pa_csv.open_csv(path, read_options=pa_csv.ReadOptions(**read_options), parse_options=skip_odd) as head:
+            header = head.schema.names
+    except pa.ArrowInvalid as exc:
+        if "Empty CSV file" in str(exc):
+            raise FileDropError(
+                f"source {cfg.name}: {path} is empty (0 bytes, not even a header); the whole file is rejected",
+                EMPTY_FILE,
+            ) from exc
+        raise
+    columns = _dedup_names(header)
+    _check_columns(cfg, path, pd.DataFrame(columns=columns))
+    odd: list = []
+
+    def set_aside(line) -> str:  # called for the odd lines only
+        odd.append((line.actual_columns, line.expected_columns, line.text))
+        return "skip"
+
+    reader = pa_csv.open_csv(
+        path,
+        read_options=pa_csv.ReadOptions(**read_options, column_names=columns, skip_rows=1),
+        parse_options=pa_csv.ParseOptions(invalid_row_handler=set_aside),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=dict.fromkeys(columns, pa.string()), strings_can_be_null=False
+        ),
+    )
+    with reader:
+        yield _to_frame([], reader.schema)  # the columns, even of a file with a header only
+        for block in reader:
+            yield _to_frame([block], reader.schema)
+    marked = _marked(odd, columns)
+    if marked is not None:
+        yield pd.concat([pd.DataFrame({c: pd.Series(dtype="str") for c in columns}), marked], ignore_index=True)
+
+
+def _to_frame(blocks: list[pa.RecordBatch], schema: pa.Schema) -> pd.DataFrame:
+    return pa.Table.from_batches(blocks, schema=schema).to_pandas()
+
+
+def _decoding_error(path: Path, encoding: str) -> UnicodeDecodeError | None:
+    """The first byte sequence of the file not in `encoding`, read in chunks (None: the whole file decodes)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    with path.open("rb") as stream:
+        try:
+            while chunk := stream.read(_BLOCK_BYTES * 8):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            return exc
+    return None
+
+
+def _dedup_names(names: list[str]) -> list[str]:
+    """A repeated header as pandas names it (Variant, Variant.1): declared columns are checked as given."""
+    out: list[str] = []
+    counts: dict[str, int] = {}
+    for name in names:
+        seen = counts.get(name, 0)
+        while seen > 0:
+            counts[name] = seen + 1
+            name = f"{name}.{seen}"
+            seen = counts.get(name, 0)
+        out.append(name)
+        counts[name] = seen + 1
+    return out

@@ -1,0 +1,339 @@
+"""A source's window read, normalised and landed in batches (`batch_rows`) gives exactly what one batch
+gives: the same landed rows, the same quarantined rows and reasons, the same extraction log, on DuckDB and
+PostgreSQL, for a file, a SQL (MariaDB, PostgreSQL) and an HTTP source. The rules that look across rows
+(an exact duplicate in another batch, the order of delivery, overlapping runs of an interval source) see
+the whole window. A failure in a later batch leaves the previous load of the window whole."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from demo import generator as gen
+from demo.ticket_api_server import serve_in_background
+from orchestration.landing.batch import ensure_landing, extract_batches, land_batches
+from orchestration.landing.tables import EXTRACTION_LOG, LANDING_BY_SHAPE, QUARANTINE
+from orchestration.periods import Window
+from orchestration.quality.checks import ROWS_RECONCILE
+from orchestration.quality.gate import extract_and_check
+from orchestration.reference.catalogue import Catalogue, load_catalogue
+from orchestration.sources.config import SourceConfig, load_source
+from orchestration.sources.file import FileDropError
+from orchestration.sources.read import read_batches
+from orchestration.warehouse import Warehouse
+from tests.conftest import (
+    CONFIG_DIR,
+    MARIADB_HOST,
+    MARIADB_PORT,
+    PG_HOST,
+    PG_PORT,
+    require_server,
+    settings_of_env,
+    warehouse_of_env,
+)
+
+SMALL = 7  # rows per batch: every window below spans several batches
+DAYS = [dt.date(2026, 10, 5), dt.date(2026, 10, 6), dt.date(2026, 10, 7)]
+HEADER = "id,wo,status,at,team"
+# Status changes of three daily drops, with the faults the rules quarantine. A duplicate's copy sits more
+# than SMALL rows after its original, so the two arrive in different batches.
+LINES = {
+    DAYS[0]: [
+        "E01,W1,INSTALLING,2026-10-05 09:00:00,装维",
+        "E02,W1,CALLBACK,2026-10-05 10:00:00,\\N",  # a literal backslash-N lands as those two characters
+        "E03,W2,INSTALLING,2026-10-05 09:30:00,",  # an empty team: missing, not the text \N
+        "E04,W2,BOGUS,2026-10-05 10:00:00,\\N",  # unknown_status, its raw record keeps \N
+        'E05,W3,INSTALLING,not a time,""',  # unparseable_timestamp, its raw record keeps ""
+        "E06,W4,INSTALLING",  # missing_fields
+        "E07,W4,INSTALLING,2026-10-05 11:00:00,装维,spare",  # extra_fields
+        "E08,,INSTALLING,2026-10-05 11:00:00,装维",  # missing_work_order_key
+        "E09,W5,INSTALLING,2026-10-05 12:00:00,装维",
+        "E09,W5,INSTALLING,2026-10-05 12:00:00,装维",  # duplicate_row in the same batch
+        "E10,W5,CLOSED,2026-10-05 13:00:00,装维",
+        "E11,W6,INSTALLING,2026-10-05 13:00:00,装维",
+        "E11,W6,INSTALLING,2026-10-05 13:00:00,装维",
+        "E12,W6,CALLBACK,2026-10-05 14:00:00,客服",
+        "E01,W1,INSTALLING,2026-10-05 09:00:00,装维",  # duplicate_row of the first line, batches apart
+        "E13,W7,INSTALLING,2026-10-05 15:00:00,装维",
+    ],
+    DAYS[1]: [
+        "E01,W1,INSTALLING,2026-10-05 09:00:00,装维",  # the same row in another day's drop: no duplicate
+        "E14,W7,CALLBACK,2026-10-06 09:00:00,客服",
+        "E15,W7,CLOSED,2026-10-06 09:00:00,客服",  # the same instant as E14: delivery order decides
+        "E16,W8,INSTALLING,2026-10-06 10:00:00,装维",
+        "E17,W8,CALLBACK,2026-10-06 11:00:00,客服",
+        "E18,W9,INSTALLING,2099-10-06 11:00:00,装维",  # start_in_future
+        "E19,W9,INSTALLING,2026-10-06 12:00:00,装维",
+        "E20,W10,INSTALLING,2026-10-06 12:30:00,装维",
+        "E16,W8,INSTALLING,2026-10-06 10:00:00,装维",  # duplicate_row, across a batch boundary
+    ],
+    DAYS[2]: [f"E{30 + i},W{20 + i % 4},INSTALLING,2026-10-07 {8 + i}:00:00,装维" for i in range(9)],
+}
+DECLARATION = {
+    "shape": "status_history",
+    "time_zone": "Asia/Shanghai",
+    "timestamp_format": "%Y-%m-%d %H:%M:%S",
+    "timestamp_marks": "entry",
+    "columns": {"source_row_key": "id", "work_order_id": "wo", "status": "status", "event_at": "at",
+                "department": "team"},
+    "process": "BROADBAND",
+    "nodes": {"BROADBAND": {"INSTALLING": "INSTALL", "CALLBACK": "FOLLOWUP"}},
+    "terminal_statuses": ["CLOSED"],
+    "freshness": "off",
+    "volume": "off",
+    "quarantine_limit": 1.0,
+}  # fmt: skip
+
+
+def _window(days: list[dt.date] = DAYS) -> Window:
+    return Window.for_days(days[0], days[-1], settings_of_env().business_time_zone)
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> Catalogue:
+    return load_catalogue(settings_of_env().processes_file)
+
+
+@pytest.fixture(scope="module")
+def warehouse(module_pipeline_env: Path) -> Warehouse:
+    warehouse = warehouse_of_env()
+    ensure_landing(warehouse)
+    return warehouse
+
+
+def _drops(root: Path, lines: dict[dt.date, list[str]]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for day, rows in lines.items():
+        (root / f"events_{day:%Y%m%d}.csv").write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    return root
+
+
+def _file_source(name: str, drops: Path, batch_rows: int) -> SourceConfig:
+    return SourceConfig.model_validate(
+        {**DECLARATION, "name": name, "kind": "file", "path": str(drops / "events_{date:%Y%m%d}.csv"),
+         "batch_rows": batch_rows}
+    )  # fmt: skip
+
+
+def _landed(warehouse: Warehouse, source: str, shape: str = "status_history") -> dict[str, pd.DataFrame]:
+    """What the window left in landing, quarantine and the extraction log, extraction times aside, sorted."""
+    out = {}
+    for table in (LANDING_BY_SHAPE[shape], QUARANTINE, EXTRACTION_LOG):
+        frame = warehouse.query(
+            f"select * from {warehouse.landing_schema}.{table.name} where source_system = '{source}'"
+        ).drop(columns=["extracted_at"])
+        text = frame.astype("string").fillna("<null>")
+        out[table.name] = text.sort_values(list(text.columns)).reset_index(drop=True)
+    return out
+
+
+def _land(warehouse: Warehouse, cfg: SourceConfig, window: Window, catalogue: Catalogue) -> dict[str, int]:
+    landed = land_batches(warehouse, cfg.name, cfg.shape, window, extract_batches(cfg, window, catalogue))
+    assert landed.received == landed.accepted + landed.quarantined
+    return landed.reasons
+
+
+def _one_and_many(
+    warehouse: Warehouse, one: SourceConfig, many: SourceConfig, window: Window, catalogue: Catalogue
+) -> tuple[dict, dict]:
+    """Land the window in one batch, then again in batches of SMALL rows; what each left."""
+    assert len(list(read_batches(one, window))) == 1
+    assert len(list(read_batches(many, window))) > 2
+    reasons_one = _land(warehouse, one, window, catalogue)
+    first = _landed(warehouse, one.name, one.shape)
+    reasons_many = _land(warehouse, many, window, catalogue)
+    assert reasons_many == reasons_one
+    return first, _landed(warehouse, many.name, many.shape)
+
+
+def _same(first: dict[str, pd.DataFrame], second: dict[str, pd.DataFrame]) -> None:
+    for table, rows in first.items():
+        pd.testing.assert_frame_equal(second[table], rows, obj=table)
+
+
+def test_a_file_in_batches_lands_what_one_batch_lands(
+    warehouse: Warehouse, tmp_path: Path, catalogue: Catalogue
+) -> None:
+    drops = _drops(tmp_path / "drops", LINES)
+    first, many = _one_and_many(
+        warehouse, _file_source("batched_file", drops, 10**6), _file_source("batched_file", drops, SMALL),
+        _window(), catalogue,
+    )  # fmt: skip
+    _same(first, many)
+    quarantine = many[QUARANTINE.name]
+    reasons = quarantine.reason_code.value_counts().to_dict()
+    assert reasons == {"duplicate_row": 4, "missing_fields": 1, "extra_fields": 1, "unknown_status": 1,
+                       "unparseable_timestamp": 1, "missing_work_order_key": 1, "start_in_future": 1}  # fmt: skip
+    events = many[LANDING_BY_SHAPE["status_history"].name].set_index("source_row_key")
+    # COPY and the DuckDB scan alike: the text \N is not NULL, an empty field is missing.
+    assert events.loc["E02", "department"] == "\\N"
+    assert events.loc["E03", "department"] == "<null>"
+    raw = quarantine.set_index(quarantine.raw_record.str.extract(r'"id":"(E\d+)"')[0]).raw_record
+    assert '"team":"\\\\N"' in raw.loc["E04"] and '"team":""' in raw.loc["E05"]
+    # The delivery order goes on across batches: E15 after E14 at the same instant.
+    assert int(events.loc["E15", "event_seq"]) == int(events.loc["E14", "event_seq"]) + 1
+    log = many[EXTRACTION_LOG.name]
+    assert log.rows_received.astype(int).tolist() == [16, 9, 9]
+
+
+def test_the_gate_counts_what_the_batches_landed(warehouse: Warehouse, tmp_path: Path, catalogue: Catalogue) -> None:
+    drops = _drops(tmp_path / "drops", LINES)
+    outcome = extract_and_check(warehouse, _file_source("gated_file", drops, SMALL), _window(), catalogue)
+    assert (outcome.extract.received, outcome.extract.accepted, outcome.extract.quarantined) == (34, 24, 10)
+    assert outcome.quarantine_reasons["duplicate_row"] == 4
+    assert outcome.log.rows_received.sum() == 34
+    assert {check.check_name: check.passed for check in outcome.checks}[ROWS_RECONCILE]
+
+
+def test_a_failure_in_a_later_batch_leaves_the_previous_load_whole(
+    warehouse: Warehouse, tmp_path: Path, catalogue: Catalogue
+) -> None:
+    drops = _drops(tmp_path / "drops", LINES)
+    cfg = _file_source("atomic_file", drops, SMALL)
+    _land(warehouse, cfg, _window(), catalogue)
+    before = _landed(warehouse, cfg.name)
+    # A new delivery: the first two days changed (several batches of them are read and loaded), the last
+    # day's file is missing, which only the last batches find.
+    _drops(drops, {DAYS[0]: [f"N{i},W{i},INSTALLING,2026-10-05 09:00:00,装维" for i in range(20)],
+                   DAYS[1]: [f"M{i},W{i},CALLBACK,2026-10-06 09:00:00,客服" for i in range(20)]})  # fmt: skip
+    (drops / f"events_{DAYS[2]:%Y%m%d}.csv").unlink()
+    batches = extract_batches(cfg, _window(), catalogue)
+    with pytest.raises(FileDropError, match="missing"):
+        land_batches(warehouse, cfg.name, cfg.shape, _window(), batches)
+    _same(before, _landed(warehouse, cfg.name))
+    if warehouse.target == "duckdb":  # the batches loaded so far are dropped with the failed load
+        left = warehouse.query(
+            "select count(*) as n from information_schema.tables "
+            f"where table_schema = '{warehouse.schema_name}_loading'"
+        )
+        assert int(left.n[0]) == 0
+
+
+def test_overlapping_runs_in_different_batches_are_still_quarantined(
+    warehouse: Warehouse, tmp_path: Path, catalogue: Catalogue
+) -> None:
+    """An interval source: the later of two overlapping passes is quarantined though the two rows are more
+    than a batch apart."""
+    rows = ["K1,W1,ACCEPT,2026-10-05 09:00:00,2026-10-05 12:00:00"]
+    rows += [f"P{i},X{i},ACCEPT,2026-10-05 09:00:00,2026-10-05 10:00:00" for i in range(2 * SMALL)]
+    rows += ["K3,W1,ACCEPT,2026-10-05 11:00:00,2026-10-05 13:00:00"]  # overlaps K1
+    (tmp_path / "runs.csv").write_text("\n".join(["id,wo,node,start,end", *rows]) + "\n", encoding="utf-8")
+
+    def source(batch_rows: int) -> SourceConfig:
+        return SourceConfig.model_validate(
+            {"name": "batched_runs", "kind": "file", "path": str(tmp_path / "runs.csv"), "shape": "intervals",
+             "time_zone": "Asia/Shanghai", "columns": {"source_row_key": "id", "work_order_id": "wo",
+             "node": "node", "start_at": "start", "end_at": "end"}, "process": "BROADBAND",
+             "nodes": {"BROADBAND": {"ACCEPT": "ACCEPT"}}, "batch_rows": batch_rows}
+        )  # fmt: skip
+
+    window = _window(DAYS[:1])
+    first, many = _one_and_many(warehouse, source(10**6), source(SMALL), window, catalogue)
+    _same(first, many)
+    assert many[QUARANTINE.name].reason_code.tolist() == ["overlapping_run"]
+    assert len(many[LANDING_BY_SHAPE["intervals"].name]) == 2 * SMALL + 1
+
+
+# --------------------------------------------------------------------------------------------------
+# SQL: the same rows from a MariaDB and a PostgreSQL table, through a server-side cursor
+# --------------------------------------------------------------------------------------------------
+
+
+def _sql_rows() -> pd.DataFrame:
+    """The file drops' well-formed lines as a table (a field-count fault is a file's own)."""
+    rows = [
+        (*line.split(","), f"{day} 12:00:00") for day, lines in LINES.items() for line in lines if line.count(",") == 4
+    ]
+    frame = pd.DataFrame(rows, columns=["id", "wo", "status", "at", "team", "changed"])
+    return frame.assign(team=frame.team.replace('""', ""))
+
+
+def _sql_source(url: str, batch_rows: int) -> SourceConfig:
+    return SourceConfig.model_validate(
+        {**DECLARATION, "name": "batched_sql", "kind": "sql", "connection": {"url_env": "BATCHED_SQL_URL"},
+         "columns": {**DECLARATION["columns"], "changed_at": "changed"},
+         "query": "SELECT id, wo, status, at, team, changed FROM drops ORDER BY seq", "batch_rows": batch_rows}
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module", params=["mariadb", "postgres"])
+def sql_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    table = _sql_rows().reset_index(names="seq")
+    if request.param == "mariadb":
+        require_server("MariaDB", MARIADB_HOST, MARIADB_PORT)
+        import pymysql
+
+        database = f"t_batches_{uuid.uuid4().hex[:10]}"
+        admin = pymysql.connect(host=MARIADB_HOST, port=MARIADB_PORT, user="root", password="", autocommit=True)
+        with admin.cursor() as cur:
+            cur.execute(f"create database {database} character set utf8mb4")
+        url = f"mysql+pymysql://root@{MARIADB_HOST}:{MARIADB_PORT}/{database}?charset=utf8mb4"
+    else:
+        require_server("PostgreSQL", PG_HOST, PG_PORT)
+        import psycopg2
+
+        database = f"t_batches_{uuid.uuid4().hex[:10]}"
+        admin = psycopg2.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="test")
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute(f"create schema {database}")
+        url = f"postgresql+psycopg2://postgres@{PG_HOST}:{PG_PORT}/test?options=-csearch_path%3D{database}"
+    engine = sa.create_engine(url)
+    try:
+        table.to_sql("drops", engine, index=False, dtype={c: sa.String(64) for c in table.columns if c != "seq"})
+    finally:
+        engine.dispose()
+    try:
+        yield url
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"drop schema if exists {database} cascade" if request.param == "postgres"
+                        else f"drop database if exists {database}")  # fmt: skip
+        admin.close()
+
+
+def test_a_sql_source_in_batches_lands_what_one_batch_lands(
+    warehouse: Warehouse, sql_url: str, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BATCHED_SQL_URL", sql_url)
+    first, many = _one_and_many(warehouse, _sql_source(sql_url, 10**6), _sql_source(sql_url, SMALL), _window(),
+                                catalogue)  # fmt: skip
+    _same(first, many)
+    reasons = many[QUARANTINE.name].reason_code.value_counts().to_dict()
+    assert reasons == {"duplicate_row": 4, "unknown_status": 1, "unparseable_timestamp": 1,
+                       "missing_work_order_key": 1, "start_in_future": 1}  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------------
+# HTTP: the demo ticket API, small pages
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ticket_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    store = tmp_path_factory.mktemp("tickets") / "ticket_events.jsonl"
+    gen.write_ticket_store(gen.generate_truth(dt.date(2026, 10, 1), dt.datetime(2026, 10, 9, tzinfo=dt.UTC), 6), store)
+    server, url = serve_in_background(store, token="")  # "" = no token check
+    yield url
+    server.shutdown()
+
+
+def test_an_http_source_in_batches_lands_what_one_batch_lands(
+    warehouse: Warehouse, ticket_api: str, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TICKET_API_URL", ticket_api)
+    monkeypatch.delenv("TICKET_API_TOKEN", raising=False)
+    declared = load_source(CONFIG_DIR / "sources" / "ticket_api.yaml", settings_of_env())
+
+    def source(batch_rows: int) -> SourceConfig:
+        return declared.model_copy(update={"params": {**declared.params, "page_size": 5}, "batch_rows": batch_rows})
+
+    first, many = _one_and_many(warehouse, source(10**6), source(SMALL), _window(), catalogue)
+    _same(first, many)
+    assert len(many[LANDING_BY_SHAPE["status_history"].name]) > 5 * SMALL

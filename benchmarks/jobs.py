@@ -34,7 +34,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-HELPDESK_CSV = PROJECT_DIR.parent / "shared" / "datasets" / "helpdesk" / "helpdesk.csv"
+# The help-desk source declaration's own override (config/sources/helpdesk.yaml `path_env`).
+HELPDESK_CSV = Path(os.environ.get("HELPDESK_CSV") or PROJECT_DIR.parent / "shared/datasets/helpdesk/helpdesk.csv")
 HELPDESK_RANGE = (dt.date(2010, 1, 1), dt.date(2014, 1, 31))  # the log runs from 2010-01-13 to 2014-01-03
 PG = {"PGHOST": "127.0.0.1", "PGPORT": "5432", "PGUSER": "postgres", "PGDATABASE": "test"}
 STAGES = ["orchestration", "extraction", "landing", "dbt", "checks"]
@@ -217,7 +218,8 @@ def _check_checks(instance, defs, figures: JobFigures, job_name: str, run_id: st
     from dagster import AssetCheckKey
     from dagster._core.storage.asset_check_execution_record import COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES
 
-    keys = [k for k in defs.resolve_job_def(job_name).asset_layer.asset_and_check_keys if isinstance(k, AssetCheckKey)]
+    layer = defs.resolve_job_def(job_name).asset_layer
+    keys = [k for d in layer.data for k in d.assets_def.asset_and_check_keys if isinstance(k, AssetCheckKey)]
     for key in keys:
         history = instance.event_log_storage.get_asset_check_execution_history(key, limit=10_000)
         mine = [r for r in history if r.run_id == run_id]

@@ -8,7 +8,8 @@ import datetime as dt
 
 import pytest
 
-from tests.conftest import HELPDESK_CSV, PG_HOST, PG_PORT, require_server
+from benchmarks.jobs import HELPDESK_CSV
+from tests.conftest import PG_HOST, PG_PORT, require_server
 
 pytestmark = pytest.mark.heavy  # whole pipelines through Dagster, per warehouse
 

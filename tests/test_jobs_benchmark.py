@@ -49,7 +49,7 @@ def test_every_job_runs_and_is_reported(benchmark) -> None:
     assert "<!-- benchmark-result: jobs helpdesk" in text and "| daily_job | 2010-01-01...2010-02-07 |" in text
 
 
-def test_a_range_run_records_each_partition_and_the_checks(benchmark) -> None:
+def test_a_range_run_records_each_partition_and_the_checks(benchmark, monkeypatch: pytest.MonkeyPatch) -> None:
     (result,), _ = benchmark
     days = (UNTIL - dt.date(2010, 1, 1)).days + 1
     daily = result.jobs[1]
@@ -65,6 +65,7 @@ def test_a_range_run_records_each_partition_and_the_checks(benchmark) -> None:
     # and as the UI reads it back from the kept SQLite instance
     from dagster import AssetKey, DagsterInstance
 
+    monkeypatch.setenv("DAGSTER_HOME", result.dagster_home)  # deploy/dagster.yaml stores there
     with DagsterInstance.from_config(result.dagster_home) as instance:
         partitions = set(instance.get_materialized_partitions(AssetKey(["landing", "helpdesk"])))
         assert partitions == {(dt.date(2010, 1, 1) + dt.timedelta(days=i)).isoformat() for i in range(days)}

@@ -18,10 +18,11 @@ from typing import Any
 
 from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, DagsterEventType
 from dagster._core.events.log import EventLogEntry
-from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage, _event_logs_directory
-from dagster._serdes import ConfigurableClassData
+from dagster._serdes import ConfigurableClassData, serialize_value
 from dagster_postgres import DagsterPostgresStorage, PostgresEventLogStorage
 from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
 
@@ -47,7 +48,28 @@ def _insert_returning_ids(conn: Any, rows: list[dict[str, Any]]) -> list[int]:
     return [int(row[0]) for row in conn.execute(statement, rows).fetchall()]
 
 
-class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
+class _PlannedChecksOnce:
+    """A check planned over N partitions is N rows (its per-partition status); Dagster serialises the
+    planned event, which holds the run's whole partition subset, once per row: checks x N^2 work, minutes
+    for years of days. Serialised once, the same rows in one statement."""
+
+    def _store_asset_check_evaluation_planned(self, event: EventLogEntry, event_id: int | None) -> None:
+        planned = event.get_dagster_event().event_specific_data
+        partitions = planned.partitions_subset.get_partition_keys() if planned.partitions_subset else [None]
+        row = {
+            "asset_key": planned.asset_key.to_string(),
+            "check_name": planned.check_name,
+            "run_id": event.run_id,
+            "execution_status": AssetCheckExecutionRecordStatus.PLANNED.value,
+            "evaluation_event": serialize_value(event),
+            "evaluation_event_timestamp": self._event_insert_timestamp(event),  # type: ignore[attr-defined]
+            "evaluation_event_storage_id": event_id,
+        }
+        with self.index_connection() as conn:  # type: ignore[attr-defined]
+            conn.execute(AssetCheckExecutionsTable.insert(), [{**row, "partition": p} for p in partitions])
+
+
+class BatchedSqliteEventLogStorage(_PlannedChecksOnce, SqliteEventLogStorage):
     """SQLite event log (a file per run plus the cross-run index file) writing a batch in two transactions."""
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
@@ -93,7 +115,7 @@ class BatchedSqliteStorage(DagsterSqliteStorage):
         )  # fmt: skip
 
 
-class BatchedPostgresEventLogStorage(PostgresEventLogStorage):
+class BatchedPostgresEventLogStorage(_PlannedChecksOnce, PostgresEventLogStorage):
     """PostgreSQL event log: a batch of planned events in one insert and one index transaction (Dagster's
     own batch write covers the materialisations only)."""
 

@@ -9,6 +9,9 @@ but its SQLite storage then still writes event by event, each in two committed t
 file and the cross-run index), and its PostgreSQL storage does so for the planned events: about 60 ms an
 event on SQLite, minutes for a four-year backfill. These subclasses write a batch as Dagster would event
 by event, with the same rows, in one transaction per database.
+
+They build on Dagster's private storage modules: dagster is pinned (pyproject.toml), and
+tests/test_dagster_instance.py and tests/test_jobs_benchmark.py fail if an upgrade moves them.
 """
 
 from __future__ import annotations

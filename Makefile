@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+# Dagster hands a run's per-partition events to the storage in batches (orchestration/event_log.py, README).
+export DAGSTER_EVENT_BATCH_SIZE ?= 100000
 
 .PHONY: setup demo demo-postgres test lint dev dashboard benchmark monitoring-demo clean
 

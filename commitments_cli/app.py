@@ -53,6 +53,17 @@ class OneWarehouse(StrEnum):
     postgres = "postgres"
 
 
+class JobsCase(StrEnum):
+    helpdesk = "helpdesk"
+    demo = "demo"
+
+
+class Instances(StrEnum):
+    sqlite = "sqlite"
+    postgres = "postgres"
+    both = "both"
+
+
 class Clock(StrEnum):
     config = "config"
     wall = "wall"
@@ -446,6 +457,59 @@ def benchmark_reports(
     out_console, _ = _consoles()
     first = datetime.strptime(month, "%Y-%m").date()
     out_console.print(run(first, repeat, out), markup=False)
+
+
+@benchmark_app.command("jobs")
+@guided
+def benchmark_jobs(
+    ctx: typer.Context,
+    case: Annotated[
+        JobsCase, typer.Option(help="The help-desk log's whole history, or the generated demo systems.")
+    ] = JobsCase.helpdesk,
+    warehouse: Annotated[
+        Warehouses, typer.Option(help="Where to run it (both: one after the other).")
+    ] = Warehouses.duckdb,
+    instance: Annotated[
+        Instances, typer.Option(help="Dagster's storage: deploy/dagster.yaml (SQLite) or dagster.postgres.yaml.")
+    ] = Instances.sqlite,
+    days: Annotated[int, typer.Option(min=1, help="Demo case: closed days of history.")] = 60,
+    orders_per_day: Annotated[int, typer.Option(min=1, help="Demo case: work orders started per day.")] = 300,
+    no_gx: Annotated[bool, typer.Option(help="Without the Great Expectations asset checks (dbt tests run).")] = False,
+    until: Annotated[
+        str | None, typer.Option(help="Help-desk case: last day of the range, YYYY-MM-DD (default: its whole history).")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Scratch directory (default: a temporary one, removed).")
+    ] = None,
+    keep: Annotated[bool, typer.Option(help="Keep the scratch directory, warehouses and Dagster storage.")] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Markdown file the results are written into (default: BENCHMARKS.md of the repository)."),
+    ] = None,
+    no_write: Annotated[bool, typer.Option(help="Print only; do not update the markdown file.")] = False,
+    verbose: Verbose = False,
+) -> None:
+    """The real Dagster jobs (reference, daily over the range, weekly, monthly, then one more day) on a
+    deployment's instance: wall time split into orchestration, extraction, landing, dbt and checks, events
+    and peak memory per job; writes the tables into BENCHMARKS.md. Exit code 2 when a job fails."""
+    from benchmarks.jobs import JobsOptions, run
+
+    run(
+        JobsOptions(
+            case=case.value,
+            warehouse=warehouse.value,
+            instance=instance.value,
+            days=days,
+            orders_per_day=orders_per_day,
+            gx=not no_gx,
+            until=until,
+            keep=keep,
+            data_dir=data_dir,
+            output=output or JobsOptions.output,
+            no_write=no_write,
+            command=_command_line(ctx),
+        )
+    )
 
 
 @benchmark_app.command("monitoring")

@@ -110,6 +110,11 @@ class Window:
             "as_of_cap": cap.strftime("%Y-%m-%d %H:%M:%S"),
         }
 
+    def dbt_env(self, as_of_cap: datetime | None = None) -> dict[str, str]:
+        """The same values as environment variables, which dbt reads only while executing
+        (dbt_project/macros/window/window_value.sql): unlike --vars, they leave dbt's partial parse valid."""
+        return {f"COMMITMENTS_DBT_{name.upper()}": value for name, value in self.dbt_vars(as_of_cap).items()}
+
 
 @dataclass(frozen=True)
 class PeriodRange:

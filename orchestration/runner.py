@@ -26,6 +26,7 @@ from dagster import DagsterInstance, DagsterRunStatus, Definitions, ExecuteInPro
 # slot never gets there. Private, but the only way to see the signal (dagster is pinned in pyproject.toml).
 from dagster._utils.interrupts import check_captured_interrupt
 
+from orchestration.event_log import EVENT_BATCH_SIZE
 from orchestration.periods import PeriodRange
 
 HOST_TAG, PID_TAG, STARTED_TAG = "commitments/host", "commitments/pid", "commitments/process_started"
@@ -162,6 +163,9 @@ def execute(
 ) -> ExecuteInProcessResult:
     """Run one job as a single run. By default a failed step is in the result (`result.success`, its failure
     events), not raised; `run_id` lets a caller subscribe to the run's events before it starts."""
+    # Dagster hands a step's per-partition events to the storage as one batch only when this is set
+    # (orchestration/event_log.py); a deployment's environment may set its own size.
+    os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)
     for line in sweep_dead_runs(instance):
         print(f"swept {line}", file=sys.stderr, flush=True)
     tags = process_tags()

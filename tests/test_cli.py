@@ -84,7 +84,7 @@ def test_every_command_and_option_has_help() -> None:
     walk([], root)
     names = {" ".join(p) for p, _ in commands}
     assert names == {"demo", "backfill", "quality list", "quality reprocess", "monitoring-demo",
-                     "benchmark pipeline", "benchmark monitoring"}  # fmt: skip
+                     "benchmark pipeline", "benchmark monitoring", "benchmark jobs"}  # fmt: skip
     for path, command in commands:
         assert command.help, f"{path} has no help"
         result = invoke(*path, "--help")

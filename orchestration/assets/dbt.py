@@ -1,12 +1,14 @@
 """The dbt project as Dagster assets, split by partitioning: reference views and dimensions
 (unpartitioned), the base table and daily results, weekly results, monthly results.
 
-Each partitioned set passes its window to dbt as --vars (the portable way on every adapter) and uses
-a single-run backfill policy, so a backfill of any range is one dbt invocation.
+Each partitioned set passes its window to dbt in environment variables read at execution time
+(`Window.dbt_env`; --vars would make dbt re-parse the project on every run) and uses a single-run
+backfill policy, so a backfill of any range is one dbt invocation.
 """
 
-import json
-from collections.abc import Mapping
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec, BackfillPolicy, Failure
@@ -56,6 +58,21 @@ class Translator(DagsterDbtTranslator):
         return spec.replace_attributes(deps=deps, group_name=group)
 
 
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Set while dbt's process starts, then put back: a run's steps start dbt one at a time."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def _partitioned(
     name: str, select: str, partitions_def: Any, translator: Translator, settings: Settings
 ) -> AssetsDefinition:
@@ -74,8 +91,9 @@ def _partitioned(
         if len(held):
             what = f"{name} for {window.first_day}..{window.last_day}"
             raise Failure(description=refusal(held, what), allow_retries=False)
-        events = dbt.cli(["build", "--vars", json.dumps(window.dbt_vars())], context=context).stream()
-        yield from with_period_metadata(events, warehouse, window, name)
+        with _environment(window.dbt_env()):  # dagster-dbt hands dbt a copy of this process's environment
+            invocation = dbt.cli(["build"], context=context)
+        yield from with_period_metadata(invocation.stream(), warehouse, window, name)
 
     return _models
 

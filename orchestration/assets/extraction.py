@@ -56,6 +56,8 @@ def extraction_asset(cfg: SourceConfig, settings: Settings, partitions: Partitio
                 "quarantine_reasons": gate.quarantine_reasons,
                 "days": len(gate.log),
                 "data_quality": MetadataValue.md(summary_markdown(gate.summary)),
+                # Where the step's time went (benchmarks/jobs.py splits a run's time by stage with these).
+                **{f"seconds_{stage}": round(seconds, 3) for stage, seconds in gate.seconds.items()},
             },
             check_results=gate.checks,
         )

@@ -12,7 +12,7 @@ import shutil
 import threading
 from typing import Any
 
-from orchestration.dbt_project import MANIFEST, ensure_manifest
+from orchestration.dbt_project import MANIFEST, PROFILE_ENV, ensure_manifest
 from orchestration.settings import DBT_PROJECT_DIR
 
 # Per process, as dagster-dbt does per invocation: runs in parallel processes (PostgreSQL allows them)
@@ -33,8 +33,7 @@ def _runner() -> Any:
     ensure_manifest()
     # Parsing resolves the target's database and schema into the nodes: a parse per project version and
     # per warehouse the environment names (the profile reads these variables).
-    profile = tuple(os.environ.get(v) for v in ("WAREHOUSE_TARGET", "WAREHOUSE_SCHEMA", "WAREHOUSE_DUCKDB_PATH",
-                                                 "PGHOST", "PGPORT", "PGDATABASE", "PGUSER"))  # fmt: skip
+    profile = tuple(os.environ.get(v) for v in PROFILE_ENV)
     version = (MANIFEST.stat().st_mtime, profile)
     if version not in _manifests:
         TARGET.mkdir(parents=True, exist_ok=True)

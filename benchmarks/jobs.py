@@ -1,0 +1,538 @@
+"""The real Dagster jobs, timed as a user runs them: reference, daily over the range, weekly, monthly, each
+one single-run backfill through `orchestration/runner.py`, on a Dagster instance configured as a
+deployment's (deploy/dagster.yaml: SQLite under DAGSTER_HOME; deploy/dagster.postgres.yaml: PostgreSQL,
+here a throwaway database), then one more day on top of the history.
+
+Per job it reports the wall time split into stages, from the run's own records: extraction, landing and
+the landing checks from the seconds each extraction asset records in its materialisation metadata; dbt
+from the dbt process's lifetime (sampled) less its data tests (`run_results.json`); checks = the landing
+checks, dbt's data tests and the Great Expectations asset-check steps; orchestration = the rest (run
+creation, Dagster's events, step set-up, definitions). It counts the run's events by type, checks that
+every partition of the range is recorded as materialised for every asset, and samples the resident memory
+of this process and of dbt's process every 0.1 s (peak per stage). Each case runs in a child process of
+its own, so that its peak memory is its own.
+
+    python -m benchmarks.jobs --case helpdesk --warehouse both --instance both
+    python -m benchmarks.jobs --case demo --days 60 --orders-per-day 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+# The help-desk source declaration's own override (config/sources/helpdesk.yaml `path_env`).
+HELPDESK_CSV = Path(os.environ.get("HELPDESK_CSV") or PROJECT_DIR.parent / "shared/datasets/helpdesk/helpdesk.csv")
+HELPDESK_RANGE = (dt.date(2010, 1, 1), dt.date(2014, 1, 31))  # the log runs from 2010-01-13 to 2014-01-03
+PG = {"PGHOST": "127.0.0.1", "PGPORT": "5432", "PGUSER": "postgres", "PGDATABASE": "test"}
+STAGES = ["orchestration", "extraction", "landing", "dbt", "checks"]
+TARGETS = {"helpdesk": "<= 60 s end to end on DuckDB, orchestration <= 20%", "one more day": "<= 5 s on DuckDB"}
+
+
+# --------------------------------------------------------------------------------------------------
+# Memory: this process and its children, sampled
+# --------------------------------------------------------------------------------------------------
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _is_dbt(pid: int) -> bool:
+    try:
+        return b"dbt" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            out += [int(c) for c in (task / "children").read_text().split()]
+    except OSError:
+        return []
+    return out + [g for c in out for g in _children(c)]
+
+
+class Sampler:
+    """Every `interval` s: (time, RSS of this process, RSS of its dbt processes); and each dbt process's
+    first and last sighting, for its lifetime. (Dagster's compute-log capture runs other children.)"""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.samples: list[tuple[float, int, int]] = []
+        self.seen: dict[int, list[float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss sampler", daemon=True)
+        self._interval = interval
+
+    def _run(self) -> None:
+        me = os.getpid()
+        while not self._stop.wait(self._interval):
+            now = time.time()
+            kids = [pid for pid in _children(me) if _is_dbt(pid)]
+            for pid in kids:
+                self.seen.setdefault(pid, [now, now])[1] = now
+            self.samples.append((now, _rss_kib(me), sum(_rss_kib(pid) for pid in kids)))
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peak(self, start: float, end: float) -> tuple[int, int]:
+        inside = [(s, c) for t, s, c in self.samples if start <= t <= end]
+        return (max((s for s, _ in inside), default=0), max((c for _, c in inside), default=0))
+
+    def child_seconds(self, start: float, end: float) -> float:
+        """How long child processes (dbt) lived inside [start, end]."""
+        return sum(max(0.0, min(last, end) - max(first, start)) for first, last in self.seen.values())
+
+
+# --------------------------------------------------------------------------------------------------
+# One job, from its run's records
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class JobFigures:
+    job: str
+    partitions: str
+    wall: float
+    stages: dict[str, float]
+    events: dict[str, int]
+    peak_rss_mib: dict[str, float]  # per stage kind: this process; "dbt": dbt's process
+    load: tuple[float, float]  # 1-minute load average at the start and at the end
+    materialized_ok: bool = True
+    checks_ok: bool = True
+    checks: int = 0  # asset checks of the job, each verified to have a result recorded by the run
+    notes: list[str] = field(default_factory=list)
+
+
+def _step_kind(step_key: str) -> str:
+    if step_key.startswith("landing__") or step_key == "reference_tables":
+        return "landing"
+    if step_key.startswith("dbt_"):
+        return "dbt"
+    return "checks"  # the Great Expectations asset checks on the marts
+
+
+def _dbt_tests_seconds(run_id: str) -> tuple[float, float]:
+    """(data tests, models) execution seconds of the run's dbt invocations, from run_results.json."""
+    tests = models = 0.0
+    for results in (PROJECT_DIR / "dbt_project" / "target").glob(f"*-{run_id[:7]}-*/run_results.json"):
+        for r in json.loads(results.read_text())["results"]:
+            if r["unique_id"].startswith("test."):
+                tests += r["execution_time"]
+            else:
+                models += r["execution_time"]
+    return tests, models
+
+
+def job_figures(instance, run_id: str, job: str, partitions: str, began: float, ended: float, sampler: Sampler,
+                load: tuple[float, float]) -> JobFigures:  # fmt: skip
+    from dagster import DagsterEventType
+
+    records = instance.all_logs(run_id)
+    events = Counter(r.dagster_event.event_type_value for r in records if r.dagster_event is not None)
+    starts, steps = {}, {}
+    extraction = {"extract": 0.0, "land": 0.0, "checks": 0.0}
+    for r in records:
+        event = r.dagster_event
+        if event is None:
+            continue
+        if event.event_type == DagsterEventType.STEP_START:
+            starts[event.step_key] = r.timestamp
+        elif event.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
+            steps[event.step_key] = (starts.get(event.step_key, began), r.timestamp)
+        elif event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+            metadata = event.step_materialization_data.materialization.metadata
+            if "seconds_extract" in metadata and event.partition in (None, partitions.split("...")[0]):
+                for stage in extraction:
+                    extraction[stage] += float(metadata[f"seconds_{stage}"].value)
+    tests, _ = _dbt_tests_seconds(run_id)
+    dbt_process = sampler.child_seconds(began, ended)
+    gx_steps = sum(end - start for key, (start, end) in steps.items() if _step_kind(key) == "checks")
+    reference = sum(end - start for key, (start, end) in steps.items() if key == "reference_tables")
+    stages = {
+        "extraction": extraction["extract"],
+        "landing": extraction["land"] + reference,
+        "dbt": max(0.0, dbt_process - tests),
+        "checks": extraction["checks"] + tests + gx_steps,
+    }
+    wall = ended - began
+    stages = {"orchestration": max(0.0, wall - sum(stages.values())), **stages}
+    peaks: dict[str, float] = {}
+    for key, (start, end) in steps.items():
+        own, children = sampler.peak(start, end)
+        kind = _step_kind(key)
+        peaks[kind] = max(peaks.get(kind, 0.0), own / 1024)
+        if children:
+            peaks["dbt process"] = max(peaks.get("dbt process", 0.0), children / 1024)
+    own, _ = sampler.peak(began, ended)
+    peaks["run"] = own / 1024
+    return JobFigures(job, partitions, wall, stages, dict(events), peaks, load)
+
+
+def _check_materialized(instance, defs, figures: JobFigures, job_name: str, first: str, last: str) -> None:
+    """Every asset of a partitioned job is recorded as materialised for every partition of its range: what
+    the UI's per-partition status shows."""
+    graph = defs.resolve_asset_graph()
+    for key in defs.resolve_job_def(job_name).asset_layer.selected_asset_keys:
+        partitions_def = graph.get(key).partitions_def
+        if partitions_def is None:
+            continue
+        wanted = set(partitions_def.get_partition_keys_in_range(_key_range(first, last)))
+        got = set(instance.get_materialized_partitions(key))
+        if not wanted <= got:
+            figures.materialized_ok = False
+            figures.notes.append(
+                f"{key.to_user_string()}: {len(wanted - got)} of {len(wanted)} partitions not recorded as materialised"
+            )
+
+
+def _check_checks(instance, defs, figures: JobFigures, job_name: str, run_id: str) -> None:
+    """Every asset check of the job has a result recorded by this run (the UI's check status)."""
+    from dagster import AssetCheckKey
+    from dagster._core.storage.asset_check_execution_record import COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES
+
+    layer = defs.resolve_job_def(job_name).asset_layer
+    keys = [k for d in layer.data for k in d.assets_def.asset_and_check_keys if isinstance(k, AssetCheckKey)]
+    for key in keys:
+        history = instance.event_log_storage.get_asset_check_execution_history(key, limit=10_000)
+        mine = [r for r in history if r.run_id == run_id]
+        if not any(r.status in COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES for r in mine):
+            figures.checks_ok = False
+            figures.notes.append(f"check {key.name} on {key.asset_key.to_user_string()}: no result recorded")
+    figures.checks = len(keys)
+
+
+def _key_range(first: str, last: str):
+    from dagster import PartitionKeyRange
+
+    return PartitionKeyRange(first, last)
+
+
+# --------------------------------------------------------------------------------------------------
+# One case in a child process: environment, sources, instance, the runs
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CaseResult:
+    case: str
+    warehouse: str
+    instance: str
+    range: str
+    source_rows: dict[str, int]
+    jobs: list[JobFigures]
+    node_runs: int = 0
+    failure: str = ""
+    dagster_home: str = ""
+
+
+def _pg_admin(sql: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(host=PG["PGHOST"], port=int(PG["PGPORT"]), user=PG["PGUSER"], dbname=PG["PGDATABASE"])
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(sql)
+    conn.close()
+
+
+def _environment(scratch: Path, warehouse: str, instance: str, gx: bool) -> dict[str, str]:
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    home = scratch / "dagster_home"
+    home.mkdir(parents=True)
+    yaml = "dagster.postgres.yaml" if instance == "postgres" else "dagster.yaml"
+    shutil.copy(PROJECT_DIR / "deploy" / yaml, home / "dagster.yaml")
+    (scratch / "sources_config").mkdir()
+    env = {
+        "COMMITMENTS_DATA_DIR": str(scratch),
+        "COMMITMENTS_SOURCES_DIR": str(scratch / "sources_config"),
+        "COMMITMENTS_GX_CHECKS": "true" if gx else "false",
+        "WAREHOUSE_TARGET": warehouse,
+        "WAREHOUSE_SCHEMA": schema,
+        "WAREHOUSE_DUCKDB_PATH": str(scratch / "warehouse.duckdb"),
+        "DAGSTER_HOME": str(home),
+        **PG,
+    }
+    if instance == "postgres":
+        database = f"bench_dagster_{uuid.uuid4().hex[:8]}"
+        _pg_admin(f"create database {database}")
+        env["DAGSTER_PG_URL"] = f"postgresql+psycopg2://{PG['PGUSER']}@{PG['PGHOST']}:{PG['PGPORT']}/{database}"
+    return env
+
+
+def _cleanup(env: dict[str, str]) -> None:
+    if env["WAREHOUSE_TARGET"] == "postgres":
+        for suffix in ("", "_staging", "_landing"):
+            _pg_admin(f"drop schema if exists {env['WAREHOUSE_SCHEMA']}{suffix} cascade")
+    if "DAGSTER_PG_URL" in env:
+        _pg_admin(f"drop database if exists {env['DAGSTER_PG_URL'].rsplit('/', 1)[1]} with (force)")
+
+
+def run_case(case: str, warehouse: str, instance_kind: str, opts: dict) -> CaseResult:
+    """In the child process: prepare the sources, then every planned run and one more day."""
+    scratch = Path(opts["scratch"])
+    env = _environment(scratch, warehouse, instance_kind, opts["gx"])
+    os.environ.update(env)
+    server = None
+    try:
+        if case == "helpdesk":
+            shutil.copy(PROJECT_DIR / "config" / "sources" / "helpdesk.yaml", scratch / "sources_config")
+            os.environ["HELPDESK_CSV"] = str(HELPDESK_CSV)
+            first, last = (
+                HELPDESK_RANGE[0],
+                dt.date.fromisoformat(opts["until"]) if opts["until"] else HELPDESK_RANGE[1],
+            )
+            rows = {"helpdesk": sum(1 for _ in HELPDESK_CSV.open(encoding="utf-8")) - 1}
+        else:
+            from benchmarks.pipeline import DEMO_SOURCES, business_midnight_today
+            from demo.main import prepare_demo_sources, start_ticket_api
+
+            for name in DEMO_SOURCES:
+                shutil.copy(PROJECT_DIR / "config" / "sources" / f"{name}.yaml", scratch / "sources_config")
+            now = business_midnight_today()
+            rows = prepare_demo_sources(opts["days"], opts["orders_per_day"], now, seed=7)
+            server = start_ticket_api()
+            last = (now - dt.timedelta(days=1)).date()
+            first = last - dt.timedelta(days=opts["days"] - 1)
+        return _run_jobs(case, warehouse, instance_kind, first, last, rows)
+    finally:
+        if server is not None:
+            server.shutdown()  # type: ignore[attr-defined]
+        if not opts["keep"]:
+            _cleanup(env)
+
+
+def _run_jobs(case: str, warehouse: str, instance_kind: str, first: dt.date, last: dt.date, rows: dict) -> CaseResult:
+    from dagster import DagsterInstance
+
+    from orchestration.definitions import build_defs
+    from orchestration.periods import PeriodRange
+    from orchestration.runner import JobRun, execute, planned_runs
+    from orchestration.settings import Settings
+    from orchestration.warehouse import Warehouse
+
+    result = CaseResult(
+        case, warehouse, instance_kind, f"{first}...{last}", rows, [], dagster_home=os.environ["DAGSTER_HOME"]
+    )
+    runs = planned_runs(PeriodRange(first, last))
+    runs.append(JobRun("daily_job", last.isoformat(), last.isoformat()))  # one more day: the last one again
+    with Sampler() as sampler:
+        began = time.time()
+        defs = build_defs()
+        instance = DagsterInstance.get()
+        setup = time.time() - began
+        for i, run in enumerate(runs):
+            load = os.getloadavg()[0]
+            run_id = str(uuid.uuid4())
+            began = time.time()
+            outcome = execute(defs, run, instance, run_id=run_id)
+            ended = time.time()
+            label = "one more day" if i == len(runs) - 1 else run.job
+            figures = job_figures(instance, run_id, label, run.partitions, began, ended, sampler,
+                                  (load, os.getloadavg()[0]))  # fmt: skip
+            if i == 0:
+                figures.stages["orchestration"] += setup  # loading the definitions: once per process
+                figures.wall += setup
+            if run.first is not None:
+                _check_materialized(instance, defs, figures, run.job, run.first, run.last)
+            _check_checks(instance, defs, figures, run.job, run_id)
+            result.jobs.append(figures)
+            if not outcome.success:
+                result.failure = f"{run.job} {run.partitions} failed"
+                break
+        instance.dispose()
+    warehouse_ = Warehouse.from_settings(Settings.load())
+    result.node_runs = int(warehouse_.query(f"select count(*) as n from {warehouse_.schema_name}.fct_node_runs").n[0])
+    return result
+
+
+# --------------------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------------------
+
+
+def _events_text(events: dict[str, int]) -> str:
+    materialized = events.get("ASSET_MATERIALIZATION", 0)
+    planned = events.get("ASSET_MATERIALIZATION_PLANNED", 0)
+    checks = events.get("ASSET_CHECK_EVALUATION", 0)
+    return f"{sum(events.values()):,} ({materialized:,} mat., {planned:,} planned, {checks:,} checks)"
+
+
+def case_table(result: CaseResult) -> str:
+    head = (
+        "| job | partitions | wall s | "
+        + " | ".join(STAGES)
+        + " | events (materialisations, planned, checks) | peak RSS MiB: run / dbt | load 1-min start-end |"
+    )
+    lines = [head, "|" + "---|" * 2 + "--:|" * (len(STAGES) + 1) + "--:|--:|--:|"]
+    total = JobFigures("**history total**", "", 0.0, dict.fromkeys(STAGES, 0.0), {}, {}, (0, 0))
+    for job in result.jobs:
+        if job.job != "one more day":
+            total.wall += job.wall
+            for stage in STAGES:
+                total.stages[stage] += job.stages[stage]
+            total.events = dict(Counter(total.events) + Counter(job.events))
+            for k, v in job.peak_rss_mib.items():
+                total.peak_rss_mib[k] = max(total.peak_rss_mib.get(k, 0.0), v)
+    for job in [*[j for j in result.jobs if j.job != "one more day"], total,
+                *[j for j in result.jobs if j.job == "one more day"]]:  # fmt: skip
+        stages = " | ".join(f"{job.stages[s]:.1f}" for s in STAGES)
+        rss = f"{job.peak_rss_mib.get('run', 0):.0f} / {job.peak_rss_mib.get('dbt process', 0):.0f}"
+        load = f"{job.load[0]:.1f}-{job.load[1]:.1f}" if job.load != (0, 0) else ""
+        events = _events_text(job.events)
+        lines.append(f"| {job.job} | {job.partitions} | {job.wall:.1f} | {stages} | {events} | {rss} | {load} |")
+    share = total.stages["orchestration"] / total.wall if total.wall else 0.0
+    notes = [
+        f"- history total {total.wall:.1f} s, orchestration {share:.0%} of it; fct_node_runs {result.node_runs:,} rows."
+    ]
+    for job in result.jobs:
+        for note in job.notes:
+            notes.append(f"- **{job.job}**: {note}")
+    if result.failure:
+        notes.append(f"- **FAILED**: {result.failure}")
+    return "\n".join(lines + [""] + notes)
+
+
+def report(results: list[CaseResult], started: dt.datetime, command: str, gx: bool) -> str:
+    from benchmarks.pipeline import machine_info
+
+    out = [f"Run of {started:%Y-%m-%d %H:%M} UTC.", "", f"Command: `{command}`", "",
+           *machine_info(sorted({r.warehouse for r in results})),
+           f"- Great Expectations asset checks: {'on' if gx else 'off'} (COMMITMENTS_GX_CHECKS); dbt data tests always",
+           f"- targets: help-desk history {TARGETS['helpdesk']}; one more day {TARGETS['one more day']}",
+           ""]  # fmt: skip
+    for r in results:
+        rows = ", ".join(f"{k} {v:,} rows" for k, v in r.source_rows.items())
+        out += [f"### {r.case}, {r.range}, warehouse {r.warehouse}, Dagster instance {r.instance}", "",
+                f"Sources: {rows}.", "", case_table(r), ""]  # fmt: skip
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class JobsOptions:
+    case: str = "helpdesk"  # helpdesk | demo
+    warehouse: str = "duckdb"  # duckdb | postgres | both
+    instance: str = "sqlite"  # sqlite | postgres | both
+    days: int = 60  # demo: closed days of history
+    orders_per_day: int = 300  # demo
+    gx: bool = True
+    until: str | None = None  # help-desk case: end the range here (ISO date) instead of the whole history
+    keep: bool = False
+    data_dir: Path | None = None
+    output: Path = PROJECT_DIR / "BENCHMARKS.md"
+    no_write: bool = False
+    command: str = "python -m benchmarks.jobs"
+
+
+def _both(value: str, pair: tuple[str, str]) -> list[str]:
+    return list(pair) if value == "both" else [value]
+
+
+def run(opts: JobsOptions) -> list[CaseResult]:
+    """Every warehouse × instance combination in a child process each; prints and writes the report.
+    Exits with status 2 when a job failed or partitions are not recorded as materialised."""
+    started = dt.datetime.now(dt.UTC)
+    root = Path(opts.data_dir or tempfile.mkdtemp(prefix="bench-jobs-"))
+    results = []
+    try:
+        for warehouse in _both(opts.warehouse, ("duckdb", "postgres")):
+            for instance in _both(opts.instance, ("sqlite", "postgres")):
+                scratch = root / f"{opts.case}-{warehouse}-{instance}"
+                shutil.rmtree(scratch, ignore_errors=True)
+                scratch.mkdir(parents=True)
+                child = {**asdict(opts), "scratch": str(scratch), "data_dir": None, "output": None}
+                out = scratch / "result.json"
+                command = [sys.executable, "-m", "benchmarks.jobs", "--child", json.dumps(child),
+                           "--child-case", f"{opts.case},{warehouse},{instance}", "--child-out", str(out)]  # fmt: skip
+                print(f"[jobs] {opts.case} on {warehouse}, instance {instance} ...", flush=True)
+                with (scratch / "run.log").open("w") as log:
+                    done = subprocess.run(command, cwd=PROJECT_DIR, stdout=log, stderr=subprocess.STDOUT)
+                if done.returncode != 0 or not out.exists():
+                    raise SystemExit(f"the benchmark child failed (exit {done.returncode}); see {scratch / 'run.log'}")
+                raw = json.loads(out.read_text())
+                raw["jobs"] = [JobFigures(**{**j, "load": tuple(j["load"])}) for j in raw["jobs"]]
+                results.append(CaseResult(**raw))
+                print(case_table(results[-1]), flush=True)
+    finally:
+        if opts.data_dir is None and not opts.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    text = report(results, started, opts.command, opts.gx)
+    print(text)
+    if not opts.no_write:
+        from benchmarks.pipeline import write_section
+
+        key = f"jobs {opts.case} {opts.warehouse} {opts.instance}"
+        write_section(
+            opts.output,
+            key,
+            f"Results: the Dagster jobs, {opts.case}, {opts.warehouse}, instance {opts.instance}",
+            text,
+        )
+    if any(r.failure or not all(j.materialized_ok and j.checks_ok for j in r.jobs) for r in results):
+        raise SystemExit(2)
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--case", choices=["helpdesk", "demo"], default="helpdesk")
+    parser.add_argument("--warehouse", choices=["duckdb", "postgres", "both"], default="duckdb")
+    parser.add_argument("--instance", choices=["sqlite", "postgres", "both"], default="sqlite")
+    parser.add_argument("--days", type=int, default=60)
+    parser.add_argument("--orders-per-day", type=int, default=300)
+    parser.add_argument("--no-gx", action="store_true")
+    parser.add_argument("--until", help="help-desk case: last day of the range (default: the whole history)")
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--data-dir", type=Path)
+    parser.add_argument("--output", type=Path, default=JobsOptions.output)
+    parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--child-case", help=argparse.SUPPRESS)
+    parser.add_argument("--child-out", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        case, warehouse, instance = args.child_case.split(",")
+        result = run_case(case, warehouse, instance, json.loads(args.child))
+        Path(args.child_out).write_text(json.dumps(asdict(result)))
+        return
+    command = " ".join(["python -m benchmarks.jobs", *(sys.argv[1:] if argv is None else argv)])
+    run(JobsOptions(case=args.case, warehouse=args.warehouse, instance=args.instance, days=args.days,
+                    orders_per_day=args.orders_per_day, gx=not args.no_gx, until=args.until, keep=args.keep,
+                    data_dir=args.data_dir, output=args.output, no_write=args.no_write,
+                    command=command))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

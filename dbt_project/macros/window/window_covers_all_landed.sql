@@ -11,8 +11,8 @@
     {%- endif -%}
     {%- set outside -%}
         {%- for table in ['interval_runs', 'status_events'] %}
-            {%- for condition in ["partition_date < cast('" ~ var('window_start') ~ "' as date)",
-                                  "partition_date >= cast('" ~ var('window_end') ~ "' as date)"] %}
+            {%- for condition in ["partition_date < cast('" ~ window_value('window_start') ~ "' as date)",
+                                  "partition_date >= cast('" ~ window_value('window_end') ~ "' as date)"] %}
         select 1 as found where exists (select 1 from {{ source('landing', table) }} where {{ condition }})
         {{ 'union all' if not loop.last }}
             {%- endfor %}

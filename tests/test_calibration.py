@@ -367,3 +367,25 @@ def test_proposals_match_an_independent_pandas_computation(built) -> None:
         assert (row.proposed_commitment_seconds, row.proposed_tolerance_seconds) == (commitment, tolerance), key
         proposals += 1
     assert proposals >= 5
+
+
+def test_calibration_targets_default_and_override(tmp_path) -> None:
+    """processes.yaml: the top-level calibration is the default, a process overrides any key, and the
+    built-in defaults fill what neither sets."""
+    from orchestration.reference.catalogue import CatalogueError, load_catalogue
+
+    path = tmp_path / "processes.yaml"
+    nodes = "    nodes: [{code: N, name: n, department: d, position: p}]\n"
+    path.write_text(
+        "calibration: {min_runs: 12}\nprocesses:\n"
+        f"  - code: A\n    name: a\n    owner_department: d\n{nodes}"
+        f"  - code: B\n    name: b\n    owner_department: d\n    calibration: {{normal_target: 0.85}}\n{nodes}",
+        encoding="utf-8",
+    )
+    frame = load_catalogue(path).processes.set_index("process_code")
+    columns = ["calibration_normal_target", "calibration_tolerance_target", "calibration_min_runs"]
+    assert frame.loc["A", columns].tolist() == [0.80, 0.95, 12]
+    assert frame.loc["B", columns].tolist() == [0.85, 0.95, 12]
+    path.write_text(path.read_text(encoding="utf-8").replace("0.85", "1.5"), encoding="utf-8")
+    with pytest.raises(CatalogueError, match=r"processes\.yaml:\d+: .*normal_target"):
+        load_catalogue(path)

@@ -35,9 +35,15 @@ judged as (
 latest as (
     select
         j.*,
-        count(distinct commitment_version_id) over (partition by {{ group_by }}) as commitment_versions,
         row_number() over (partition by {{ group_by }} order by start_at desc, node_run_id desc) as recency
     from judged as j
+),
+
+-- PostgreSQL has no count(distinct) over a window.
+versions as (
+    select {{ group_by }}, count(distinct commitment_version_id) as commitment_versions
+    from judged
+    group by {{ group_by }}
 ),
 
 -- Completed runs ranked by run time: the k-th smallest of n is the nearest-rank percentile k/n.
@@ -80,7 +86,7 @@ calibrated as (
         l.node_code,
         l.segment,
         l.commitment_version_id,
-        l.commitment_versions,
+        v.commitment_versions,
         l.commitment_seconds,
         l.tolerance_seconds,
         l.clock,
@@ -98,6 +104,11 @@ calibrated as (
     from latest as l
     inner join periods as p on p.period_id = l.period_id
     inner join {{ ref('dim_processes') }} as pr on pr.process_code = l.process_code
+    inner join versions as v
+        on v.period_id = l.period_id
+        and v.process_code = l.process_code
+        and v.node_code = l.node_code
+        and v.segment = l.segment
     left join {{ ref('dim_calendar_versions') }} as cal on cal.calendar_version_id = l.calendar_version_id
     left join distribution as d
         on d.period_id = l.period_id

@@ -27,15 +27,25 @@ Bottlenecks, October: B1 and B4 wait in RESOLVE since August 2 and 10, B2 in TAK
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import CONFIG_DIR, isolated_pipeline, query, run_pipeline, use_source
+from tests.conftest import (
+    CONFIG_DIR,
+    isolated_pipeline,
+    query,
+    run_pipeline,
+    settings_of_env,
+    use_source,
+    warehouse_of_env,
+)
 
 pytestmark = pytest.mark.heavy  # a whole pipeline per warehouse: scheduled first (conftest.py)
 
@@ -131,7 +141,7 @@ def hand_worked_runs() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, warehouse_target: str) -> Iterator[None]:
+def built(tmp_path_factory: pytest.TempPathFactory, warehouse_target: str) -> Iterator[Path]:
     from demo.generator import generate_truth, write_sources
     from demo.ticket_api_server import serve_in_background
 
@@ -162,7 +172,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, warehouse_target: str) -> It
         mp.setenv("COMMITMENTS_PROCESSES_FILE", str(processes))
         try:
             run_pipeline(FIRST, LAST)
-            yield
+            yield root
         finally:
             server.shutdown()
 
@@ -367,6 +377,27 @@ def test_proposals_match_an_independent_pandas_computation(built) -> None:
         assert (row.proposed_commitment_seconds, row.proposed_tolerance_seconds) == (commitment, tolerance), key
         proposals += 1
     assert proposals >= 5
+
+
+def test_the_monthly_digest_of_proposals_goes_once_to_the_routes_that_name_it(built: Path) -> None:
+    """config/alerts.yaml routes `proposals` to 服务质量部 (operations_log) only: monthly_job wrote October's
+    digest beside the department reports, with the hand-worked proposals as commitments.yaml spells them,
+    and recorded it once; publishing October again records nothing new."""
+    from orchestration.reports.publish import publish_reports
+
+    page = built / "reports" / "2026-10" / "_proposals.html"
+    text = page.read_text(encoding="utf-8")
+    rows = {cells[1]: cells for cells in (re.findall(r"<td>(.*?)</td>", tr, re.S) for tr in text.split("<tr>"))
+            if len(cells) > 7 and cells[0] == "HELPDESK"}  # fmt: skip
+    assert rows["INSERT_TICKET"][6:8] == ["10min / 20min", "7min / 10min"]
+    assert rows["CREATE_SW_ANOMALY"][7] == "1.25h / 1.25h"
+    assert rows["WAIT"][7] == "too few completed runs: 9 &lt; 10"
+    assert "RESOLVE_SW_ANOMALY" not in rows  # no flag, no line
+    assert "首要瓶颈" in text
+    outbox = query("select delivery_key, recipient_department from {s}_landing.alert_outbox where level = 'proposals'")
+    assert sorted(outbox.delivery_key) == [f"proposals|2026-{m}|服务质量部|operations_log" for m in ("08", "09", "10")]
+    again = publish_reports(warehouse_of_env(), settings_of_env(), [date(2026, 10, 1)], datetime.now(UTC))
+    assert again.proposals == {"2026-10": str(page)} and again.recorded == 0
 
 
 def test_calibration_targets_default_and_override(tmp_path) -> None:

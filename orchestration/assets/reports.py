@@ -51,6 +51,7 @@ def report_assets(settings: Settings, reporting_views: AssetsDefinition) -> Asse
         return MaterializeResult(
             metadata={
                 "reports": MetadataValue.json(published.reports),
+                "proposals_digest": MetadataValue.json(published.proposals),
                 "report_count": len(published.reports),
                 "directory": MetadataValue.path(str(settings.data_dir / "reports")),
                 "deliveries_recorded": published.recorded,

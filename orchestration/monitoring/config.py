@@ -109,8 +109,9 @@ class Route(StrictModel):
     department: str = WILDCARD
     position: str = WILDCARD
     channels: list[str]
-    # What the route carries: the live alerts, the monthly department reports (orchestration/reports), or both.
-    kinds: list[Literal["alerts", "reports"]] = Field(default=list(ROUTE_KINDS), min_length=1)
+    # What the route carries: the live alerts, the monthly department reports (orchestration/reports), or both
+    # by default; `proposals` (the monthly digest of proposed commitments) only where a route names it.
+    kinds: list[Literal["alerts", "reports", "proposals"]] = Field(default=list(ROUTE_KINDS), min_length=1)
 
 
 class Templates(StrictModel):
@@ -127,6 +128,11 @@ class Templates(StrictModel):
     # The monthly department report (or its link). Fields: {department} {month} {link}.
     report_subject: str = "【服务承诺月报】{department} {month}"
     report_body: str = "{department}：{month} 的服务承诺月报已生成。\n查看：{link}"
+    # The monthly digest of proposed commitments. Fields: {recipient} {month} {link}.
+    proposals_subject: str = "【承诺时限调整建议】{month}"
+    proposals_body: str = (
+        "{recipient}：{month} 被标记节点的建议时限与各流程的瓶颈节点已生成（仅供参考，不会自动生效）。\n查看：{link}"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Templates:

@@ -21,7 +21,16 @@ from orchestration.landing.batch import ensure_landing
 from orchestration.landing.tables import ALERT_OUTBOX
 from orchestration.monitoring.channels import DeliveryError, send
 from orchestration.monitoring.config import AlertConfig
-from orchestration.monitoring.templates import Message, digest, message, report_file_name, report_link, report_message
+from orchestration.monitoring.templates import (
+    PROPOSALS_FILE,
+    Message,
+    digest,
+    message,
+    proposals_message,
+    report_file_name,
+    report_link,
+    report_message,
+)
 from orchestration.reference.catalogue import WILDCARD
 from orchestration.warehouse import Warehouse
 
@@ -77,6 +86,7 @@ def alerts_due(runs: pd.DataFrame, config: AlertConfig) -> pd.DataFrame:
 
 
 REPORT_LEVEL = "report"  # an outbox row of a monthly department report, not of a node run
+PROPOSALS_LEVEL = "proposals"  # an outbox row of the monthly digest of proposed commitments
 
 
 def _route(recipients: pd.DataFrame, config: AlertConfig, kind: str = "alerts") -> pd.DataFrame:
@@ -140,19 +150,35 @@ def record_reports(
     """Record one delivery per department's monthly report and channel its routes name (kind `reports`);
     returns how many are new. The key is the department and month, so a rerun of the month sends nothing
     again: each department gets each month's report exactly once per channel."""
+    return _record_monthly(warehouse, config, month, departments, now, dagster_run_id, REPORT_LEVEL, "reports")
+
+
+def record_proposals(
+    warehouse: Warehouse, config: AlertConfig, month: date, now: datetime, dagster_run_id: str | None = None
+) -> int:
+    """Record the month's digest of proposed commitments once per channel of each route that carries
+    `proposals` (the service-quality team's); unlike alerts and reports, no route means nobody gets it."""
+    departments = sorted({r.department for r in config.routes if PROPOSALS_LEVEL in r.kinds})
+    return _record_monthly(warehouse, config, month, departments, now, dagster_run_id, PROPOSALS_LEVEL, "proposals")
+
+
+def _record_monthly(
+    warehouse: Warehouse, config: AlertConfig, month: date, departments: list[str], now: datetime,
+    dagster_run_id: str | None, level: str, kind: str,
+) -> int:  # fmt: skip
     ensure_outbox(warehouse)
     if not departments:
         return 0
     label = month.strftime("%Y-%m")
-    keys = [f"{REPORT_LEVEL}|{label}|{d}" for d in departments]
+    keys = [f"{level}|{label}|{d}" for d in departments]
     recipients = pd.DataFrame(
         {"alert_key": keys, "recipient_kind": "department", "recipient_department": departments,
          "recipient_position": WILDCARD, "department": departments, "node_run_id": keys}
     )  # fmt: skip
-    rows = _route(recipients, config, kind="reports").drop_duplicates(["alert_key", "channel"])
+    rows = _route(recipients, config, kind=kind).drop_duplicates(["alert_key", "channel"])
     naive_now = pd.Timestamp(_naive(now))
     rows = rows.assign(
-        delivery_key=rows.alert_key + "|" + rows.channel, level=REPORT_LEVEL,
+        delivery_key=rows.alert_key + "|" + rows.channel, level=level,
         start_at=pd.Timestamp(month.replace(day=1)), as_of=naive_now, dagster_run_id=dagster_run_id,
         created_at=naive_now, status="pending", attempts=0, next_attempt_at=naive_now,
     )  # fmt: skip
@@ -224,13 +250,17 @@ def _messages(claimed: pd.DataFrame, config: AlertConfig) -> list[tuple[str, Mes
     Deliveries to a channel no longer configured are left out (deliver() fails them)."""
     ui = config.evaluation.dagster_ui_url()
     out: list[tuple[str, Message]] = []
-    reports = claimed.level == REPORT_LEVEL
+    reports = claimed.level.isin([REPORT_LEVEL, PROPOSALS_LEVEL])
     for row in claimed[reports].sort_values("delivery_key").to_dict("records"):
         channel = config.channels.get(row["channel"])
         if channel is not None:
             month = pd.Timestamp(row["start_at"]).strftime("%Y-%m")
-            link = report_link(config.evaluation.reports_url(), month, report_file_name(row["recipient_department"]))
-            out.append((row["channel"], report_message(row, config.templates[channel.language], link)))
+            digest_of_proposals = row["level"] == PROPOSALS_LEVEL
+            name = PROPOSALS_FILE if digest_of_proposals else report_file_name(row["recipient_department"])
+            link = report_link(config.evaluation.reports_url(), month, name)
+            templates = config.templates[channel.language]
+            make = proposals_message if digest_of_proposals else report_message
+            out.append((row["channel"], make(row, templates, link)))
     records = claimed[~reports].sort_values(["channel", "recipient_department", "created_at", "delivery_key"])
     for (name, _), group in records.groupby(["channel", "recipient_department"], sort=False, dropna=False):
         channel = config.channels.get(name)

@@ -97,9 +97,14 @@ def digest(rows: list[dict[str, Any]], templates: Templates, language: str, ui_u
     )
 
 
+# The monthly digest of proposed commitments (orchestration/reports/proposals.py), beside the department
+# reports; no department's report file starts with `_` (report_file_name drops it), so none can be this file.
+PROPOSALS_FILE = "_proposals.html"
+
+
 def report_file_name(department: str) -> str:
     """A department's monthly report file: its name with path separators and control characters replaced."""
-    return re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", department).strip(". ") + ".html"
+    return re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", department).strip(". ").lstrip("_") + ".html"
 
 
 def report_link(reports_url: str, month: str, file_name: str) -> str:
@@ -115,5 +120,18 @@ def report_message(row: dict[str, Any], templates: Templates, link: str) -> Mess
         (row["delivery_key"],),
         templates.report_subject.format(**values),
         templates.report_body.format(**values),
+        [record],
+    )
+
+
+def proposals_message(row: dict[str, Any], templates: Templates, link: str) -> Message:
+    """The month's digest of proposed commitments (outbox level `proposals`): its link."""
+    month = pd.Timestamp(row["start_at"]).strftime("%Y-%m")
+    values = {"recipient": row["recipient_department"], "month": month, "link": link}
+    record = {"delivery_key": row["delivery_key"], "proposals": month, "recipient": values["recipient"], "link": link}
+    return Message(
+        (row["delivery_key"],),
+        templates.proposals_subject.format(**values),
+        templates.proposals_body.format(**values),
         [record],
     )

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from orchestration.monitoring.config import load_alert_config
-from orchestration.monitoring.outbox import DeliveryReport, deliver, record_reports
+from orchestration.monitoring.outbox import DeliveryReport, deliver, record_proposals, record_reports
+from orchestration.reports.proposals import write_digest
 from orchestration.reports.queries import Reporting
 from orchestration.reports.render import render_month
 from orchestration.settings import Settings
@@ -16,6 +17,7 @@ from orchestration.warehouse import Warehouse
 @dataclass
 class Published:
     reports: dict[str, str] = field(default_factory=dict)  # "<YYYY-MM> <department>" -> file
+    proposals: dict[str, str] = field(default_factory=dict)  # "<YYYY-MM>" -> the digest of proposed commitments
     recorded: int = 0  # deliveries new to the outbox (0 on a rerun of the same months)
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
 
@@ -23,8 +25,9 @@ class Published:
 def publish_reports(
     warehouse: Warehouse, settings: Settings, months: list[date], now: datetime, dagster_run_id: str | None = None
 ) -> Published:
-    """Every department's report of each month under `<data dir>/reports/<YYYY-MM>/`, recorded in the outbox
-    for the routes that carry reports, then whatever the outbox has due is delivered."""
+    """Every department's report of each month under `<data dir>/reports/<YYYY-MM>/`, and the month's digest of
+    proposed commitments beside them, recorded in the outbox for the routes that carry reports (proposals),
+    then whatever the outbox has due is delivered."""
     config = load_alert_config(settings)
     reporting = Reporting(warehouse.query, warehouse.schema_name)
     out = Published()
@@ -32,5 +35,9 @@ def publish_reports(
         written = render_month(reporting, month, settings.data_dir / "reports", now)
         out.reports |= {f"{month:%Y-%m} {d}": str(path) for d, path in written.items()}
         out.recorded += record_reports(warehouse, config, month, list(written), now, dagster_run_id)
+        digest = write_digest(warehouse, settings.data_dir / "reports", month, now)
+        if digest is not None:
+            out.proposals[f"{month:%Y-%m}"] = str(digest)
+            out.recorded += record_proposals(warehouse, config, month, now, dagster_run_id)
     out.delivery = deliver(warehouse, config, now)
     return out

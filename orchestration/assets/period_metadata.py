@@ -20,11 +20,10 @@ SUFFIX_OF = {"dbt_daily_models": "daily", "dbt_weekly_models": "weekly", "dbt_mo
 
 
 def with_period_metadata(events: Iterable[Any], warehouse: Warehouse, window: Window, asset_set: str) -> Iterator[Any]:
-    """The dbt events as they come, each period mart's Output with its rows and rate of the window added."""
+    """The dbt events, each period mart's Output with its rows and rate of the window added. Read once dbt
+    has finished: on DuckDB the dbt process holds the file until then, and a query from here would wait for
+    it while dbt waits for its output to be read."""
     marts = {f"{mart}_{SUFFIX_OF[asset_set]}" for mart in PERIOD_MARTS}
-    # On DuckDB the dbt process holds the file until it exits: querying it meanwhile would wait for the
-    # lock while dbt waits for this generator to read its output. So the events are passed on after dbt
-    # has finished, in their order.
     for event in list(events):
         if isinstance(event, Output) and event.output_name in marts:
             extra = _metadata(warehouse, event.output_name, window)

@@ -10,12 +10,11 @@ grain built for the first time joins at the next rebuild. Creating four views ta
 from collections.abc import Mapping
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetsDefinition, AssetSpec, MaterializeResult
-from dagster_dbt import dbt_assets
+from dagster import AssetExecutionContext, AssetsDefinition, AssetSpec, Output
+from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.assets.dbt import Translator
 from orchestration.dbt_project import MANIFEST, REPORTING_TAG
-from orchestration.monitoring.dbt_runner import dbt_in_process
 from orchestration.reporting.snapshot import publish_snapshot, snapshot_path
 from orchestration.warehouse import Warehouse
 
@@ -35,19 +34,19 @@ def reporting_models(extraction: list[AssetsDefinition]) -> AssetsDefinition:
         name="dbt_reporting_models",
         pool="warehouse",
     )
-    def dbt_reporting_models(context: AssetExecutionContext, warehouse: Warehouse):
-        # In this process, over the manifest parsed once (as the live evaluation does): creating the views
-        # takes a second, where starting and parsing a dbt process would take far longer, in every job.
+    def dbt_reporting_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+        # A dbt process, not dbt in this one: dbt-duckdb keeps the database open in the process that ran it,
+        # and the next job's dbt process (the in-process runner: demo, backfills, tests) would wait for it.
         # `run`, not `build`: the views' tests read every period of every grain, a cost that would grow
         # with history in each daily run; they run in CI and on demand (`dbt test --select tag:reporting`).
-        dbt_in_process("run", "--select", REPORTING_TAG)
-        copied = publish_snapshot(warehouse)
-        if copied is not None:
+        events = list(dbt.cli(["run"], context=context).stream())
+        copied = publish_snapshot(warehouse) or {}
+        if copied:
             context.log.info(f"read-only snapshot {snapshot_path(warehouse)}: {sum(copied.values())} rows in "
                              f"{len(copied)} tables")  # fmt: skip
-        for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
-            copy = f"{warehouse.reporting_schema}.{key.path[-1]}"
-            rows = {"snapshot_rows": copied[copy]} if copied and copy in copied else {}
-            yield MaterializeResult(asset_key=key, metadata=rows)
+        for event in events:
+            name = event.output_name.rsplit("__", 1)[-1] if isinstance(event, Output) else ""
+            copy = f"{warehouse.reporting_schema}.{name}"
+            yield event.with_metadata({**event.metadata, "snapshot_rows": copied[copy]}) if copy in copied else event
 
     return dbt_reporting_models

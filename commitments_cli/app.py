@@ -575,7 +575,10 @@ def whatif(
     ] = None,
     from_proposals: Annotated[
         bool,
-        typer.Option(help="Use the calibration mart's proposals as the candidate (written under <data dir>/whatif/)."),
+        typer.Option(
+            "--from-proposals",
+            help="Use the calibration mart's proposals as the candidate (written under <data dir>/whatif/).",
+        ),
     ] = False,
     grain: Annotated[Grain, typer.Option(help="Periods to judge and compare.")] = Grain.month,
     config_dir: ConfigDir = None,

@@ -84,7 +84,8 @@ def test_every_command_and_option_has_help() -> None:
     walk([], root)
     names = {" ".join(p) for p, _ in commands}
     assert names == {"demo", "backfill", "quality list", "quality reprocess", "monitoring-demo",
-                     "benchmark pipeline", "benchmark monitoring", "benchmark jobs"}  # fmt: skip
+                     "benchmark pipeline", "benchmark monitoring", "benchmark jobs", "benchmark reports",
+                     "dashboard", "bi-role create", "whatif", "propose"}  # fmt: skip
     for path, command in commands:
         assert command.help, f"{path} has no help"
         result = invoke(*path, "--help")

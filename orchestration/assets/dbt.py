@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec, BackfillPolicy, Failure
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from dagster_dbt.asset_utils import default_description_fn
 
 from orchestration.assets.period_metadata import with_period_metadata
@@ -27,8 +27,10 @@ from orchestration.warehouse import Warehouse
 class Translator(DagsterDbtTranslator):
     """Landing tables written by several extraction assets become dependencies on those assets."""
 
-    def __init__(self, extraction: list[AssetsDefinition]) -> None:
-        super().__init__()
+    def __init__(
+        self, extraction: list[AssetsDefinition], settings: DagsterDbtTranslatorSettings | None = None
+    ) -> None:
+        super().__init__(settings)
         shapes: dict[str, list[AssetKey]] = {"intervals": [], "status_history": []}
         for assets_def in extraction:
             shapes[assets_def.metadata_by_key[assets_def.key]["shape"]].append(assets_def.key)

@@ -86,7 +86,7 @@ def runs_by_status(home: Path) -> dict[str, list[str]]:
 
 
 def dbt_children(pid: int, building: bytes = b"") -> list[int]:
-    """The dbt processes pid started (Linux /proc), whose command line holds `building` when given."""
+    """The dbt processes pid started (Linux /proc); with `building`, only those that build (not exclude) it."""
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -94,7 +94,8 @@ def dbt_children(pid: int, building: bytes = b"") -> list[int]:
             command = (stat.parent / "cmdline").read_bytes()
         except (OSError, ValueError):
             continue
-        if parent == pid and b"service-commitments-dbt" in command and building in command:
+        builds = building in command and not (building and b"--exclude" in command)  # reference_job excludes it
+        if parent == pid and b"service-commitments-dbt" in command and builds:
             found.append(int(stat.parent.name))
     return found
 

@@ -111,27 +111,19 @@ def report_link(reports_url: str, month: str, file_name: str) -> str:
     return f"{reports_url}/{month}/{quote(file_name)}"
 
 
+def _monthly_message(row: dict[str, Any], subject: str, body: str, kind: str, who: str, link: str) -> Message:
+    """A monthly message of one delivery: its link, the month and `who` it greets ({month} {link} {<who>})."""
+    month = pd.Timestamp(row["start_at"]).strftime("%Y-%m")
+    values = {who: row["recipient_department"], "month": month, "link": link}
+    record = {"delivery_key": row["delivery_key"], kind: month, who: values[who], "link": link}
+    return Message((row["delivery_key"],), subject.format(**values), body.format(**values), [record])
+
+
 def report_message(row: dict[str, Any], templates: Templates, link: str) -> Message:
     """The monthly report of one department (outbox level `report`): its link, one message per delivery."""
-    month = pd.Timestamp(row["start_at"]).strftime("%Y-%m")
-    values = {"department": row["recipient_department"], "month": month, "link": link}
-    record = {"delivery_key": row["delivery_key"], "report": month, "department": values["department"], "link": link}
-    return Message(
-        (row["delivery_key"],),
-        templates.report_subject.format(**values),
-        templates.report_body.format(**values),
-        [record],
-    )
+    return _monthly_message(row, templates.report_subject, templates.report_body, "report", "department", link)
 
 
 def proposals_message(row: dict[str, Any], templates: Templates, link: str) -> Message:
     """The month's digest of proposed commitments (outbox level `proposals`): its link."""
-    month = pd.Timestamp(row["start_at"]).strftime("%Y-%m")
-    values = {"recipient": row["recipient_department"], "month": month, "link": link}
-    record = {"delivery_key": row["delivery_key"], "proposals": month, "recipient": values["recipient"], "link": link}
-    return Message(
-        (row["delivery_key"],),
-        templates.proposals_subject.format(**values),
-        templates.proposals_body.format(**values),
-        [record],
-    )
+    return _monthly_message(row, templates.proposals_subject, templates.proposals_body, "proposals", "recipient", link)

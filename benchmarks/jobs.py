@@ -40,6 +40,9 @@ HELPDESK_RANGE = (dt.date(2010, 1, 1), dt.date(2014, 1, 31))  # the log runs fro
 PG = {"PGHOST": "127.0.0.1", "PGPORT": "5432", "PGUSER": "postgres", "PGDATABASE": "test"}
 STAGES = ["orchestration", "extraction", "landing", "dbt", "checks"]
 TARGETS = {"helpdesk": "<= 60 s end to end on DuckDB, orchestration <= 20%", "one more day": "<= 5 s on DuckDB"}
+# Issue 14's marts: building them may add at most 10% to the monthly job (at 1M node runs, the demo case).
+LOOP_MARTS = ("commitment_calibration_monthly", "process_bottlenecks_monthly")
+LOOP_MARTS_SHARE = 0.10
 
 
 # --------------------------------------------------------------------------------------------------
@@ -129,6 +132,7 @@ class JobFigures:
     checks_ok: bool = True
     checks: int = 0  # asset checks of the job, each verified to have a result recorded by the run
     notes: list[str] = field(default_factory=list)
+    model_seconds: dict[str, float] = field(default_factory=dict)  # dbt model -> its build + its tests' seconds
 
 
 def _step_kind(step_key: str) -> str:
@@ -149,6 +153,19 @@ def _dbt_tests_seconds(run_id: str) -> tuple[float, float]:
             else:
                 models += r["execution_time"]
     return tests, models
+
+
+def _dbt_model_seconds(run_id: str) -> dict[str, float]:
+    """Per dbt model of the run's invocations: its execution seconds plus those of the data tests attached to
+    it (the manifest's `attached_node`), so a model's share of a job is what leaving it out would save of
+    dbt's work; dbt's fixed cost per invocation is not in any model's figure."""
+    seconds: Counter[str] = Counter()
+    for results in (PROJECT_DIR / "dbt_project" / "target").glob(f"*-{run_id[:7]}-*/run_results.json"):
+        nodes = json.loads((results.parent / "manifest.json").read_text())["nodes"]
+        for r in json.loads(results.read_text())["results"]:
+            owner = nodes.get(r["unique_id"], {}).get("attached_node") or r["unique_id"]
+            seconds[owner.rsplit(".", 1)[-1]] += r["execution_time"]
+    return dict(seconds)
 
 
 def job_figures(instance, run_id: str, job: str, partitions: str, began: float, ended: float, sampler: Sampler,
@@ -193,7 +210,8 @@ def job_figures(instance, run_id: str, job: str, partitions: str, began: float, 
             peaks["dbt process"] = max(peaks.get("dbt process", 0.0), children / 1024)
     own, _ = sampler.peak(began, ended)
     peaks["run"] = own / 1024
-    return JobFigures(job, partitions, wall, stages, dict(events), peaks, load)
+    return JobFigures(job, partitions, wall, stages, dict(events), peaks, load,
+                      model_seconds=_dbt_model_seconds(run_id))  # fmt: skip
 
 
 def _check_materialized(instance, defs, figures: JobFigures, job_name: str, first: str, last: str) -> None:
@@ -415,9 +433,23 @@ def case_table(result: CaseResult) -> str:
     for job in result.jobs:
         for note in job.notes:
             notes.append(f"- **{job.job}**: {note}")
+    notes += [_loop_marts_note(job) for job in result.jobs if job.job == "monthly_job"]
     if result.failure:
         notes.append(f"- **FAILED**: {result.failure}")
     return "\n".join(lines + [""] + notes)
+
+
+def _loop_marts_note(job: JobFigures) -> str:
+    """What issue 14's marts cost the monthly job: their models and tests, against the job's wall time."""
+    loop = sum(job.model_seconds.get(m, 0.0) for m in LOOP_MARTS)
+    share = loop / job.wall if job.wall else 0.0
+    top = sorted(job.model_seconds.items(), key=lambda kv: -kv[1])[:5]
+    verdict = "within" if share <= LOOP_MARTS_SHARE else "OVER"
+    return (
+        f"- **monthly_job**: calibration and bottleneck marts ({', '.join(LOOP_MARTS)}, with their tests) "
+        f"{loop:.1f} s of the job's {job.wall:.1f} s = {share:.1%} ({verdict} the {LOOP_MARTS_SHARE:.0%} budget); "
+        f"dbt's costliest models with their tests: " + ", ".join(f"{m} {v:.1f} s" for m, v in top)
+    )
 
 
 def report(results: list[CaseResult], started: dt.datetime, command: str, gx: bool) -> str:

@@ -48,6 +48,11 @@ def test_every_job_runs_and_is_reported(benchmark) -> None:
     assert result.node_runs > 0
     text = output.read_text()
     assert "<!-- benchmark-result: jobs helpdesk" in text and "| daily_job | 2010-01-01...2010-02-07 |" in text
+    # issue 14's budget: the calibration and bottleneck marts' share of the monthly job, from dbt's own timings
+    monthly = result.jobs[3]
+    assert monthly.model_seconds["commitment_calibration_monthly"] > 0
+    assert monthly.model_seconds["process_bottlenecks_monthly"] > 0
+    assert "calibration and bottleneck marts (commitment_calibration_monthly, process_bottlenecks_monthly" in text
 
 
 def test_a_range_run_records_each_partition_and_the_checks(benchmark, monkeypatch: pytest.MonkeyPatch) -> None:

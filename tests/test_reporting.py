@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
@@ -177,6 +178,31 @@ def test_the_ui_shows_each_runs_rows_and_rate(reported: dict) -> None:
     )
     assert monthly["rows_in_periods"] == len(query("select * from {s}.achievement_rates_monthly"))
     assert reported["node_run_states_daily"]["rows_in_periods"] == len(query("select * from {s}.node_run_states_daily"))
+
+
+def test_a_long_range_keeps_the_latest_periods_rate_table() -> None:
+    """A range run's metadata is copied into every partition's event, so a backfill of 400 days shows the
+    latest periods' rates and says where the rest are, instead of 400 rows in each of 400 events."""
+    from orchestration.assets.period_metadata import RATE_TABLE_PERIODS, _metadata
+    from orchestration.periods import Window
+
+    days = pd.date_range("2025-01-01", periods=400, freq="D")
+    rates = pd.DataFrame({"period_id": [f"day:{d:%Y-%m-%d}" for d in days], "evaluated_runs": 10,
+                          "normal_runs": 8, "achievement_rate": 0.8})  # fmt: skip
+
+    class Rates:
+        schema_name = "s"
+
+        def query(self, sql: str) -> pd.DataFrame:
+            return pd.DataFrame({"n": [4000]}) if "count(*)" in sql else rates
+
+    window = Window.for_days(date(2025, 1, 1), date(2026, 2, 4), ZoneInfo("Asia/Shanghai"))
+    out = _metadata(Rates(), "achievement_rates_daily", window)
+    table = out["achievement_rate_by_period"].value
+    assert table.count("| day:") == RATE_TABLE_PERIODS
+    assert "day:2026-02-04" in table and "day:2026-01-04" not in table
+    assert f"latest {RATE_TABLE_PERIODS} of 400 periods" in table and "achievement_rates_daily" in table
+    assert out["evaluated_runs"] == 4000 and out["achievement_rate"].value == pytest.approx(0.8)
 
 
 # --- counts safe to add -----------------------------------------------------------------------------------

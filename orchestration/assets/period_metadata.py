@@ -17,6 +17,10 @@ from orchestration.warehouse import Warehouse
 PERIOD_MARTS = ("node_run_states", "work_order_status", "achievement_rates")
 # The partitioned dbt asset sets of orchestration/assets/dbt.py and the suffix of their marts.
 SUFFIX_OF = {"dbt_daily_models": "daily", "dbt_weekly_models": "weekly", "dbt_monthly_models": "monthly"}
+# A range run's Output metadata is copied into the event of every partition of the range, so a table of every
+# period grows as periods squared: 53 KB per event and 80 MB of event log for a 1,492-day backfill. The latest
+# periods are what a partition page is read for; the mart has the rest.
+RATE_TABLE_PERIODS = 31
 
 
 def with_period_metadata(events: Iterable[Any], warehouse: Warehouse, window: Window, asset_set: str) -> Iterator[Any]:
@@ -49,5 +53,8 @@ def _metadata(warehouse: Warehouse, model: str, window: Window) -> dict[str, Any
         out["achievement_rate"] = MetadataValue.float(normal / evaluated)
     if len(rates) > 1:
         shown = rates[["period_id", "evaluated_runs", "achievement_rate"]].round({"achievement_rate": 4})
-        out["achievement_rate_by_period"] = MetadataValue.md(markdown_table(shown))
+        table = markdown_table(shown.tail(RATE_TABLE_PERIODS))
+        if len(shown) > RATE_TABLE_PERIODS:
+            table += f"\n\nThe latest {RATE_TABLE_PERIODS} of {len(shown):,} periods; all are in `{model}`."
+        out["achievement_rate_by_period"] = MetadataValue.md(table)
     return out

@@ -135,3 +135,31 @@ def test_data_docs_links_open_over_http(tmp_path: Path) -> None:
         server.shutdown()
     plain = GreatExpectations(root_dir=str(tmp_path), expectations_dir=str(tmp_path))
     assert plain.served(page.as_uri()) == page.as_uri()
+
+
+def test_only_the_columns_a_suite_reads_are_fetched() -> None:
+    """A mart's window reaches GX with the suite's columns only (on DuckDB as a pandas frame: the memory of a
+    run), and the whole row when an expectation reads the whole row."""
+    from orchestration.quality.gx import _suite_columns
+
+    suite = json.loads((settings_of_env().expectations_dir / "node_run_states.json").read_text(encoding="utf-8"))
+    columns = _suite_columns(suite["expectations"])
+    assert columns.split(", ") == [
+        f'"{c}"'
+        for c in [
+            "period_node_run_id",
+            "node_run_id",
+            "period_id",
+            "state",
+            "run_status",
+            "band",
+            "run_seconds",
+            "as_of",
+            "start_at",
+        ]  # fmt: skip
+    ]
+    landing = json.loads((settings_of_env().expectations_dir / "landing__intervals.json").read_text(encoding="utf-8"))
+    assert '"source_row_key"' in _suite_columns(landing["expectations"])  # from a compound column_list
+    assert (
+        _suite_columns([*suite["expectations"], {"type": "expect_table_row_count_to_be_between", "kwargs": {}}]) == "*"
+    )

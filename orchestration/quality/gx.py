@@ -119,7 +119,7 @@ class GreatExpectations(ConfigurableResource):
         suite = context.suites.add_or_update(
             gx.ExpectationSuite(name=spec["name"], expectations=spec["expectations"], meta=spec.get("meta"))
         )
-        sql = f"select * from {relation} where {where}"
+        sql = f"select {_suite_columns(spec['expectations'])} from {relation} where {where}"
         if warehouse.target == "duckdb":
             source = context.data_sources.add_or_update_pandas("warehouse_duckdb")
             asset = _fresh_asset(source, batch, lambda: source.add_dataframe_asset(batch))
@@ -173,6 +173,20 @@ class GreatExpectations(ConfigurableResource):
             failed=failed,
             docs_url=self.served(urls[0]["site_url"]) if urls else None,
         )
+
+
+def _suite_columns(expectations: list[dict[str, Any]]) -> str:
+    """The columns the suite's expectations read, quoted, or `*` when one reads the whole row (a table-level
+    expectation). Only those are fetched: on DuckDB the window becomes a pandas frame, and a mart's window with
+    every column (node_run_states_daily at 1M node runs: 1.6M rows of 30 columns) was most of a run's memory."""
+    columns: dict[str, None] = {}
+    for expectation in expectations:
+        kwargs = expectation["kwargs"]
+        named = [kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs] + kwargs.get("column_list", [])
+        if not named:
+            return "*"
+        columns.update(dict.fromkeys(named))
+    return ", ".join(f'"{c}"' for c in columns)
 
 
 def _fresh_asset(source: Any, name: str, add: Any) -> Any:

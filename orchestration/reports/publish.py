@@ -9,7 +9,7 @@ from orchestration.monitoring.config import load_alert_config
 from orchestration.monitoring.outbox import DeliveryReport, deliver, record_proposals, record_reports
 from orchestration.reports.proposals import write_digest
 from orchestration.reports.queries import Reporting
-from orchestration.reports.render import render_month
+from orchestration.reports.render import render_months
 from orchestration.settings import Settings
 from orchestration.warehouse import Warehouse
 
@@ -31,10 +31,10 @@ def publish_reports(
     config = load_alert_config(settings)
     reporting = Reporting(warehouse.query, warehouse.schema_name)
     out = Published()
-    for month in months:
-        written = render_month(reporting, month, settings.data_dir / "reports", now)
+    for month, written in render_months(reporting, months, settings.data_dir / "reports", now).items():
         out.reports |= {f"{month:%Y-%m} {d}": str(path) for d, path in written.items()}
         out.recorded += record_reports(warehouse, config, month, list(written), now, dagster_run_id)
+    for month in months:
         digest = write_digest(warehouse, settings.data_dir / "reports", month, now)
         if digest is not None:
             out.proposals[f"{month:%Y-%m}"] = str(digest)

@@ -1,23 +1,23 @@
-"""Monthly department reports: one self-contained HTML file per department (plotly.js inline, no network
-needed to open it), in Chinese, from the reporting layer. The data of every month a run renders is read in four
-queries for all months and departments at once and split here, so a backfill of years reads about as much as one
-month, and rendering every department costs about as much as one."""
+"""Monthly department reports: one self-contained HTML file per department (charts as inline SVG, no script,
+no network needed to open it), in Chinese, from the reporting layer. The data of every month a run renders is
+read in four queries for all months and departments at once and split here, so a backfill of years reads about
+as much as one month, and rendering every department costs about as much as one."""
 
 from __future__ import annotations
 
 import html
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache, cached_property
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
-from plotly.offline import get_plotlyjs
 
 from orchestration.monitoring.templates import report_file_name
-from orchestration.reports.charts import entity_names, rate_trend, states_bar
+from orchestration.reports.charts import entity_names
 from orchestration.reports.labels import fmt_count, fmt_duration, fmt_rate, fmt_time, label, run_node_name
 from orchestration.reports.queries import LATE_STATES, Reporting, _in, literal
+from orchestration.reports.svg_charts import FONT_FAMILY, rate_trend, states_bar
 
 TREND_MONTHS = 6
 LATE_LIMIT = 20
@@ -180,18 +180,14 @@ NODE_COLUMNS = ["node", "commitment", "tolerance", "total_runs", "evaluated_runs
 LATE_COLUMNS = ["work_order_id", "node", "start", "run_time", "commitment", "state", "clock", "commitment_version"]
 
 _STYLE = """
-body { font-family: "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif; margin: 2em auto;
-       max-width: 1100px; color: #222; }
+body { font-family: FONTS; margin: 2em auto; max-width: 1100px; color: #222; }
 table { border-collapse: collapse; width: 100%; margin: 1em 0; font-size: 14px; }
 th, td { border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: left; }
 th { background: #f5f5f5; }
 .summary { font-size: 18px; }
-"""
-
-
-@cache
-def _plotly_js() -> str:
-    return get_plotlyjs()
+.chart { margin: 1.5em 0; }
+.chart svg { display: block; width: 100%; height: auto; }
+""".replace("FONTS", FONT_FAMILY)
 
 
 def department_report(data: MonthData, department: str, generated: datetime, language: str = "zh") -> str:
@@ -208,14 +204,11 @@ def department_report(data: MonthData, department: str, generated: datetime, lan
     col["work_order_id"] = label("work_order", language)
     col["start"] = label("start", language)
     charts = [
-        rate_trend(own, "department", language, label("department_trend", language)),
-        states_bar(parts["nodes"], "node", language),
-        rate_trend(parts["nodes_trend"], "node", language),
+        rate_trend(own, "department", language, "chart-0", label("department_trend", language)),
+        states_bar(parts["nodes"], "node", language, "chart-1"),
+        rate_trend(parts["nodes_trend"], "node", language, "chart-2"),
     ]
-    figures = "".join(
-        f'<div class="chart">{fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"chart-{i}")}</div>'
-        for i, fig in enumerate(charts)
-    )
+    figures = "".join(f'<div class="chart">{svg}</div>' for svg in charts)
     count = int(data.late_counts.get(department, 0))
     body = [
         f"<h1>{html.escape(title)}</h1>",
@@ -237,8 +230,7 @@ def department_report(data: MonthData, department: str, generated: datetime, lan
     ]
     return (
         f'<!DOCTYPE html><html lang="{"zh-CN" if language == "zh" else "en"}"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style>"
-        f'<script type="text/javascript">{_plotly_js()}</script></head><body>{"".join(body)}</body></html>'
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>{''.join(body)}</body></html>"
     )
 
 

@@ -160,9 +160,9 @@ def browser() -> Iterator[object]:
     driver.quit()
 
 
-def show(browser, url: str, ready: str, shot: str, graphs: int = 0) -> None:
-    """Open `url`, wait for the element `ready` and `graphs` drawn charts, save a screenshot, and fail on any
-    console error of the page."""
+def show(browser, url: str, ready: str, shot: str, graphs: int = 0, chart: str = ".js-plotly-plot .main-svg") -> None:
+    """Open `url`, wait for the element `ready` and `graphs` drawn charts (`chart`: the dashboard's plotly
+    charts by default), save a screenshot, and fail on any console error of the page."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -170,7 +170,7 @@ def show(browser, url: str, ready: str, shot: str, graphs: int = 0) -> None:
     browser.get(url)
     wait = WebDriverWait(browser, 30)
     wait.until(lambda d: d.find_elements(By.ID, ready))
-    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .main-svg")) >= graphs)
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, chart)) >= graphs)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{shot}.png"
     browser.save_screenshot(str(path))
@@ -303,7 +303,7 @@ def test_data_quality_per_source_and_day(demo: dict, dashboard_url: str, browser
 
 
 def test_each_department_report_opens_offline_and_matches_the_marts(demo: dict, browser) -> None:
-    from orchestration.reports.labels import fmt_count, fmt_rate
+    from orchestration.reports.labels import STATES, fmt_count, fmt_rate, label
     from orchestration.reports.queries import LATE_STATES
 
     departments = marts_rates("department", "department <> '(none)'")
@@ -313,8 +313,23 @@ def test_each_department_report_opens_offline_and_matches_the_marts(demo: dict, 
     for row in departments.itertuples():
         path = Path(listed[f"{month} {row.department}"])
         assert path.parent == demo["root"] / "reports" / month
-        assert "<script src=" not in path.read_text(encoding="utf-8")  # plotly.js inline: no network needed
-        show(browser, path.as_uri(), "node-rates", f"{demo['target']}-report-{row.department}", 3)
+        page = path.read_text(encoding="utf-8")
+        # Self-contained: nothing fetched, no script; the three charts are SVG in the page itself.
+        assert not any(ref in page for ref in ("<script", " src=", "<link", "@import", "url(http"))
+        assert page.count("<svg") == 3 and len(page) < 500_000
+        show(browser, path.as_uri(), "node-rates", f"{demo['target']}-report-{row.department}", 3, ".chart > svg")
+        # Each chart drawn at a readable size, with its series named: the department's own line, the seven
+        # states (in the dashboard's order), and a line for each node of the node table.
+        drawn = browser.execute_script(
+            "return [...document.querySelectorAll('.chart > svg')].map(svg => ({"
+            "height: svg.getBoundingClientRect().height,"
+            "series: [...svg.querySelectorAll('.legends .legend text')].map(t => t.textContent)}))"
+        )
+        assert [c["height"] > 200 for c in drawn] == [True] * 3, drawn
+        assert drawn[0]["series"] == [row.department]
+        assert drawn[1]["series"] == [label(state) for state in STATES]
+        nodes = cells(browser, "node-rates")
+        assert len(nodes) and sorted(drawn[2]["series"]) == sorted(nodes.node)
         summary = text(browser, "summary")
         assert fmt_rate(row.achievement_rate) in summary and fmt_count(row.total_runs) in summary
         late = query(

@@ -11,6 +11,7 @@ and marks them delivered; a failure puts the row back with exponential backoff u
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -144,43 +145,47 @@ def record(warehouse: Warehouse, config: AlertConfig, now: datetime, dagster_run
 
 
 def record_reports(
-    warehouse: Warehouse, config: AlertConfig, month: date, departments: list[str], now: datetime,
+    warehouse: Warehouse, config: AlertConfig, reports: Mapping[date, Sequence[str]], now: datetime,
     dagster_run_id: str | None = None,
 ) -> int:  # fmt: skip
-    """Record one delivery per department's monthly report and channel its routes name (kind `reports`);
-    returns how many are new. The key is the department and month, so a rerun of the month sends nothing
-    again: each department gets each month's report exactly once per channel."""
-    return _record_monthly(warehouse, config, month, departments, now, dagster_run_id, REPORT_LEVEL, "reports")
+    """Record one delivery per department's monthly report and channel its routes name (kind `reports`), for
+    every month of `reports` (month -> departments) at once; returns how many are new. The key is the
+    department and month, so a rerun of the month sends nothing again: each department gets each month's
+    report exactly once per channel."""
+    pairs = [(month, department) for month, departments in reports.items() for department in departments]
+    return _record_monthly(warehouse, config, pairs, now, dagster_run_id, REPORT_LEVEL, "reports")
 
 
 def record_proposals(
-    warehouse: Warehouse, config: AlertConfig, month: date, now: datetime, dagster_run_id: str | None = None
+    warehouse: Warehouse, config: AlertConfig, months: Sequence[date], now: datetime, dagster_run_id: str | None = None
 ) -> int:
-    """Record the month's digest of proposed commitments once per channel of each route that carries
+    """Record each month's digest of proposed commitments once per channel of each route that carries
     `proposals` (the service-quality team's); unlike alerts and reports, no route means nobody gets it."""
     departments = sorted({r.department for r in config.routes if PROPOSALS_LEVEL in r.kinds})
-    return _record_monthly(warehouse, config, month, departments, now, dagster_run_id, PROPOSALS_LEVEL, "proposals")
+    pairs = [(month, department) for month in months for department in departments]
+    return _record_monthly(warehouse, config, pairs, now, dagster_run_id, PROPOSALS_LEVEL, "proposals")
 
 
 def _record_monthly(
-    warehouse: Warehouse, config: AlertConfig, month: date, departments: list[str], now: datetime,
+    warehouse: Warehouse, config: AlertConfig, pairs: list[tuple[date, str]], now: datetime,
     dagster_run_id: str | None, level: str, kind: str,
 ) -> int:  # fmt: skip
+    """One delivery per (month, department) and channel, all the months in one insert."""
     ensure_outbox(warehouse)
-    if not departments:
+    if not pairs:
         return 0
-    label = month.strftime("%Y-%m")
-    keys = [f"{level}|{label}|{d}" for d in departments]
+    departments = [department for _, department in pairs]
+    keys = [f"{level}|{month:%Y-%m}|{department}" for month, department in pairs]
     recipients = pd.DataFrame(
         {"alert_key": keys, "recipient_kind": "department", "recipient_department": departments,
-         "recipient_position": WILDCARD, "department": departments, "node_run_id": keys}
+         "recipient_position": WILDCARD, "department": departments, "node_run_id": keys,
+         "start_at": pd.to_datetime([month.replace(day=1) for month, _ in pairs])}
     )  # fmt: skip
     rows = _route(recipients, config, kind=kind).drop_duplicates(["alert_key", "channel"])
     naive_now = pd.Timestamp(_naive(now))
     rows = rows.assign(
-        delivery_key=rows.alert_key + "|" + rows.channel, level=level,
-        start_at=pd.Timestamp(month.replace(day=1)), as_of=naive_now, dagster_run_id=dagster_run_id,
-        created_at=naive_now, status="pending", attempts=0, next_attempt_at=naive_now,
+        delivery_key=rows.alert_key + "|" + rows.channel, level=level, as_of=naive_now,
+        dagster_run_id=dagster_run_id, created_at=naive_now, status="pending", attempts=0, next_attempt_at=naive_now,
     )  # fmt: skip
     rows = rows.reindex(columns=ALERT_COLUMNS).astype({"visit": "Int64", "attempts": "int64"})
     return warehouse.append(TABLE, rows.reset_index(drop=True), skip_existing=True)

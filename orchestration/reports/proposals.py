@@ -25,21 +25,31 @@ def proposals_path(reports_dir: Path, month: date) -> Path:
     return reports_dir / f"{month:%Y-%m}" / PROPOSALS_FILE
 
 
-def read_month(warehouse: Warehouse, month: date) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """(flagged calibration rows, top bottleneck per process) of the month; None before the marts exist."""
+def read_months(warehouse: Warehouse, months: list[date]) -> dict[date, tuple[pd.DataFrame, pd.DataFrame]] | None:
+    """Each month's (flagged calibration rows, top bottleneck per process), read in two queries for all the
+    months; None before the marts exist."""
     schema = warehouse.schema_name
     if not warehouse.table_exists(schema, "commitment_calibration_monthly"):
         return None
-    first = f"cast('{month.replace(day=1).isoformat()}' as date)"
+    months = sorted({m.replace(day=1) for m in months})
+    if not months:
+        return {}
+    these = "period_start_date in (" + ", ".join(f"cast('{m.isoformat()}' as date)" for m in months) + ")"
     proposals = warehouse.query(
         f"select * from {schema}.commitment_calibration_monthly where flag is not null "
-        f"and period_start_date = {first} order by process_code, node_code, segment"
+        f"and {these} order by process_code, node_code, segment"
     )
     bottlenecks = warehouse.query(
         f"select * from {schema}.process_bottlenecks_monthly where grouping_level = 'process_node' "
-        f"and bottleneck_rank = 1 and period_start_date = {first} order by process_code"
+        f"and bottleneck_rank = 1 and {these} order by process_code"
     )
-    return proposals, bottlenecks
+
+    def by_month(frame: pd.DataFrame) -> dict[date, pd.DataFrame]:
+        month = pd.to_datetime(frame.period_start_date).dt.date
+        return {m: group for m, group in frame.groupby(month, sort=False)}
+
+    proposals_of, bottlenecks_of = by_month(proposals), by_month(bottlenecks)
+    return {m: (proposals_of.get(m, proposals.iloc[:0]), bottlenecks_of.get(m, bottlenecks.iloc[:0])) for m in months}
 
 
 def _limits(commitment: object, tolerance: object, day: int) -> str:
@@ -96,12 +106,12 @@ def render(proposals: pd.DataFrame, bottlenecks: pd.DataFrame, month: date, gene
 """
 
 
-def write_digest(warehouse: Warehouse, reports_dir: Path, month: date, generated: datetime) -> Path | None:
-    """The month's digest page, or None when the calibration marts are not built yet."""
-    month_data = read_month(warehouse, month)
-    if month_data is None:
-        return None
-    path = proposals_path(reports_dir, month)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(*month_data, month, generated), encoding="utf-8")
-    return path
+def write_digests(warehouse: Warehouse, reports_dir: Path, months: list[date], generated: datetime) -> dict[date, Path]:
+    """Each month's digest page; none when the calibration marts are not built yet."""
+    written = {}
+    for month, (proposals, bottlenecks) in (read_months(warehouse, months) or {}).items():
+        path = proposals_path(reports_dir, month)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render(proposals, bottlenecks, month, generated), encoding="utf-8")
+        written[month] = path
+    return written

@@ -7,9 +7,9 @@ from datetime import date, datetime
 
 from orchestration.monitoring.config import load_alert_config
 from orchestration.monitoring.outbox import DeliveryReport, deliver, record_proposals, record_reports
-from orchestration.reports.proposals import write_digest
+from orchestration.reports.proposals import write_digests
 from orchestration.reports.queries import Reporting
-from orchestration.reports.render import render_month
+from orchestration.reports.render import render_months
 from orchestration.settings import Settings
 from orchestration.warehouse import Warehouse
 
@@ -31,13 +31,14 @@ def publish_reports(
     config = load_alert_config(settings)
     reporting = Reporting(warehouse.query, warehouse.schema_name)
     out = Published()
-    for month in months:
-        written = render_month(reporting, month, settings.data_dir / "reports", now)
-        out.reports |= {f"{month:%Y-%m} {d}": str(path) for d, path in written.items()}
-        out.recorded += record_reports(warehouse, config, month, list(written), now, dagster_run_id)
-        digest = write_digest(warehouse, settings.data_dir / "reports", month, now)
-        if digest is not None:
-            out.proposals[f"{month:%Y-%m}"] = str(digest)
-            out.recorded += record_proposals(warehouse, config, month, now, dagster_run_id)
+    reports_dir = settings.data_dir / "reports"
+    written = render_months(reporting, months, reports_dir, now)
+    out.reports = {f"{month:%Y-%m} {d}": str(path) for month, files in written.items() for d, path in files.items()}
+    digests = write_digests(warehouse, reports_dir, months, now)
+    out.proposals = {f"{month:%Y-%m}": str(path) for month, path in digests.items()}
+    # Recorded once every file is written: a delivery never links to a report not there yet.
+    out.recorded = record_reports(warehouse, config, {m: list(files) for m, files in written.items()}, now,
+                                  dagster_run_id)  # fmt: skip
+    out.recorded += record_proposals(warehouse, config, list(digests), now, dagster_run_id)
     out.delivery = deliver(warehouse, config, now)
     return out

@@ -1,22 +1,23 @@
-"""Monthly department reports: one self-contained HTML file per department (plotly.js inline, no network
-needed to open it), in Chinese, from the reporting layer. A month's data is read in four queries for all
-departments at once and split here, so rendering every department costs about as much as one."""
+"""Monthly department reports: one self-contained HTML file per department (charts as inline SVG, no script,
+no network needed to open it), in Chinese, from the reporting layer. The data of every month a run renders is
+read in four queries for all months and departments at once and split here, so a backfill of years reads about
+as much as one month, and rendering every department costs about as much as one."""
 
 from __future__ import annotations
 
 import html
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
-from plotly.offline import get_plotlyjs
 
 from orchestration.monitoring.templates import report_file_name
-from orchestration.reports.charts import entity_names, rate_trend, states_bar
+from orchestration.reports.charts import entity_names
 from orchestration.reports.labels import fmt_count, fmt_duration, fmt_rate, fmt_time, label, run_node_name
 from orchestration.reports.queries import LATE_STATES, Reporting, _in, literal
+from orchestration.reports.svg_charts import FONT_FAMILY, rate_trend, states_bar
 
 TREND_MONTHS = 6
 LATE_LIMIT = 20
@@ -31,6 +32,14 @@ def _months_back(month: date, n: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
+def _dates(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(period_start_date=pd.to_datetime(frame.period_start_date).dt.date)
+
+
+def _by(frame: pd.DataFrame, column: str) -> dict[object, pd.DataFrame]:
+    return {key: group for key, group in frame.groupby(column, sort=False)}
+
+
 @dataclass(frozen=True)
 class MonthData:
     """Everything the month's reports show, for every department."""
@@ -43,48 +52,81 @@ class MonthData:
 
     @classmethod
     def read(cls, reporting: Reporting, month: date) -> MonthData:
-        month = month_start(month)
-        first = _months_back(month, TREND_MONTHS - 1)
+        return cls.read_months(reporting, [month])[month_start(month)]
+
+    @classmethod
+    def read_months(cls, reporting: Reporting, months: list[date]) -> dict[date, MonthData]:
+        """Every month's data in four queries over the whole range (a backfill of years costs about what one
+        month does), split by month here."""
+        months = sorted({month_start(m) for m in months})
+        if not months:
+            return {}
+        first, last = _months_back(months[0], TREND_MONTHS - 1), months[-1]
         rates = reporting.query(
             f"select * from {reporting.rel('rpt_achievement_rates')} where period_grain = 'month' "
-            f"and period_start_date >= {literal(first)} and period_start_date <= {literal(month)} "
+            f"and period_start_date >= {literal(first)} and period_start_date <= {literal(last)} "
             "and grouping_level in ('department', 'process_node') order by period_start_date, process_code, node_code"
         )
         runs = reporting.rel("rpt_node_run_states")
-        this_month = f"period_grain = 'month' and period_start_date = {literal(month)}"
+        these_months = f"period_grain = 'month' and period_start_date in ({', '.join(literal(m) for m in months)})"
         nodes = reporting.query(
-            f"select distinct department, process_code, node_code from {runs} where {this_month} "
-            "and department is not null"
+            f"select distinct period_start_date, department, process_code, node_code from {runs} "
+            f"where {these_months} and department is not null"
         )
         late = reporting.query(
-            "select * from (select s.*, row_number() over (partition by department "
+            "select * from (select s.*, row_number() over (partition by period_start_date, department "
             "order by run_seconds desc, node_run_id) as place "
-            f"from {runs} s where {this_month} and state in {_in(LATE_STATES)}) as t "
-            f"where place <= {LATE_LIMIT} order by department, place"
+            f"from {runs} s where {these_months} and state in {_in(LATE_STATES)}) as t "
+            f"where place <= {LATE_LIMIT} order by period_start_date, department, place"
         )
         counts = reporting.query(
-            f"select department, count(*) as n from {runs} where {this_month} and state in {_in(LATE_STATES)} "
-            "group by department"
+            f"select period_start_date, department, count(*) as n from {runs} where {these_months} "
+            f"and state in {_in(LATE_STATES)} group by period_start_date, department"
         )
-        for frame in (rates,):
-            frame["period_start_date"] = pd.to_datetime(frame.period_start_date).dt.date
-        return cls(month, rates, nodes, late, counts.set_index("department").n)
+        rates, nodes, late, counts = (_dates(f) for f in (rates, nodes, late, counts))
+        nodes_of, late_of, counts_of = (_by(f, "period_start_date") for f in (nodes, late, counts))
+        out = {}
+        for month in months:
+            trend = (rates.period_start_date >= _months_back(month, TREND_MONTHS - 1)) & (
+                rates.period_start_date <= month
+            )
+            month_counts = counts_of.get(month, counts.iloc[:0])
+            out[month] = cls(
+                month,
+                rates[trend],
+                nodes_of.get(month, nodes.iloc[:0]).drop(columns="period_start_date"),
+                late_of.get(month, late.iloc[:0]),
+                month_counts.set_index("department").n,
+            )
+        return out
 
     def departments(self) -> list[str]:
         level = self.rates[(self.rates.grouping_level == "department") & (self.rates.period_start_date == self.month)]
         return sorted(d for d in level.department if d not in ("(none)", "*"))
 
-    def department(self, department: str) -> dict[str, pd.DataFrame]:
+    @cached_property
+    def _parts(self) -> dict[str, dict[str, pd.DataFrame]]:
+        """Every department's frames, split once: one merge and one grouping for the month, not per department."""
         rates = self.rates
-        own = rates[(rates.grouping_level == "department") & (rates.department == department)]
-        keys = self.node_departments[self.node_departments.department == department][["process_code", "node_code"]]
-        nodes = rates[rates.grouping_level == "process_node"].merge(keys, on=["process_code", "node_code"])
-        return {
-            "own": own,
-            "nodes_trend": nodes,
-            "nodes": nodes[nodes.period_start_date == self.month],
-            "late": self.late[self.late.department == department],
-        }
+        own = _by(rates[rates.grouping_level == "department"], "department")
+        keys = self.node_departments.rename(columns={"department": "_for"})
+        trend = rates[rates.grouping_level == "process_node"].merge(keys, on=["process_code", "node_code"])
+        nodes_trend = {d: g.drop(columns="_for") for d, g in _by(trend, "_for").items()}
+        late = _by(self.late, "department")
+        no_nodes = trend.iloc[:0].drop(columns="_for")
+        parts = {}
+        for department in self.departments():
+            nodes = nodes_trend.get(department, no_nodes)
+            parts[department] = {
+                "own": own.get(department, rates.iloc[:0]),
+                "nodes_trend": nodes,
+                "nodes": nodes[nodes.period_start_date == self.month],
+                "late": late.get(department, self.late.iloc[:0]),
+            }
+        return parts
+
+    def department(self, department: str) -> dict[str, pd.DataFrame]:
+        return self._parts[department]
 
 
 def _table(table_id: str, columns: list[tuple[str, str]], rows: list[dict[str, str]]) -> str:
@@ -138,18 +180,14 @@ NODE_COLUMNS = ["node", "commitment", "tolerance", "total_runs", "evaluated_runs
 LATE_COLUMNS = ["work_order_id", "node", "start", "run_time", "commitment", "state", "clock", "commitment_version"]
 
 _STYLE = """
-body { font-family: "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif; margin: 2em auto;
-       max-width: 1100px; color: #222; }
+body { font-family: FONTS; margin: 2em auto; max-width: 1100px; color: #222; }
 table { border-collapse: collapse; width: 100%; margin: 1em 0; font-size: 14px; }
 th, td { border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: left; }
 th { background: #f5f5f5; }
 .summary { font-size: 18px; }
-"""
-
-
-@cache
-def _plotly_js() -> str:
-    return get_plotlyjs()
+.chart { margin: 1.5em 0; }
+.chart svg { display: block; width: 100%; height: auto; }
+""".replace("FONTS", FONT_FAMILY)
 
 
 def department_report(data: MonthData, department: str, generated: datetime, language: str = "zh") -> str:
@@ -166,14 +204,11 @@ def department_report(data: MonthData, department: str, generated: datetime, lan
     col["work_order_id"] = label("work_order", language)
     col["start"] = label("start", language)
     charts = [
-        rate_trend(own, "department", language, label("department_trend", language)),
-        states_bar(parts["nodes"], "node", language),
-        rate_trend(parts["nodes_trend"], "node", language),
+        rate_trend(own, "department", language, "chart-0", label("department_trend", language)),
+        states_bar(parts["nodes"], "node", language, "chart-1"),
+        rate_trend(parts["nodes_trend"], "node", language, "chart-2"),
     ]
-    figures = "".join(
-        f'<div class="chart">{fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"chart-{i}")}</div>'
-        for i, fig in enumerate(charts)
-    )
+    figures = "".join(f'<div class="chart">{svg}</div>' for svg in charts)
     count = int(data.late_counts.get(department, 0))
     body = [
         f"<h1>{html.escape(title)}</h1>",
@@ -195,22 +230,24 @@ def department_report(data: MonthData, department: str, generated: datetime, lan
     ]
     return (
         f'<!DOCTYPE html><html lang="{"zh-CN" if language == "zh" else "en"}"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style>"
-        f'<script type="text/javascript">{_plotly_js()}</script></head><body>{"".join(body)}</body></html>'
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>{''.join(body)}</body></html>"
     )
 
 
-def render_month(reporting: Reporting, month: date, reports_dir: Path, generated: datetime) -> dict[str, Path]:
-    """Every department's report of the month under `<reports_dir>/<YYYY-MM>/`; returns department -> file.
-    A report is written whole to a temporary name, then renamed: a reader never sees half a file."""
-    data = MonthData.read(reporting, month)
-    out = reports_dir / data.month.strftime("%Y-%m")
-    out.mkdir(parents=True, exist_ok=True)
-    written = {}
-    for department in data.departments():
-        path = out / report_file_name(department)
-        partial = path.with_suffix(".html.partial")
-        partial.write_text(department_report(data, department, generated), encoding="utf-8")
-        partial.replace(path)
-        written[department] = path
+def render_months(
+    reporting: Reporting, months: list[date], reports_dir: Path, generated: datetime
+) -> dict[date, dict[str, Path]]:
+    """Every department's report of each month under `<reports_dir>/<YYYY-MM>/`; returns month -> department ->
+    file. A report is written whole to a temporary name, then renamed: a reader never sees half a file."""
+    written: dict[date, dict[str, Path]] = {}
+    for month, data in MonthData.read_months(reporting, months).items():
+        out = reports_dir / month.strftime("%Y-%m")
+        out.mkdir(parents=True, exist_ok=True)
+        written[month] = {}
+        for department in data.departments():
+            path = out / report_file_name(department)
+            partial = path.with_suffix(".html.partial")
+            partial.write_text(department_report(data, department, generated), encoding="utf-8")
+            partial.replace(path)
+            written[month][department] = path
     return written

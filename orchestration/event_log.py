@@ -10,6 +10,14 @@ file and the cross-run index), and its PostgreSQL storage does so for the planne
 event on SQLite, minutes for a four-year backfill. These subclasses write a batch as Dagster would event
 by event, with the same rows, in one transaction per database.
 
+The run storages keep a run's partition range in its tags only. Dagster also stores the range of a run over
+time-window partitions as the run's `partitions_subset`, and then plans every asset of the run for each of
+those partitions, unpartitioned ones included (1.13: `DagsterRun.get_resolved_partitions_subset_for_events`
+returns the stored subset whatever the asset's partitions): the reporting views at the end of a daily run
+over four years were planned 1,492 times each, and the UI showed them in progress for day partitions.
+Without the stored copy Dagster resolves the range from the tags per asset, which for an unpartitioned
+asset is no partition: one planned event, as its one materialisation.
+
 They build on Dagster's private storage modules: dagster is pinned (pyproject.toml), and
 tests/test_dagster_instance.py and tests/test_jobs_benchmark.py fail if an upgrade moves them.
 """
@@ -19,14 +27,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from dagster._core.definitions.partitions.subset import TimeWindowPartitionsSubset
 from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, DagsterEventType
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.storage.dagster_run import DagsterRun
 from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
-from dagster._core.storage.sqlite_storage import DagsterSqliteStorage, _event_logs_directory
+from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
+from dagster._core.storage.sqlite_storage import DagsterSqliteStorage, _event_logs_directory, _runs_directory
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
 from dagster._serdes import ConfigurableClassData, serialize_value
-from dagster_postgres import DagsterPostgresStorage, PostgresEventLogStorage
+from dagster_postgres import DagsterPostgresStorage, PostgresEventLogStorage, PostgresRunStorage
 from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
 
 # Large enough that a step's materialisations or a run's planned events are one batch: Dagster cuts a
@@ -72,6 +88,32 @@ class _PlannedChecksOnce:
             conn.execute(AssetCheckExecutionsTable.insert(), [{**row, "partition": p} for p in partitions])
 
 
+def _range_in_tags_only(run: DagsterRun) -> DagsterRun:
+    """The run without the stored copy of a time-window range its tags already name (module docstring)."""
+    tags = run.tags
+    in_tags = bool(tags.get(ASSET_PARTITION_RANGE_START_TAG) and tags.get(ASSET_PARTITION_RANGE_END_TAG)) or bool(
+        tags.get(PARTITION_NAME_TAG)
+    )
+    if in_tags and isinstance(run.partitions_subset, TimeWindowPartitionsSubset):
+        return run._replace(partitions_subset=None)
+    return run
+
+
+class _RangeInTagsOnly:
+    """A run storage that stores (and hands back, for the run's planned events) the run without the copy."""
+
+    def add_run(self, dagster_run: DagsterRun) -> DagsterRun:
+        return super().add_run(_range_in_tags_only(dagster_run))  # type: ignore[misc]
+
+
+class RangeInTagsSqliteRunStorage(_RangeInTagsOnly, SqliteRunStorage):
+    """SQLite run storage (Dagster's runs file) storing a run's partition range in its tags only."""
+
+
+class RangeInTagsPostgresRunStorage(_RangeInTagsOnly, PostgresRunStorage):
+    """PostgreSQL run storage (Dagster's runs table) storing a run's partition range in its tags only."""
+
+
 class BatchedSqliteEventLogStorage(_PlannedChecksOnce, SqliteEventLogStorage):
     """SQLite event log (a file per run plus the cross-run index file) writing a batch in two transactions."""
 
@@ -98,10 +140,12 @@ class BatchedSqliteEventLogStorage(_PlannedChecksOnce, SqliteEventLogStorage):
 
 
 class BatchedSqliteStorage(DagsterSqliteStorage):
-    """Dagster's default SQLite storage under `base_dir` (the same files), with the batched event log."""
+    """Dagster's default SQLite storage under `base_dir` (the same files), with the batched event log and
+    runs whose partition range is in their tags only."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         super().__init__(base_dir, inst_data=inst_data)
+        self._run_storage = RangeInTagsSqliteRunStorage.from_local(_runs_directory(base_dir))
         self._event_log_storage = BatchedSqliteEventLogStorage(_event_logs_directory(base_dir))
 
     @classmethod
@@ -140,7 +184,8 @@ class BatchedPostgresEventLogStorage(_PlannedChecksOnce, PostgresEventLogStorage
 
 
 class BatchedPostgresStorage(DagsterPostgresStorage):
-    """Dagster's PostgreSQL storage (same configuration, same tables), with the batched event log."""
+    """Dagster's PostgreSQL storage (same configuration, same tables), with the batched event log and runs
+    whose partition range is in their tags only."""
 
     def __init__(
         self,
@@ -150,6 +195,9 @@ class BatchedPostgresStorage(DagsterPostgresStorage):
         token_provider: Any = None,
     ) -> None:
         super().__init__(postgres_url, should_autocreate_tables, inst_data=inst_data, token_provider=token_provider)
+        self._run_storage = RangeInTagsPostgresRunStorage(
+            postgres_url, should_autocreate_tables, token_provider=token_provider
+        )
         self._event_log_storage = BatchedPostgresEventLogStorage(
             postgres_url, should_autocreate_tables, token_provider=token_provider
         )

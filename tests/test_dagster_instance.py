@@ -1,4 +1,5 @@
-"""The documented instance configurations load: SQLite by default, PostgreSQL storage in production."""
+"""The documented instance configurations load: SQLite by default, PostgreSQL storage in production; on
+both, a run over a range of partitions plans an unpartitioned asset of it once (orchestration/event_log.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,61 @@ def _instance(home: Path, config: str, monkeypatch: pytest.MonkeyPatch):
     return DagsterInstance.from_config(str(home))
 
 
+RANGE = {"dagster/asset_partition_range_start": "2024-01-01", "dagster/asset_partition_range_end": "2024-01-30"}
+
+
+def _planned_in_a_ranged_run(instance) -> dict[str, list[str | None]]:
+    """Per asset, the partitions a single run over 30 days planned it for: a day-partitioned asset and an
+    unpartitioned one after it (as the reporting views follow the day marts). Named so that the partitioned
+    one's step comes last in the plan: Dagster stores the run's range from the last step, as in the jobs
+    (dbt_reporting_models before landing__*, dbt_weekly_models)."""
+    from dagster import (
+        AssetSelection,
+        BackfillPolicy,
+        DagsterEventType,
+        DailyPartitionsDefinition,
+        Definitions,
+        asset,
+        define_asset_job,
+    )
+
+    @asset(partitions_def=DailyPartitionsDefinition("2024-01-01"), backfill_policy=BackfillPolicy.single_run())
+    def z_days() -> None:
+        return None
+
+    @asset(deps=[z_days])
+    def a_views() -> None:
+        return None
+
+    job = define_asset_job("ranged", selection=AssetSelection.assets(z_days, a_views))
+    defs = Definitions(assets=[z_days, a_views], jobs=[job])
+    result = defs.resolve_job_def("ranged").execute_in_process(instance=instance, tags=RANGE)
+    assert result.success
+    planned: dict[str, list[str | None]] = {}
+    for record in instance.all_logs(result.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED):
+        data = record.get_dagster_event().event_specific_data
+        planned.setdefault(data.asset_key.to_user_string(), []).append(data.partition)
+    return planned
+
+
+def _planned_once_when_unpartitioned(instance) -> None:
+    planned = _planned_in_a_ranged_run(instance)
+    assert planned["a_views"] == [None]
+    assert sorted(planned["z_days"]) == [f"2024-01-{d:02}" for d in range(1, 31)]
+    from dagster import AssetKey
+
+    assert len(instance.get_materialized_partitions(AssetKey("z_days"))) == 30
+    assert instance.get_latest_materialization_event(AssetKey("a_views")) is not None
+
+
+def test_dagsters_own_storage_plans_an_unpartitioned_asset_per_partition() -> None:
+    """What the project's storages undo; when a Dagster upgrade fixes it, this fails: drop the workaround."""
+    from dagster import DagsterInstance
+
+    with DagsterInstance.ephemeral() as instance:
+        assert _planned_in_a_ranged_run(instance)["a_views"] == [f"2024-01-{d:02}" for d in range(1, 31)]
+
+
 def test_default_instance_uses_local_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with _instance(tmp_path, "dagster.yaml", monkeypatch) as instance:
         assert "Sqlite" in type(instance.run_storage).__name__
@@ -30,6 +86,7 @@ def test_default_instance_uses_local_storage(tmp_path: Path, monkeypatch: pytest
         # one live evaluation at a time (the monitoring job tags its runs)
         limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
         assert {"key": "dagster/concurrency_key", "value": "monitoring", "limit": 1} in limits
+        _planned_once_when_unpartitioned(instance)
 
 
 def test_postgres_instance_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -57,6 +114,7 @@ def test_postgres_instance_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPat
             assert type(instance.event_log_storage).__name__ == "BatchedPostgresEventLogStorage"
             assert smoke.execute_in_process(instance=instance).success
             assert len(instance.get_runs()) == 1
+            _planned_once_when_unpartitioned(instance)
     finally:
         admin.cursor().execute(f"drop database if exists {database} with (force)")
         admin.close()

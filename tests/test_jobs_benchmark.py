@@ -71,6 +71,10 @@ def test_a_range_run_records_each_partition_and_the_checks(benchmark, monkeypatc
     views = sum(n["resource_type"] == "model" and REPORTING_TAG.split(":")[1] in n["tags"] for n in nodes)
     partitioned = daily.events["ASSET_MATERIALIZATION"] - views
     assert views > 0 and partitioned % days == 0 and partitioned >= 2 * days
+    # and planned as materialised: per partition, and once per view, not once per view and partition
+    # (orchestration/event_log.py)
+    for job in result.jobs:
+        assert job.events["ASSET_MATERIALIZATION_PLANNED"] == job.events["ASSET_MATERIALIZATION"], job.job
     assert daily.events["ASSET_CHECK_EVALUATION"] >= daily.checks
     if result.warehouse != "duckdb":
         return

@@ -70,9 +70,10 @@ REFUSED = ["{s}_landing.interval_runs", "{s}_landing.quarantine", "{s}_landing.a
 
 @pytest.fixture(scope="module")
 def reported(module_pipeline_env: Path) -> Iterator[dict]:
-    """Reference, daily (2026-03-30..04-01) and monthly runs, then one live evaluation. On DuckDB a reader
-    holds the snapshot published by the reference run open through all of them. No weekly run: the views
-    must serve the grains that exist (macros/reporting/period_marts.sql)."""
+    """Reference, daily (2026-03-30..04-01) and monthly runs, the last day and the reference job again, then
+    one live evaluation. On DuckDB a reader holds the snapshot published by the first reference run open
+    through all of them. No weekly run: the views must serve the grains that exist
+    (macros/reporting/period_marts.sql)."""
     from dagster import AssetKey, DagsterInstance
 
     from orchestration.definitions import build_defs
@@ -87,7 +88,15 @@ def reported(module_pipeline_env: Path) -> Iterator[dict]:
         mp.setenv("COMMITMENTS_FILE", str(FIXTURES / "commitments_cases.yaml"))
         defs = build_defs()
         warehouse = warehouse_of_env()
-        run_job(defs, "reference_job", instance)
+        view = AssetKey(["reporting", "rpt_achievement_rates"])
+        out["views"] = []  # per run: the view's materialisation metadata (rebuilt, or reused as it was)
+
+        def run(job: str, *partitions: str) -> None:
+            run_job(defs, job, instance, *partitions)
+            event = instance.get_latest_materialization_event(view)
+            out["views"].append((job, {k: v.value for k, v in event.asset_materialization.metadata.items()}))
+
+        run("reference_job")
         reader = None
         if warehouse.target == "duckdb":
             import duckdb
@@ -96,11 +105,13 @@ def reported(module_pipeline_env: Path) -> Iterator[dict]:
             out["before"] = reader.execute(f"select count(*) from {warehouse.reporting_schema}.rpt_node_run_states")
             out["before"] = out["before"].fetchone()[0]
         try:
-            run_job(defs, "daily_job", instance, "2026-03-30", "2026-04-01")
-            run_job(defs, "monthly_job", instance, "2026-03-01", "2026-04-01")
+            run("daily_job", "2026-03-30", "2026-04-01")
+            run("monthly_job", "2026-03-01", "2026-04-01")
             for mart in ("achievement_rates_monthly", "node_run_states_daily"):
                 event = instance.get_latest_materialization_event(AssetKey(mart))
                 out[mart] = {k: v.value for k, v in event.asset_materialization.metadata.items()}
+            run("monthly_job", "2026-04-01", "2026-04-01")  # nothing new for the views
+            run("reference_job")  # dimensions replaced: on PostgreSQL the views on them dropped (cascade)
             if reader is not None:
                 # The reader kept the snapshot it opened: the runs replaced the file, never waited for it.
                 out["held"] = reader.execute(f"select count(*) from {warehouse.reporting_schema}.rpt_node_run_states")
@@ -109,7 +120,7 @@ def reported(module_pipeline_env: Path) -> Iterator[dict]:
             if reader is not None:
                 reader.close()
         build_current_state(warehouse, AS_OF, AS_OF)
-        # As the monitoring job does: the snapshot of the monthly run, with the live relations replaced.
+        # As the monitoring job does: the snapshot of the last job, with the live relations replaced.
         live = [f"{warehouse.schema_name}.open_run_states", f"{warehouse.reporting_schema}.rpt_open_runs"]
         out["copied"] = publish_snapshot(warehouse, live)
         yield out
@@ -300,6 +311,29 @@ def test_descriptions_reach_the_database(reported: dict) -> None:
         "服务承诺达成率"
     )
     assert columns.set_index("name").comment["seconds_left"].startswith("commitment_seconds - run_seconds")
+
+
+def test_the_views_are_rebuilt_when_they_must_be_and_left_as_they_are_otherwise(reported: dict) -> None:
+    """The last step of every job materialises the views; it starts dbt only when they are missing or a grain
+    they read was built for the first time (orchestration/reporting/views.py), and they are current after
+    every job either way (the other tests read them after the last run)."""
+    schema = warehouse_of_env().schema_name
+    (first, built), (day, daily), (month, monthly), (again, unchanged), (reference, after) = reported["views"]
+    assert (first, day, month, again, reference) == ("reference_job", "daily_job", "monthly_job", "monthly_job",
+                                                     "reference_job")  # fmt: skip
+    # dbt's own materialisation (its invocation), saying why it ran
+    assert built["status"] == "success" and "invocation_id" in built
+    assert built["rebuilt_because"].startswith("missing: ") and "rpt_achievement_rates" in built["rebuilt_because"]
+    assert daily["status"] == "success" and f"{schema}.node_run_states_daily" in daily["rebuilt_because"], daily
+    assert monthly["status"] == "success" and f"{schema}.achievement_rates_monthly" in monthly["rebuilt_because"]
+    assert "rpt_" not in daily["rebuilt_because"]  # present since the reference run: not missing
+    # no dbt process for a month whose marts existed: the same views, saying so
+    assert unchanged["status"] == "reused" and "invocation_id" not in unchanged
+    assert unchanged["reused_because"].startswith("dbt not started")
+    if warehouse_of_env().target == "duckdb":
+        assert after["status"] == "reused"  # DuckDB's views name their tables: replacing them drops nothing
+    else:
+        assert after["status"] == "success" and after["rebuilt_because"].startswith("missing: ")
 
 
 def test_readers_of_the_duckdb_snapshot_never_block_a_run(reported: dict) -> None:

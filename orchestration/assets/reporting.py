@@ -1,10 +1,15 @@
 """The reporting layer as Dagster assets: the dbt views of dbt_project/models/reporting (tag reporting),
-rebuilt as the last step of every job, then the read-only DuckDB snapshot published from them.
+made current as the last step of every job, then the read-only DuckDB snapshot published from them.
 
-Rebuilt every time, not once: on PostgreSQL, dbt replaces a table (a dimension in the reference job,
-open_run_states) by renaming it away and dropping it with `cascade`, which drops the views on it; and a
-view on DuckDB binds the marts that existed when it was created (macros/reporting/period_marts.sql), so a
-grain built for the first time joins at the next rebuild. Creating four views takes milliseconds.
+Every job may move what the views depend on: on PostgreSQL, dbt replaces a table (a dimension in the
+reference job, open_run_states) by renaming it away and dropping it with `cascade`, which drops the views on
+it; and a view binds the marts that existed when created (macros/reporting/period_marts.sql), so a grain
+built for the first time joins at the next rebuild. Most jobs move neither, and a dbt process costs seconds
+to start for milliseconds of DDL: the step starts dbt only when the views' fingerprint differs from the one
+recorded at their last build (orchestration/reporting/views.py). Either way each view is materialised: a
+view holds no rows of its own, so after the job it shows the marts the job built, rebuilt or not. The
+materialisations say which: dbt's own metadata when dbt rebuilt it (with `rebuilt_because`), `status`
+`reused` (dagster-dbt's word for a node dbt left as it was) and `reused_because` otherwise.
 """
 
 from collections.abc import Mapping
@@ -12,10 +17,12 @@ from typing import Any
 
 from dagster import AssetExecutionContext, AssetsDefinition, AssetSpec, Output
 from dagster_dbt import DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster_dbt.asset_utils import get_manifest_and_translator_from_dbt_assets
 
 from orchestration.assets.dbt import Translator
 from orchestration.dbt_project import MANIFEST, REPORTING_TAG
 from orchestration.reporting.snapshot import publish_snapshot, snapshot_path
+from orchestration.reporting.views import ReportingViews
 from orchestration.warehouse import Warehouse
 
 
@@ -39,11 +46,29 @@ def reporting_models(extraction: list[AssetsDefinition]) -> AssetsDefinition:
         pool="warehouse",
     )
     def dbt_reporting_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-        # A dbt process, not dbt in this one: dbt-duckdb keeps the database open in the process that ran it,
-        # and the next job's dbt process (the in-process runner: demo, backfills, tests) would wait for it.
-        # `run`, not `build`: the views' tests read every period of every grain, a cost that would grow
-        # with history in each daily run; they run in CI and on demand (`dbt test --select tag:reporting`).
-        events = list(dbt.cli(["run"], context=context).stream())
+        before = views.state(warehouse)
+        if before.current:
+            context.log.info("the reporting views are as at their last build: dbt not started")
+            events = [
+                Output(None, output_name=name, metadata={"status": "reused", "reused_because": REUSED})
+                for name, key in sorted(context.assets_def.keys_by_output_name.items())
+                if key in context.selected_asset_keys
+            ]
+        else:
+            reason = before.why_not_current()
+            context.log.info(f"rebuilding the reporting views: {reason}")
+            views.forget(warehouse)
+            # A dbt process, not dbt in this one: dbt-duckdb keeps the database open in the process that ran
+            # it, and the next job's dbt process (the in-process runner: demo, backfills, tests) would wait.
+            # `run`, not `build`: the views' tests read every period of every grain, a cost that would grow
+            # with history in each job; they run in CI and on demand (`dbt test --select tag:reporting`).
+            events = [
+                event.with_metadata({**event.metadata, "rebuilt_because": reason}) if isinstance(event, Output)
+                else event
+                for event in dbt.cli(["run"], context=context).stream()
+            ]  # fmt: skip
+            if context.selected_asset_keys == context.assets_def.keys:
+                views.record(warehouse, before)  # a subset built leaves the others as they were: no record
         copied = publish_snapshot(warehouse) or {}
         if copied:
             context.log.info(f"read-only snapshot {snapshot_path(warehouse)}: {sum(copied.values())} rows in "
@@ -53,4 +78,12 @@ def reporting_models(extraction: list[AssetsDefinition]) -> AssetsDefinition:
             copy = f"{warehouse.reporting_schema}.{name}"
             yield event.with_metadata({**event.metadata, "snapshot_rows": copied[copy]}) if copy in copied else event
 
+    # The manifest the assets were built from: the views' definition is the one this code version runs.
+    views = ReportingViews(get_manifest_and_translator_from_dbt_assets([dbt_reporting_models])[0])
     return dbt_reporting_models
+
+
+REUSED = (
+    "dbt not started: the views' definition, the relations they read and the views in the catalog are as at "
+    "their last build (orchestration/reporting/views.py); the views show the marts this run built"
+)

@@ -69,14 +69,16 @@ def reporting_models(extraction: list[AssetsDefinition]) -> AssetsDefinition:
             ]  # fmt: skip
             if context.selected_asset_keys == context.assets_def.keys:
                 views.record(warehouse, before)  # a subset built leaves the others as they were: no record
-        copied = publish_snapshot(warehouse) or {}
-        if copied:
-            context.log.info(f"read-only snapshot {snapshot_path(warehouse)}: {sum(copied.values())} rows in "
-                             f"{len(copied)} tables")  # fmt: skip
+        written = publish_snapshot(warehouse)
+        if written is not None:
+            tables = ", ".join(sorted(written)) or "none"
+            context.log.info(f"read-only snapshot {snapshot_path(warehouse)}: {sum(written.values())} rows written "
+                             f"in {len(written)} tables ({tables}); the others unchanged")  # fmt: skip
         for event in events:
-            name = event.output_name.rsplit("__", 1)[-1] if isinstance(event, Output) else ""
-            copy = f"{warehouse.reporting_schema}.{name}"
-            yield event.with_metadata({**event.metadata, "snapshot_rows": copied[copy]}) if copy in copied else event
+            if written is not None and isinstance(event, Output):
+                copy = f"{warehouse.reporting_schema}.{event.output_name.rsplit('__', 1)[-1]}"
+                event = event.with_metadata({**event.metadata, "snapshot_rows_written": written.get(copy, 0)})
+            yield event
 
     # The manifest the assets were built from: the views' definition is the one this code version runs.
     views = ReportingViews(get_manifest_and_translator_from_dbt_assets([dbt_reporting_models])[0])

@@ -43,8 +43,9 @@ def ensure_manifest() -> None:
 BASE_MODELS = "tag:base"
 PERIOD_TAGS = {"day": "tag:period_day", "week": "tag:period_week", "month": "tag:period_month"}
 MONITORING_TAG = "tag:monitoring"
-# The BI-safe views over the marts (models/reporting): rebuilt as the last step of every job
-# (orchestration/assets/reporting.py); rpt_open_runs is also tagged monitoring, rebuilt with open_run_states.
+# The BI-safe views over the marts (models/reporting): made current as the last step of every job, rebuilt
+# when they must be (orchestration/assets/reporting.py); rpt_open_runs is also tagged monitoring, rebuilt
+# with open_run_states.
 REPORTING_TAG = "tag:reporting"
 # The reference set is everything else; the live current-state models are built by the monitoring job.
 REFERENCE_EXCLUDE = f"{BASE_MODELS} {' '.join(PERIOD_TAGS.values())} {MONITORING_TAG} {REPORTING_TAG}"

@@ -2,7 +2,9 @@
   The grains of a period mart as one relation: `select <columns> from` each of <mart>_daily, _weekly and
   _monthly that exists, `union all`. The reporting views are the one place the grains meet. A grain whose
   mart is not built yet (a new warehouse before its first weekly run) is left out; every job's last step
-  rebuilds the views (orchestration/assets/reporting.py), so it joins as soon as it exists.
+  rebuilds the views when a relation they read has appeared (orchestration/reporting/views.py), so it joins
+  as soon as it exists. Only ref(), load_relation() and the project may decide what a view compiles to:
+  that is what the step compares (no var(), env_var() or run_query() here).
 -#}
 {% macro period_marts(mart, columns='*') -%}
     {%- set present = [] -%}

@@ -20,7 +20,8 @@ only when they differ:
 
 The record, in `<schema>_landing` (out of the schemas readers are granted), is cleared before dbt starts and
 written when it has built every view, with the relations as they were before dbt ran: one created meanwhile
-(PostgreSQL runs jobs side by side) makes the next step rebuild rather than be missed.
+(PostgreSQL runs jobs side by side) makes the next step rebuild rather than be missed. Deleting its row makes
+the next job rebuild the views.
 """
 
 from __future__ import annotations

@@ -95,6 +95,12 @@ def test_only_what_changed_is_written(warehouse) -> None:
     w.execute(f"update {s}.dims set label = 'normal' where state = 'normal'")
     assert publish_snapshot(w) == {f"{s}.dims": 2, f"{s}_reporting.rpt": 29}
     _level(w)
+    # emptied, then filled again (as a view is before and after its marts exist)
+    w.execute(f"create table {s}.dims_kept as select * from {s}.dims; delete from {s}.dims")
+    assert publish_snapshot(w) == {f"{s}.dims": 0, f"{s}.dims_kept": 2, f"{s}_reporting.rpt": 0}
+    w.execute(f"insert into {s}.dims select * from {s}.dims_kept; drop table {s}.dims_kept")
+    assert publish_snapshot(w) == {f"{s}.dims": 2, f"{s}_reporting.rpt": 29}
+    _level(w)
 
 
 def test_new_columns_new_descriptions_and_removed_relations(duckdb_warehouse) -> None:

@@ -147,7 +147,11 @@ def _refresh(conn: Any, relation: str, columns: dict[tuple[str, str], list[tuple
     if columns.get(("snapshot", relation)) != wanted:  # not copied yet, or other columns or types
         return _copy(conn, relation)
     key = PERIOD_KEY if any(name == PERIOD_KEY for name, _ in wanted or []) else None
-    source, copy = _digests(conn, relation, key), _digests(conn, f"snapshot.{relation}", key)
+    copy = _digests(conn, f"snapshot.{relation}", key)
+    if not copy:  # an empty copy (a view before its marts existed): no need to read the relation twice
+        rows = _copy(conn, relation)
+        return rows or None
+    source = _digests(conn, relation, key)
     if source == copy:
         return None
     changed = {k for k in source.keys() | copy.keys() if source.get(k) != copy.get(k)}

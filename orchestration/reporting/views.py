@@ -156,12 +156,14 @@ class ReportingViews:
     def state(self, warehouse: Warehouse) -> ViewsState:
         """The views' state in the warehouse now, with the recorded fingerprint (one connection)."""
         views, reads = self.relations(warehouse)
-        warehouse.ensure_tables(warehouse.landing_schema, [BUILT])
+        schemas = sorted({s for s, _ in (*views, *reads)} | {warehouse.landing_schema})
         with warehouse.connect() as conn:
             cur = conn.cursor()
-            relations, sql = _catalog(cur, warehouse.target, sorted({s for s, _ in (*views, *reads)}))
-            cur.execute(f"select fingerprint, parts from {warehouse.landing_schema}.{BUILT.name}")
-            recorded = cur.fetchone()
+            relations, sql = _catalog(cur, warehouse.target, schemas)
+            recorded = None
+            if (warehouse.landing_schema, BUILT.name) in relations:  # else never built by this step
+                cur.execute(f"select fingerprint, parts from {warehouse.landing_schema}.{BUILT.name}")
+                recorded = cur.fetchone()
         parts = json.loads(recorded[1]) if recorded and recorded[1] else None
         return ViewsState(
             definition=self.definition(warehouse),

@@ -143,29 +143,21 @@ def _step_kind(step_key: str) -> str:
     return "checks"  # the Great Expectations asset checks on the marts
 
 
-def _dbt_tests_seconds(run_id: str) -> tuple[float, float]:
-    """(data tests, models) execution seconds of the run's dbt invocations, from run_results.json."""
-    tests = models = 0.0
-    for results in (PROJECT_DIR / "dbt_project" / "target").glob(f"*-{run_id[:7]}-*/run_results.json"):
-        for r in json.loads(results.read_text())["results"]:
-            if r["unique_id"].startswith("test."):
-                tests += r["execution_time"]
-            else:
-                models += r["execution_time"]
-    return tests, models
-
-
-def _dbt_model_seconds(run_id: str) -> dict[str, float]:
-    """Per dbt model of the run's invocations: its execution seconds plus those of the data tests attached to
-    it (the manifest's `attached_node`), so a model's share of a job is what leaving it out would save of
-    dbt's work; dbt's fixed cost per invocation is not in any model's figure."""
-    seconds: Counter[str] = Counter()
+def _dbt_seconds(run_id: str) -> tuple[float, dict[str, float]]:
+    """From the run_results.json of the run's dbt invocations: the data tests' execution seconds, and per model
+    its execution seconds plus those of the data tests attached to it (the manifest's `attached_node`), so a
+    model's share of a job is what leaving it out would save of dbt's work; dbt's fixed cost per invocation is
+    not in any model's figure."""
+    tests = 0.0
+    per_model: Counter[str] = Counter()
     for results in (PROJECT_DIR / "dbt_project" / "target").glob(f"*-{run_id[:7]}-*/run_results.json"):
         nodes = json.loads((results.parent / "manifest.json").read_text())["nodes"]
         for r in json.loads(results.read_text())["results"]:
+            if r["unique_id"].startswith("test."):
+                tests += r["execution_time"]
             owner = nodes.get(r["unique_id"], {}).get("attached_node") or r["unique_id"]
-            seconds[owner.rsplit(".", 1)[-1]] += r["execution_time"]
-    return dict(seconds)
+            per_model[owner.rsplit(".", 1)[-1]] += r["execution_time"]
+    return tests, dict(per_model)
 
 
 def job_figures(instance, run_id: str, job: str, partitions: str, began: float, ended: float, sampler: Sampler,
@@ -189,7 +181,7 @@ def job_figures(instance, run_id: str, job: str, partitions: str, began: float, 
             if "seconds_extract" in metadata and event.partition in (None, partitions.split("...")[0]):
                 for stage in extraction:
                     extraction[stage] += float(metadata[f"seconds_{stage}"].value)
-    tests, _ = _dbt_tests_seconds(run_id)
+    tests, model_seconds = _dbt_seconds(run_id)
     dbt_process = sampler.child_seconds(began, ended)
     gx_steps = sum(end - start for key, (start, end) in steps.items() if _step_kind(key) == "checks")
     reference = sum(end - start for key, (start, end) in steps.items() if key == "reference_tables")
@@ -211,7 +203,7 @@ def job_figures(instance, run_id: str, job: str, partitions: str, began: float, 
     own, _ = sampler.peak(began, ended)
     peaks["run"] = own / 1024
     return JobFigures(job, partitions, wall, stages, dict(events), peaks, load,
-                      model_seconds=_dbt_model_seconds(run_id))  # fmt: skip
+                      model_seconds=model_seconds)  # fmt: skip
 
 
 def _check_materialized(instance, defs, figures: JobFigures, job_name: str, first: str, last: str) -> None:

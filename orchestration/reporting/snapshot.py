@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from orchestration.reporting.views import catalog
 from orchestration.warehouse import Warehouse
 
 SNAPSHOT_SUFFIX = "_readonly"
@@ -78,11 +79,7 @@ def publish_snapshot(warehouse: Warehouse, only: Sequence[str] = ()) -> dict[str
 
 def _publish(conn: Any, schemas: list[str], only: Sequence[str], previous: bool) -> dict[str, int]:
     listed = ", ".join(_quoted(s) for s in schemas)
-    relations = [f"{s}.{n}" for s, n in conn.execute(
-        f"select schema_name, table_name from duckdb_tables() where database_name = current_database() "
-        f"and schema_name in ({listed}) union all select schema_name, view_name from duckdb_views() "
-        f"where database_name = current_database() and schema_name in ({listed}) and not internal order by 1, 2"
-    ).fetchall()]  # fmt: skip
+    relations = sorted(f"{s}.{n}" for s, n in catalog(conn, "duckdb", schemas)[0])
     for schema in schemas:
         conn.execute(f"create schema if not exists snapshot.{schema}")
     if only and previous:

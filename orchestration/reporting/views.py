@@ -159,7 +159,7 @@ class ReportingViews:
         schemas = sorted({s for s, _ in (*views, *reads)} | {warehouse.landing_schema})
         with warehouse.connect() as conn:
             cur = conn.cursor()
-            relations, sql = _catalog(cur, warehouse.target, schemas)
+            relations, sql = catalog(cur, warehouse.target, schemas)
             recorded = None
             if (warehouse.landing_schema, BUILT.name) in relations:  # else never built by this step
                 cur.execute(f"select fingerprint, parts from {warehouse.landing_schema}.{BUILT.name}")
@@ -192,8 +192,8 @@ class ReportingViews:
         return ViewsState(built.definition, built.present, built.views, built.parts)
 
 
-def _catalog(cur: Any, target: str, schemas: list[str]) -> tuple[set[Relation], dict[Relation, str]]:
-    """The relations (tables and views) of these schemas, and each view's SQL."""
+def catalog(cur: Any, target: str, schemas: list[str]) -> tuple[set[Relation], dict[Relation, str]]:
+    """The relations (tables and views) of these schemas in the current database, and each view's SQL."""
     if target == "duckdb":
         listed = ", ".join("'" + s.replace("'", "''") + "'" for s in schemas)
         cur.execute(

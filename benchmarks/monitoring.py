@@ -46,8 +46,8 @@ def _prepare_alerts(root: Path, days: int) -> None:
 def _load_history(first: dt.date, last: dt.date) -> dict[str, float]:
     """What the daily job leaves: the closed days landed, reference tables, fct_node_runs built."""
     from orchestration.dbt_project import BASE_MODELS, REFERENCE_EXCLUDE
+    from orchestration.dbt_runner import dbt_in_process
     from orchestration.landing.batch import ensure_landing, extract, land
-    from orchestration.monitoring.dbt_runner import dbt_in_process
     from orchestration.periods import Window
     from orchestration.reference.catalogue import load_catalogue
     from orchestration.reference.publish import load_reference

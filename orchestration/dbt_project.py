@@ -4,9 +4,11 @@ selections the jobs build (by dbt tag, so Python never names a model)."""
 import fcntl
 import hashlib
 import os
-import subprocess
+import shutil
+from pathlib import Path
+from typing import Any
 
-from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR
+from orchestration.settings import DBT_PROJECT_DIR
 
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 # What profiles.yml reads: dbt keeps its partial parse only for the profile it was made with.
@@ -19,24 +21,62 @@ def _profile_stamp() -> str:
     return hashlib.sha256(repr([os.environ.get(v) for v in PROFILE_ENV]).encode()).hexdigest()
 
 
+def _sources_mtime() -> float:
+    sources = [p for d in ("models", "macros", "tests") for p in (DBT_PROJECT_DIR / d).rglob("*") if p.is_file()]
+    return max(p.stat().st_mtime for p in [*sources, DBT_PROJECT_DIR / "dbt_project.yml"])
+
+
+# dbt's Manifest objects parsed in this process, by project version and profile (at most one kept).
+_parsed: dict[tuple[float, str], Any] = {}
+
+
+def _parse(target: Path) -> Any:
+    """Parse in this process (dbt is imported once per process), writing the manifest and partial parse
+    into `target`; keep the parsed Manifest for orchestration/dbt_runner.py."""
+    from dbt.cli.main import dbtRunner
+
+    key = (_sources_mtime(), _profile_stamp())
+    args = ["parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+            "--target-path", str(target), "--log-path", str(target)]  # fmt: skip
+    parsed = dbtRunner().invoke(args)
+    if not parsed.success:
+        raise RuntimeError(f"dbt parse failed: {parsed.exception}")
+    _parsed.clear()
+    _parsed[key] = parsed.result
+    return parsed.result
+
+
 def ensure_manifest() -> None:
     """Parse the dbt project when its manifest is missing or older than its sources, or when it was parsed
-    for another warehouse profile: every dbt invocation of the assets starts from this parse's
-    partial_parse.msgpack (dagster-dbt copies it), which dbt discards, re-parsing everything, when the
-    profile differs. A lock keeps processes that load the definitions at once (code server, runs, tests)
-    from parsing over each other."""
-    sources = [p for d in ("models", "macros", "tests") for p in (DBT_PROJECT_DIR / d).rglob("*") if p.is_file()]
-    sources.append(DBT_PROJECT_DIR / "dbt_project.yml")
+    for another warehouse profile: the manifest names each model's relation in that profile's schema, and
+    a dbt process (what-if, the command line) starts from this parse's partial_parse.msgpack, which dbt
+    discards, re-parsing everything, when the profile differs. A lock keeps processes that load the
+    definitions at once (code server, runs, tests) from parsing over each other."""
     MANIFEST.parent.mkdir(parents=True, exist_ok=True)
     with open(MANIFEST.parent / ".parse.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         stamp = MANIFEST.parent / ".parse_profile"
-        fresh = MANIFEST.exists() and MANIFEST.stat().st_mtime >= max(p.stat().st_mtime for p in sources)
+        fresh = MANIFEST.exists() and MANIFEST.stat().st_mtime >= _sources_mtime()
         if fresh and stamp.exists() and stamp.read_text() == _profile_stamp():
             return
-        command = [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR)]
-        subprocess.run([*command, "--profiles-dir", str(DBT_PROJECT_DIR)], check=True, cwd=DBT_PROJECT_DIR)
+        _parse(MANIFEST.parent)
         stamp.write_text(_profile_stamp())
+
+
+def parsed_manifest() -> Any:
+    """dbt's Manifest for the project on disk and the environment's profile: parsed once per process and
+    profile (from the shared partial parse when it was made for this profile; a full parse otherwise)."""
+    key = (_sources_mtime(), _profile_stamp())
+    if key not in _parsed:
+        ensure_manifest()
+    if key not in _parsed:  # the shared manifest is current: parse privately, not over it
+        target = DBT_PROJECT_DIR / "target" / "parsed" / str(os.getpid())
+        target.mkdir(parents=True, exist_ok=True)
+        partial = MANIFEST.parent / "partial_parse.msgpack"
+        if partial.exists():
+            shutil.copy(partial, target / partial.name)
+        _parse(target)
+    return _parsed[key]
 
 
 # The base data table and the pauses beside it (dbt tag `base`): updated per day window, before the day results.

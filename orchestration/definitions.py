@@ -5,13 +5,13 @@ warehouse settings); a mistake stops the load with one `ConfigError` naming the 
 """
 
 from dagster import AssetSelection, Definitions, build_schedule_from_partitioned_job, define_asset_job
-from dagster_dbt import DbtCliResource
 
 from orchestration.assets.dbt import dbt_asset_sets
 from orchestration.assets.extraction import extraction_assets
 from orchestration.assets.reference import reference_assets
 from orchestration.assets.reporting import reporting_models
 from orchestration.assets.reports import report_assets
+from orchestration.dbt_runner import InProcessDbt
 from orchestration.errors import ConfigError
 from orchestration.monitoring.job import build_monitoring_job, monitoring_schedule
 from orchestration.quality.gx import GreatExpectations
@@ -69,7 +69,8 @@ def build_defs(settings: Settings | None = None) -> Definitions:
         resources={
             "warehouse": warehouse,
             "gx": GreatExpectations.from_settings(settings),
-            "dbt": DbtCliResource(
+            # dbt_executable only for dagster-dbt's check that one exists: the jobs run dbt in process.
+            "dbt": InProcessDbt(
                 project_dir=settings.dbt_project_dir,
                 profiles_dir=settings.dbt_project_dir,
                 dbt_executable=DBT_EXECUTABLE,

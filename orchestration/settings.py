@@ -48,6 +48,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_DIR / "dbt_project"
 # The dbt installed beside this interpreter, so it works without an activated virtualenv; through the
 # project's launcher, which stops dbt when the process that started it dies (orchestration/dbt_child.py).
+# The jobs run dbt in their own process (orchestration/dbt_runner.py); what-if and the tools start this one.
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "service-commitments-dbt")
 _TRUE, _FALSE = ("1", "true", "on", "yes"), ("0", "false", "off", "no")
 

@@ -334,12 +334,31 @@ class Warehouse(ConfigurableResource):
         """Run one statement in its own transaction (`%s` placeholders); returns its rows, if any
         (e.g. of `update ... returning`)."""
         with self.connect() as conn:
-            cur = conn.cursor()
-            if self.target == "duckdb":
-                cur.execute(sql.replace("%s", "?"), list(params))
-            else:
-                cur.execute(sql, tuple(params))
-            return cur.fetchall() if cur.description else []
+            return self._statement(conn, sql, params)
+
+    @contextmanager
+    def statements(self) -> Iterator[Callable[[str, Sequence[Any]], list[tuple]]]:
+        """`execute` over one connection: each statement is committed as it runs, for a loop that records each
+        step as it happens (a delivery marked sent right after it went out) without opening the warehouse for
+        every step (DuckDB checkpoints its file at every close: tens of ms each)."""
+        with _duckdb_lock if self.target == "duckdb" else nullcontext():
+            conn = self._open()
+            try:
+                if self.target == "duckdb":  # autocommits each statement outside begin()
+                    conn = _DuckDBTransaction(conn)
+                else:
+                    conn.autocommit = True
+                yield lambda sql, params=(): self._statement(conn, sql, params)
+            finally:
+                conn.close()
+
+    def _statement(self, conn: Any, sql: str, params: Sequence[Any]) -> list[tuple]:
+        cur = conn.cursor()
+        if self.target == "duckdb":
+            cur.execute(sql.replace("%s", "?"), list(params))
+        else:
+            cur.execute(sql, tuple(params))
+        return cur.fetchall() if cur.description else []
 
     def _insert(self, conn: Any, qualified: str, frame: pd.DataFrame, skip_existing: bool) -> int:
         if frame.empty:

@@ -217,8 +217,8 @@ def publish_reference() -> None:
     the monitoring share one dbt parse between it and their evaluations (reference_job itself is run by
     the pipeline tests)."""
     from orchestration.dbt_project import REFERENCE_EXCLUDE
+    from orchestration.dbt_runner import dbt_in_process
     from orchestration.landing.batch import ensure_landing
-    from orchestration.monitoring.dbt_runner import dbt_in_process
     from orchestration.reference.publish import load_reference
 
     warehouse = warehouse_of_env()

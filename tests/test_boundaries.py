@@ -288,7 +288,7 @@ def boundary_runs(tmp_path_factory: pytest.TempPathFactory, warehouse_target: st
 
 def open_run_states(now_local: str) -> dict[tuple[str, str], str]:
     """The live model of the open runs, built as the monitoring evaluation builds it, as of `now_local`."""
-    from orchestration.monitoring.dbt_runner import dbt_in_process
+    from orchestration.dbt_runner import dbt_in_process
 
     cap = local(now_local).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
     dbt_in_process("build", "--select", "open_run_states", "--vars", json.dumps({"as_of_cap": cap}))

@@ -44,7 +44,7 @@ def test_every_job_runs_and_is_reported(benchmark) -> None:
     # the stages cover the wall time, and each one the daily run goes through took time
     assert sum(daily.stages.values()) == pytest.approx(daily.wall, rel=1e-6)
     assert all(daily.stages[s] > 0 for s in ("extraction", "landing", "dbt", "checks", "orchestration"))
-    assert daily.peak_rss_mib["run"] > 0 and daily.peak_rss_mib["dbt process"] > 0
+    assert daily.peak_rss_mib["run"] > 0 and daily.peak_rss_mib["in dbt"] > 0
     assert result.node_runs > 0
     text = output.read_text()
     assert "<!-- benchmark-result: jobs helpdesk" in text and "| daily_job | 2010-01-01...2010-02-07 |" in text

@@ -388,7 +388,7 @@ def test_bi_role_reads_reporting_and_marts_only(reported: dict, monkeypatch: pyt
         return
     import psycopg2
 
-    from orchestration.monitoring.dbt_runner import dbt_in_process
+    from orchestration.dbt_runner import dbt_in_process
 
     role = f"{BI_ROLE}_{warehouse.schema_name}"
     created = _cli("bi-role", "create", "--role", role, "--password-env", BI_PASSWORD_VARIABLE)

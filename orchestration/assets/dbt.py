@@ -6,17 +6,16 @@ Each partitioned set passes its window to dbt in environment variables read at e
 backfill policy, so a backfill of any range is one dbt invocation.
 """
 
-import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec, BackfillPolicy, Failure
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
 from dagster_dbt.asset_utils import default_description_fn
 
 from orchestration.assets.period_metadata import with_period_metadata
 from orchestration.dbt_project import BASE_MODELS, MANIFEST, PERIOD_TAGS, REFERENCE_EXCLUDE, ensure_manifest
+from orchestration.dbt_runner import InProcessDbt, environment
 from orchestration.landing.tables import EXTRACTION_LOG, INTERVAL_RUNS, QUARANTINE, STATUS_EVENTS
 from orchestration.periods import Partitions, Window
 from orchestration.quality.held import held_partitions, refusal
@@ -60,21 +59,6 @@ class Translator(DagsterDbtTranslator):
         return spec.replace_attributes(deps=deps, group_name=group)
 
 
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """Set while dbt's process starts, then put back: a run's steps start dbt one at a time."""
-    before = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def _partitioned(
     name: str, select: str, partitions_def: Any, translator: Translator, settings: Settings
 ) -> AssetsDefinition:
@@ -87,13 +71,13 @@ def _partitioned(
         name=name,
         pool="warehouse",
     )
-    def _models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+    def _models(context: AssetExecutionContext, dbt: InProcessDbt, warehouse: Warehouse):
         window = Window.from_context(context, settings.business_time_zone)
         held = held_partitions(warehouse, window.last_day)
         if len(held):
             what = f"{name} for {window.first_day}..{window.last_day}"
             raise Failure(description=refusal(held, what), allow_retries=False)
-        with _environment(window.dbt_env()):  # dagster-dbt hands dbt a copy of this process's environment
+        with environment(window.dbt_env()):  # dbt runs in this process, within the call (InProcessDbt)
             invocation = dbt.cli(["build"], context=context)
         yield from with_period_metadata(invocation.stream(), warehouse, window, name)
 
@@ -114,7 +98,7 @@ def dbt_asset_sets(settings: Settings, extraction: list[AssetsDefinition]) -> di
         name="dbt_reference_models",
         pool="warehouse",
     )
-    def dbt_reference_models(context: AssetExecutionContext, dbt: DbtCliResource):
+    def dbt_reference_models(context: AssetExecutionContext, dbt: InProcessDbt):
         yield from dbt.cli(["build"], context=context).stream()
 
     return {

@@ -4,8 +4,8 @@ made current as the last step of every job, then the read-only DuckDB snapshot p
 Every job may move what the views depend on: on PostgreSQL, dbt replaces a table (a dimension in the
 reference job, open_run_states) by renaming it away and dropping it with `cascade`, which drops the views on
 it; and a view binds the marts that existed when created (macros/reporting/period_marts.sql), so a grain
-built for the first time joins at the next rebuild. Most jobs move neither, and a dbt process costs seconds
-to start for milliseconds of DDL: the step starts dbt only when the views' fingerprint differs from the one
+built for the first time joins at the next rebuild. Most jobs move neither, and a dbt invocation costs a
+second for milliseconds of DDL: the step runs dbt only when the views' fingerprint differs from the one
 recorded at their last build (orchestration/reporting/views.py). Either way each view is materialised: a
 view holds no rows of its own, so after the job it shows the marts the job built, rebuilt or not. The
 materialisations say which: dbt's own metadata when dbt rebuilt it (with `rebuilt_because`), `status`
@@ -16,11 +16,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetsDefinition, AssetSpec, Output
-from dagster_dbt import DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslatorSettings, dbt_assets
 from dagster_dbt.asset_utils import get_manifest_and_translator_from_dbt_assets
 
 from orchestration.assets.dbt import Translator
 from orchestration.dbt_project import MANIFEST, REPORTING_TAG
+from orchestration.dbt_runner import InProcessDbt
 from orchestration.reporting.snapshot import publish_snapshot, snapshot_path
 from orchestration.reporting.views import ReportingViews
 from orchestration.warehouse import Warehouse
@@ -45,7 +46,7 @@ def reporting_models(extraction: list[AssetsDefinition]) -> AssetsDefinition:
         name="dbt_reporting_models",
         pool="warehouse",
     )
-    def dbt_reporting_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+    def dbt_reporting_models(context: AssetExecutionContext, dbt: InProcessDbt, warehouse: Warehouse):
         before = views.state(warehouse)
         if before.current:
             context.log.info("the reporting views are as at their last build: dbt not started")
@@ -58,8 +59,6 @@ def reporting_models(extraction: list[AssetsDefinition]) -> AssetsDefinition:
             reason = before.why_not_current()
             context.log.info(f"rebuilding the reporting views: {reason}")
             views.forget(warehouse)
-            # A dbt process, not dbt in this one: dbt-duckdb keeps the database open in the process that ran
-            # it, and the next job's dbt process (the in-process runner: demo, backfills, tests) would wait.
             # `run`, not `build`: the views' tests read every period of every grain, a cost that would grow
             # with history in each job; they run in CI and on demand (`dbt test --select tag:reporting`).
             events = [

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from orchestration.dbt_project import BASE_MODELS, MONITORING_TAG
+from orchestration.dbt_runner import dbt_in_process
 from orchestration.monitoring import outbox
 from orchestration.monitoring.config import AlertConfig, load_alert_config
-from orchestration.monitoring.dbt_runner import dbt_in_process
 from orchestration.monitoring.increments import (
     Increment,
     Increments,

@@ -11,9 +11,10 @@ and marks them delivered; a failure puts the row back with exponential backoff u
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -226,13 +227,12 @@ def claim(warehouse: Warehouse, config: AlertConfig, now: datetime) -> tuple[str
     return token, claimed
 
 
-def _settle(warehouse: Warehouse, config: AlertConfig, token: str, keys: tuple[str, ...], now: datetime,
-            error: str | None) -> None:  # fmt: skip
-    qualified = f"{warehouse.landing_schema}.{TABLE}"
+def _settle(execute: Callable[..., Any], qualified: str, config: AlertConfig, token: str, keys: tuple[str, ...],
+            now: datetime, error: str | None) -> None:  # fmt: skip
     marks = ", ".join(["%s"] * len(keys))
     at = _naive(now)
     if error is None:
-        warehouse.execute(
+        execute(
             f"update {qualified} set status = 'delivered', delivered_at = %s, last_error = null "
             f"where claimed_by = %s and status = 'sending' and delivery_key in ({marks})",
             [at, token, *keys],
@@ -240,7 +240,7 @@ def _settle(warehouse: Warehouse, config: AlertConfig, token: str, keys: tuple[s
         return
     # attempts already counts this one; the backoff grows with it.
     d = config.delivery
-    warehouse.execute(
+    execute(
         f"update {qualified} set last_error = %s, "
         "status = case when attempts >= %s then 'dead' else 'pending' end, "
         "next_attempt_at = %s + interval '1 second' "
@@ -285,19 +285,24 @@ def deliver(warehouse: Warehouse, config: AlertConfig, now: datetime) -> Deliver
     ensure_outbox(warehouse)
     token, claimed = claim(warehouse, config, now)
     report = DeliveryReport()
-    for name, msg in _messages(claimed, config):
-        error = None
-        try:
-            send(config.channels[name], msg, config.delivery.timeout)
-        except DeliveryError as exc:
-            error = str(exc)
-        _settle(warehouse, config, token, msg.keys, now, error)
-        report.delivered += len(msg.keys) if error is None else 0
-        report.failed += len(msg.keys) if error is not None else 0
-    unconfigured = claimed[~claimed.channel.isin(list(config.channels))]
-    if len(unconfigured):
-        _settle(warehouse, config, token, tuple(unconfigured.delivery_key), now, "channel is not configured")
-        report.failed += len(unconfigured)
+    qualified = f"{warehouse.landing_schema}.{TABLE}"
+    # Each delivery is marked as soon as it went out, each mark committed on its own (a sender killed
+    # mid-way resends nothing it had marked), over one connection.
+    with warehouse.statements() as execute:
+        for name, msg in _messages(claimed, config):
+            error = None
+            try:
+                send(config.channels[name], msg, config.delivery.timeout)
+            except DeliveryError as exc:
+                error = str(exc)
+            _settle(execute, qualified, config, token, msg.keys, now, error)
+            report.delivered += len(msg.keys) if error is None else 0
+            report.failed += len(msg.keys) if error is not None else 0
+        unconfigured = claimed[~claimed.channel.isin(list(config.channels))]
+        if len(unconfigured):
+            reason = "channel is not configured"
+            _settle(execute, qualified, config, token, tuple(unconfigured.delivery_key), now, reason)
+            report.failed += len(unconfigured)
     report.dead = int(
         warehouse.query(f"select count(*) as n from {warehouse.landing_schema}.{TABLE} where status = 'dead'").n.iloc[0]
     )

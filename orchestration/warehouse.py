@@ -41,6 +41,7 @@ PG_REQUIRED = ("PGHOST", "PGUSER", "PGDATABASE")
 # share the database instance; concurrent pandas scans on it are not safe).
 _duckdb_lock = threading.RLock()
 LOCK_WAIT_VARIABLE = "WAREHOUSE_LOCK_WAIT_SECONDS"
+ANALYZE_MIN_ROWS = 1000  # smaller loads leave PostgreSQL's statistics to autovacuum
 Frames = Mapping[str, pd.DataFrame]  # rows per landing table
 
 
@@ -267,6 +268,7 @@ class Warehouse(ConfigurableResource):
         `<schema>_loading` (committed per batch, so the file is not held while the source is read), then one
         transaction swaps them in; a single batch goes straight in, as `replace_partitions`."""
         if self.target == "postgres":
+            written = dict.fromkeys(tables, 0)
             with self.connect() as conn:
                 cur = conn.cursor()
                 for table in tables:
@@ -275,8 +277,10 @@ class Warehouse(ConfigurableResource):
                 def add_pg(frames: Mapping[str, pd.DataFrame]) -> None:
                     for table, frame in frames.items():
                         self._insert(conn, f"{self.landing_schema}.{table}", frame, skip_existing=False)
+                        written[table] += len(frame)
 
                 yield add_pg
+            self._analyze_changed(written)
             return
         loading = _DuckDBLoading(self, list(tables))
         try:
@@ -284,6 +288,26 @@ class Warehouse(ConfigurableResource):
             loading.finish(where)
         finally:
             loading.drop()
+
+    def _analyze_changed(self, written: Mapping[str, int]) -> None:
+        """PostgreSQL: refresh the statistics of the landing tables a load changed by a tenth or more, as
+        autovacuum would later. The checks that follow plan on them: with none, a table loaded in bulk is
+        estimated tiny, and Great Expectations' compound-uniqueness join over 826,394 landed events ran as a
+        nested loop for more than six minutes (BENCHMARKS.md, issue 12)."""
+        changed = {table: rows for table, rows in written.items() if rows >= ANALYZE_MIN_ROWS}
+        if not changed:
+            return
+        with self.connect() as conn:
+            cur = conn.cursor()
+            cur.execute(
+                "select c.relname, c.reltuples from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                "where n.nspname = %s and c.relname = any(%s)",
+                (self.landing_schema, list(changed)),
+            )
+            estimated = dict(cur.fetchall())
+        for table, rows in changed.items():
+            if rows >= 0.1 * max(float(estimated.get(table, -1)), 0.0):  # -1: never analysed
+                self.execute(f"analyze {self.landing_schema}.{table}")
 
     def replace_tables(self, frames: Mapping[str, pd.DataFrame]) -> None:
         """Replace small reference tables whole (catalogue, commitments, periods), in one transaction.

@@ -337,3 +337,37 @@ def test_an_http_source_in_batches_lands_what_one_batch_lands(
     first, many = _one_and_many(warehouse, source(10**6), source(SMALL), _window(), catalogue)
     _same(first, many)
     assert len(many[LANDING_BY_SHAPE["status_history"].name]) > 5 * SMALL
+
+
+def test_a_bulk_load_leaves_statistics_for_the_checks_that_follow(
+    warehouse: Warehouse, tmp_path: Path, catalogue: Catalogue
+) -> None:
+    """PostgreSQL plans the checks after a load (Great Expectations' SQL, reconciliation) on the table's
+    statistics: a load that changes a landing table by a tenth or more refreshes them at once; a small one
+    leaves them to autovacuum. DuckDB keeps its own as it writes."""
+    from orchestration.warehouse import ANALYZE_MIN_ROWS
+
+    day = dt.date(2026, 10, 8)
+    rows = [
+        f"B{i},BW{i // 4},INSTALLING,2026-10-08 {i % 24:02d}:{i % 60:02d}:00,装维" for i in range(2 * ANALYZE_MIN_ROWS)
+    ]
+    cfg = _file_source("bulk_file", _drops(tmp_path / "bulk", {day: rows}), 10**6)
+    _land(warehouse, cfg, _window([day]), catalogue)
+    table = f"{warehouse.landing_schema}.{LANDING_BY_SHAPE['status_history'].name}"
+    assert len(warehouse.query(f"select 1 from {table} where source_system = 'bulk_file'")) == len(rows)
+    if warehouse.target != "postgres":
+        return
+
+    def statistics() -> tuple[float, object]:
+        found = warehouse.execute(
+            "select c.reltuples, s.last_analyze from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+            "join pg_stat_user_tables s on s.relid = c.oid where n.nspname = %s and c.relname = %s",
+            [warehouse.landing_schema, LANDING_BY_SHAPE["status_history"].name],
+        )
+        return float(found[0][0]), found[0][1]
+
+    tuples, analysed = statistics()
+    assert analysed is not None and tuples >= len(rows)
+    small = _file_source("small_file", _drops(tmp_path / "small", {day: rows[:10]}), 10**6)
+    _land(warehouse, small, _window([day]), catalogue)
+    assert statistics()[1] == analysed  # 10 rows: left to autovacuum

@@ -490,7 +490,7 @@ def benchmark_jobs(
     verbose: Verbose = False,
 ) -> None:
     """The real Dagster jobs (reference, daily over the range, weekly, monthly, then one more day) on a
-    deployment's instance: wall time split into orchestration, extraction, landing, dbt and checks, events
+    deployment's instance: wall time split into orchestration, extraction, landing, dbt, checks and reports, events
     and peak memory per job; writes the tables into BENCHMARKS.md. Exit code 2 when a job fails."""
     from benchmarks.jobs import JobsOptions, run
 

@@ -86,18 +86,18 @@ class Sampler:
         from orchestration import dbt_project, dbt_runner
 
         self._originals = [(dbt_runner, "invoke", dbt_runner.invoke), (dbt_project, "_parse", dbt_project._parse)]
-        for module, name, function in self._originals:
-            setattr(module, name, self._timed(function))
+        dbt_runner.invoke = self._timed(dbt_runner.invoke, results=True)
+        dbt_project._parse = self._timed(dbt_project._parse, results=False)
         self._thread.start()
         return self
 
-    def _timed(self, function: Any) -> Any:
-        """dbt's commands and parses (a parse has no results: None)."""
+    def _timed(self, function: Any, results: bool) -> Any:
+        """dbt's commands (their Invocation kept, for its results) and parses (None kept)."""
 
         def timed(*args: Any, **kwargs: Any) -> Any:
             start = time.time()
             out = function(*args, **kwargs)
-            self.invocations.append((start, time.time(), out if function.__name__ == "invoke" else None))
+            self.invocations.append((start, time.time(), out if results else None))
             return out
 
         return timed

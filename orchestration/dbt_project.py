@@ -30,15 +30,19 @@ def _sources_mtime() -> float:
 _parsed: dict[tuple[float, str], Any] = {}
 
 
+def project_args(target: Path) -> list[str]:
+    """Where dbt finds the project and profile, and where it writes (artefacts and log) for one invocation."""
+    return ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+            "--target-path", str(target), "--log-path", str(target)]  # fmt: skip
+
+
 def _parse(target: Path) -> Any:
     """Parse in this process (dbt is imported once per process), writing the manifest and partial parse
     into `target`; keep the parsed Manifest for orchestration/dbt_runner.py."""
     from dbt.cli.main import dbtRunner
 
     key = (_sources_mtime(), _profile_stamp())
-    args = ["parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-            "--target-path", str(target), "--log-path", str(target)]  # fmt: skip
-    parsed = dbtRunner().invoke(args)
+    parsed = dbtRunner().invoke(["parse", "--quiet", *project_args(target)])
     if not parsed.success:
         raise RuntimeError(f"dbt parse failed: {parsed.exception}")
     _parsed.clear()

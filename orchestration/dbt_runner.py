@@ -23,18 +23,13 @@ from typing import Any
 
 from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource
 
-from orchestration.dbt_project import parsed_manifest
+from orchestration.dbt_project import parsed_manifest, project_args
 from orchestration.settings import DBT_PROJECT_DIR
 
 # Outside the jobs (live evaluation, tests): one target directory per process, as dagster-dbt keeps one
 # per invocation, so processes in parallel (PostgreSQL allows them) never write each other's artefacts.
 TARGET = DBT_PROJECT_DIR / "target" / "in_process" / str(os.getpid())
 _lock = threading.Lock()  # dbt's programmatic invocations are not thread-safe
-
-
-def _project_args(target: Path) -> list[str]:
-    return ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-            "--target-path", str(target), "--log-path", str(target)]  # fmt: skip
 
 
 def _manifest() -> Any:
@@ -83,16 +78,15 @@ def invoke(args: Sequence[str], target: Path, env: dict[str, str] | None = None)
 
     # --no-write-json: no manifest.json and run_results.json per invocation (a second each at this project's
     # size); the results are in the Invocation, the log in <target>/dbt.log.
-    full = [*args, *_project_args(target), "--quiet", "--no-write-json"]
+    full = [*args, *project_args(target), "--quiet", "--no-write-json"]
     with _lock, environment(env or {}):
         try:
             result = dbtRunner(manifest=_manifest(), callbacks=[collect]).invoke(full)
         finally:
             _release_duckdb()
-    invocation = Invocation(full, result.success, result.result, result.exception, lines)
     if result.exception is not None:  # raised before any node ran (compilation, connection): no error event
         lines.append(_error_line(f"dbt {args[0]} failed: {result.exception}"))
-    return invocation
+    return Invocation(full, result.success, result.result, result.exception, lines)
 
 
 def dbt_in_process(*args: str) -> Invocation:

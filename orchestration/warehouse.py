@@ -151,10 +151,19 @@ class Warehouse(ConfigurableResource):
         return f"{self.schema_name}_reporting"
 
     @contextmanager
-    def connect(self) -> Iterator[Any]:
-        """A DB-API connection in one transaction, committed on success, rolled back on failure, always closed."""
+    def _opened(self) -> Iterator[Any]:
+        """A DB-API connection, always closed; on DuckDB, the only one of this process at a time."""
         with _duckdb_lock if self.target == "duckdb" else nullcontext():
             conn = self._open()
+            try:
+                yield conn
+            finally:
+                conn.close()
+
+    @contextmanager
+    def connect(self) -> Iterator[Any]:
+        """A DB-API connection in one transaction, committed on success, rolled back on failure, always closed."""
+        with self._opened() as conn:
             try:
                 if self.target == "duckdb":
                     conn.begin()  # DuckDB autocommits each statement otherwise; psycopg2 opens one itself
@@ -164,8 +173,6 @@ class Warehouse(ConfigurableResource):
                 with suppress(Exception):
                     conn.rollback()
                 raise
-            finally:
-                conn.close()
 
     def _open(self) -> Any:
         _schema_name(self.schema_name)
@@ -305,9 +312,9 @@ class Warehouse(ConfigurableResource):
                 (self.landing_schema, list(changed)),
             )
             estimated = dict(cur.fetchall())
-        for table, rows in changed.items():
-            if rows >= 0.1 * max(float(estimated.get(table, -1)), 0.0):  # -1: never analysed
-                self.execute(f"analyze {self.landing_schema}.{table}")
+            for table, rows in changed.items():
+                if rows >= 0.1 * max(float(estimated.get(table, -1)), 0.0):  # -1: never analysed
+                    cur.execute(f"analyze {self.landing_schema}.{table}")
 
     def replace_tables(self, frames: Mapping[str, pd.DataFrame]) -> None:
         """Replace small reference tables whole (catalogue, commitments, periods), in one transaction.
@@ -365,16 +372,12 @@ class Warehouse(ConfigurableResource):
         """`execute` over one connection: each statement is committed as it runs, for a loop that records each
         step as it happens (a delivery marked sent right after it went out) without opening the warehouse for
         every step (DuckDB checkpoints its file at every close: tens of ms each)."""
-        with _duckdb_lock if self.target == "duckdb" else nullcontext():
-            conn = self._open()
-            try:
-                if self.target == "duckdb":  # autocommits each statement outside begin()
-                    conn = _DuckDBTransaction(conn)
-                else:
-                    conn.autocommit = True
-                yield lambda sql, params=(): self._statement(conn, sql, params)
-            finally:
-                conn.close()
+        with self._opened() as conn:
+            if self.target == "duckdb":  # autocommits each statement outside begin()
+                conn = _DuckDBTransaction(conn)
+            else:
+                conn.autocommit = True
+            yield lambda sql, params=(): self._statement(conn, sql, params)
 
     def _statement(self, conn: Any, sql: str, params: Sequence[Any]) -> list[tuple]:
         cur = conn.cursor()

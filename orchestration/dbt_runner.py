@@ -24,7 +24,8 @@ from typing import Any
 from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource
 
 from orchestration.dbt_project import parsed_manifest, project_args
-from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.settings import DBT_PROJECT_DIR, Settings
+from orchestration.warehouse import Warehouse
 
 # Outside the jobs (live evaluation, tests): one target directory per process, as dagster-dbt keeps one
 # per invocation, so processes in parallel (PostgreSQL allows them) never write each other's artefacts.
@@ -79,7 +80,12 @@ def invoke(args: Sequence[str], target: Path, env: dict[str, str] | None = None)
     # --no-write-json: no manifest.json and run_results.json per invocation (a second each at this project's
     # size); the results are in the Invocation, the log in <target>/dbt.log.
     full = [*args, *project_args(target), "--quiet", "--no-write-json"]
-    with _lock, environment(env or {}):
+    env = dict(env or {})
+    if not os.environ.get("WAREHOUSE_DUCKDB_PATH"):
+        # The profile's default path (../data) is relative to the dbt project, where a dbt process ran; this
+        # process runs wherever the pipeline started: name the file the pipeline's own connections open.
+        env["WAREHOUSE_DUCKDB_PATH"] = Warehouse.from_settings(Settings.load()).duckdb_path
+    with _lock, environment(env):
         try:
             result = dbtRunner(manifest=_manifest(), callbacks=[collect]).invoke(full)
         finally:

@@ -1,5 +1,7 @@
 """The documented instance configurations load: SQLite by default, PostgreSQL storage in production; on
-both, a run over a range of partitions plans an unpartitioned asset of it once (orchestration/event_log.py)."""
+both, a run over a range of partitions plans an unpartitioned asset of it once, and every event is stored
+as Dagster serialises it, the per-partition copies rendered from one serialisation included
+(orchestration/event_log.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ def _instance(home: Path, config: str, monkeypatch: pytest.MonkeyPatch):
 RANGE = {"dagster/asset_partition_range_start": "2024-01-01", "dagster/asset_partition_range_end": "2024-01-30"}
 
 
-def _planned_in_a_ranged_run(instance) -> dict[str, list[str | None]]:
+def _planned_in_a_ranged_run(instance) -> tuple[dict[str, list[str | None]], str]:
     """Per asset, the partitions a single run over 30 days planned it for: a day-partitioned asset and an
     unpartitioned one after it (as the reporting views follow the day marts). Named so that the partitioned
     one's step comes last in the plan: Dagster stores the run's range from the last step, as in the jobs
@@ -34,13 +36,15 @@ def _planned_in_a_ranged_run(instance) -> dict[str, list[str | None]]:
         DagsterEventType,
         DailyPartitionsDefinition,
         Definitions,
+        MaterializeResult,
+        MetadataValue,
         asset,
         define_asset_job,
     )
 
     @asset(partitions_def=DailyPartitionsDefinition("2024-01-01"), backfill_policy=BackfillPolicy.single_run())
-    def z_days() -> None:
-        return None
+    def z_days():  # no annotation: Dagster resolves it, and MaterializeResult is imported locally
+        return MaterializeResult(metadata={"rows": 30, "rate": 0.5, "by day": MetadataValue.md("| a |\n|---|")})
 
     @asset(deps=[z_days])
     def a_views() -> None:
@@ -54,11 +58,41 @@ def _planned_in_a_ranged_run(instance) -> dict[str, list[str | None]]:
     for record in instance.all_logs(result.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED):
         data = record.get_dagster_event().event_specific_data
         planned.setdefault(data.asset_key.to_user_string(), []).append(data.partition)
-    return planned
+    return planned, result.run_id
+
+
+def _stored_as_dagster_serialises(instance, run_id: str) -> None:
+    """Each stored event is the text Dagster's serialiser makes of it, with its own partition and time."""
+    import sqlalchemy as sa
+    from dagster._core.events.log import EventLogEntry
+    from dagster._core.storage.event_log.schema import SqlEventLogStorageTable as events
+    from dagster._serdes import deserialize_value, serialize_value
+
+    storage = instance.event_log_storage
+    with storage.run_connection(run_id) as conn:
+        rows = conn.execute(
+            sa.select(events.c.event, events.c.partition, events.c.dagster_event_type).where(events.c.run_id == run_id)
+        ).fetchall()
+    materialised = [row for row in rows if row.dagster_event_type == "ASSET_MATERIALIZATION" and row.partition]
+    assert len({row.partition for row in materialised}) == 30
+    for text, partition, _ in rows:
+        entry = deserialize_value(text, EventLogEntry)
+        assert serialize_value(entry) == text
+        assert (entry.dagster_event.partition if entry.dagster_event else None) == partition
+    # A group that stops being copies of one event (other metadata) starts another serialisation.
+    entries = [deserialize_value(row.event, EventLogEntry) for row in materialised]
+    data = entries[5].dagster_event.event_specific_data
+    entries[5] = entries[5]._replace(
+        dagster_event=entries[5].dagster_event._replace(
+            event_specific_data=data._replace(materialization=data.materialization._replace(metadata={"rows": 1}))
+        )
+    )
+    assert [row["event"] for row in storage._event_rows(entries)] == [serialize_value(e) for e in entries]
 
 
 def _planned_once_when_unpartitioned(instance) -> None:
-    planned = _planned_in_a_ranged_run(instance)
+    planned, run_id = _planned_in_a_ranged_run(instance)
+    _stored_as_dagster_serialises(instance, run_id)
     assert planned["a_views"] == [None]
     assert sorted(planned["z_days"]) == [f"2024-01-{d:02}" for d in range(1, 31)]
     from dagster import AssetKey
@@ -72,7 +106,7 @@ def test_dagsters_own_storage_plans_an_unpartitioned_asset_per_partition() -> No
     from dagster import DagsterInstance
 
     with DagsterInstance.ephemeral() as instance:
-        assert _planned_in_a_ranged_run(instance)["a_views"] == [f"2024-01-{d:02}" for d in range(1, 31)]
+        assert _planned_in_a_ranged_run(instance)[0]["a_views"] == [f"2024-01-{d:02}" for d in range(1, 31)]
 
 
 def test_default_instance_uses_local_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

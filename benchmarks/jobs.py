@@ -441,6 +441,7 @@ def case_table(result: CaseResult) -> str:
         for note in job.notes:
             notes.append(f"- **{job.job}**: {note}")
     notes += [_loop_marts_note(job) for job in result.jobs if job.job == "monthly_job"]
+    notes += [_top_models_note(job) for job in result.jobs if job.job == "one more day" and job.model_seconds]
     if result.failure:
         notes.append(f"- **FAILED**: {result.failure}")
     return "\n".join(lines + [""] + notes)
@@ -457,6 +458,12 @@ def _loop_marts_note(job: JobFigures) -> str:
         f"{loop:.1f} s of the job's {job.wall:.1f} s = {share:.1%} ({verdict} the {LOOP_MARTS_SHARE:.0%} budget); "
         f"dbt's costliest models with their tests: " + ", ".join(f"{m} {v:.1f} s" for m, v in top)
     )
+
+
+def _top_models_note(job: JobFigures) -> str:
+    """Where one more day's dbt time goes: what to compare between a short and a long history."""
+    top = sorted(job.model_seconds.items(), key=lambda kv: -kv[1])[:6]
+    return "- **one more day**: dbt's costliest models with their tests: " + ", ".join(f"{m} {v:.2f} s" for m, v in top)
 
 
 def report(results: list[CaseResult], started: dt.datetime, command: str, gx: bool) -> str:

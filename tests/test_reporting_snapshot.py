@@ -59,8 +59,9 @@ def _level(w) -> None:
         for r in relations:
             for a, b in ((r, f"snap.{r}"), (f"snap.{r}", r)):
                 assert conn.execute(f"select count(*) from (from {a} except all from {b})").fetchone()[0] == 0, r
+        # and the snapshot's own records, in a schema of their own
         tables = conn.execute("select schema_name || '.' || table_name, comment from duckdb_tables() "
-                              "where database_name = 'snap'").fetchall()  # fmt: skip
+                              "where database_name = 'snap' and schema_name <> '_snapshot'").fetchall()  # fmt: skip
         label = conn.execute("select comment from duckdb_columns() where database_name = 'snap' "
                              "and table_name = 'rpt' and column_name = 'label'").fetchone()[0]  # fmt: skip
     assert sorted(t for t, _ in tables) == sorted(relations)
@@ -164,3 +165,48 @@ def test_a_reader_keeps_its_snapshot_and_the_next_one_opens_the_new_one(duckdb_w
         reader.close()
         holder.close()
     _level(w)
+
+
+def test_a_view_follows_what_it_reads(duckdb_warehouse, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given what each view reads and the fingerprint of the views' definition, a view is compared only in the
+    periods its reads changed, not read at all when they did not change, and compared whole when a read
+    changed whole, is not in the snapshot, or the views are not those the snapshot's copies were made with.
+    The copies are not read for their digests: the snapshot keeps them, except for a copy made whole by the
+    live evaluation."""
+    from orchestration.reporting import snapshot
+
+    w, s = duckdb_warehouse, duckdb_warehouse.schema_name
+    view = f"{s}_reporting.rpt"
+    compared: list[tuple[str, str]] = []  # (relation, the periods it was limited to)
+    digests = snapshot._digests
+
+    def spied(conn, relation: str, key, within: str = ""):
+        compared.append((relation, within))
+        return digests(conn, relation, key, within)
+
+    monkeypatch.setattr(snapshot, "_digests", spied)
+
+    def publish(reads: list[str], fingerprint: str | None = "views v1") -> tuple[dict[str, int] | None, set[str]]:
+        compared.clear()
+        written = snapshot.publish_snapshot(w, reads={view: reads}, views_fingerprint=fingerprint)
+        _level(w)
+        return written, {within for relation, within in compared if relation.endswith(view)}
+
+    reads = [f"{s}.marts", f"{s}.dims"]
+    assert publish(reads)[0] == {f"{s}.marts": 30, f"{s}.dims": 2, view: 30}  # the first: all
+    assert publish(reads) == ({}, set())  # nothing it reads changed: the view is not read
+    assert publish(reads) == ({}, set())  # the copies' digests now kept: only the marts are read
+    assert compared and not any(relation.startswith("snapshot.") for relation, _ in compared)
+    w.execute(f"delete from {s}.marts where period_id = 'day:3'")
+    w.execute(f"insert into {s}.marts values ('day:3', 0, 'warning'), ('day:3', 1, 'normal')")
+    assert publish(reads) == ({f"{s}.marts": 2, view: 2}, {"'day:3'"})  # compared in day:3 only
+    w.execute(f"update {s}.dims set label = 'normal' where state = 'normal'")  # no periods: changed whole
+    assert publish(reads) == ({f"{s}.dims": 2, view: 29}, {""})
+    w.execute(f"update {s}.marts set run = 9 where period_id = 'day:4' and run = 0")
+    assert publish([*reads, f"{s}_landing.raw"]) == ({f"{s}.marts": 3, view: 3}, {""})  # a read not in it
+    w.execute(f"update {s}.marts set run = 8 where period_id = 'day:4' and run = 9")
+    assert publish(reads, "views v2") == ({f"{s}.marts": 3, view: 3}, {""})  # views not of its copies
+    assert publish(reads, "views v2") == ({}, set())  # and recorded with them
+    snapshot.publish_snapshot(w, only=[f"{s}.marts", view])  # the live evaluation's whole copies
+    assert publish(reads, "views v2") == ({}, set())
+    assert f"snapshot.{s}.marts" in {relation for relation, _ in compared}  # read once for its digest

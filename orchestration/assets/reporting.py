@@ -48,6 +48,8 @@ def reporting_models(extraction: list[AssetsDefinition]) -> AssetsDefinition:
     )
     def dbt_reporting_models(context: AssetExecutionContext, dbt: InProcessDbt, warehouse: Warehouse):
         before = views.state(warehouse)
+        # The snapshot's copies of the views follow what the views read while they are this recorded build.
+        fingerprint = before.fingerprint
         if before.current:
             context.log.info("the reporting views are as at their last build: dbt not started")
             events = [
@@ -66,9 +68,11 @@ def reporting_models(extraction: list[AssetsDefinition]) -> AssetsDefinition:
                 else event
                 for event in dbt.cli(["run"], context=context).stream()
             ]  # fmt: skip
+            fingerprint = None
             if context.selected_asset_keys == context.assets_def.keys:
-                views.record(warehouse, before)  # a subset built leaves the others as they were: no record
-        written = publish_snapshot(warehouse)
+                # a subset built leaves the others as they were: no record
+                fingerprint = views.record(warehouse, before).fingerprint
+        written = publish_snapshot(warehouse, reads=views.reads_by_view(warehouse), views_fingerprint=fingerprint)
         if written is not None:
             tables = ", ".join(sorted(written)) or "none"
             context.log.info(f"read-only snapshot {snapshot_path(warehouse)}: {sum(written.values())} rows written "

@@ -128,6 +128,16 @@ class ReportingViews:
         # The reporting models read models (the marts, dimensions and staging views), never a source.
         reads = [nodes[uid] for uid in read_ids]
         self._views = [(n["config"].get("schema"), n["alias"]) for n in models]
+        # Per view what it reads; an ephemeral model as a name no relation has (its reads are not followed).
+        self._reads_of = {
+            (n["config"].get("schema"), n["alias"]): [
+                (nodes[uid]["config"].get("schema"), nodes[uid]["alias"])
+                if nodes[uid]["config"].get("materialized") != "ephemeral"
+                else (None, f"ephemeral {uid}")
+                for uid in n["depends_on"]["nodes"]
+            ]
+            for n in models
+        }
         # An ephemeral model is no relation: its SQL is inlined, and its checksum is in the definition.
         self._reads = [(n["config"].get("schema"), n["alias"]) for n in reads
                        if n["config"].get("materialized") != "ephemeral"]  # fmt: skip
@@ -149,6 +159,14 @@ class ReportingViews:
             return (warehouse.schema_name if custom is None else f"{warehouse.schema_name}_{custom}", name)
 
         return [place(*v) for v in self._views], [place(*r) for r in self._reads]
+
+    def reads_by_view(self, warehouse: Warehouse) -> dict[str, list[str]]:
+        """Each view (`schema.name`) with the relations it reads, in this warehouse."""
+
+        def place(custom: str | None, name: str) -> str:
+            return f"{warehouse.schema_name if custom is None else f'{warehouse.schema_name}_{custom}'}.{name}"
+
+        return {place(*v): [place(*r) for r in reads] for v, reads in self._reads_of.items()}
 
     def definition(self, warehouse: Warehouse) -> str:
         return _digest({**self._definition, "adapter": [warehouse.target, _adapter_version(warehouse.target)]})

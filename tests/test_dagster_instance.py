@@ -99,6 +99,30 @@ def _planned_once_when_unpartitioned(instance) -> None:
 
     assert len(instance.get_materialized_partitions(AssetKey("z_days"))) == 30
     assert instance.get_latest_materialization_event(AssetKey("a_views")) is not None
+    _a_failed_range_is_failed_per_partition(instance)
+
+
+def _a_failed_range_is_failed_per_partition(instance) -> None:
+    """The range's planned event, taken whole, is stored per partition: a failed run marks each partition of
+    its range failed, as the UI shows it."""
+    from dagster import AssetKey, BackfillPolicy, DailyPartitionsDefinition, Definitions, asset, define_asset_job
+    from dagster._core.storage.partition_status_cache import get_and_update_asset_status_cache_value
+
+    days = DailyPartitionsDefinition("2024-01-01")
+
+    @asset(partitions_def=days, backfill_policy=BackfillPolicy.single_run())
+    def z_days() -> None:
+        raise RuntimeError("the source is down")
+
+    assert instance.event_log_storage.supports_partition_subset_in_asset_materialization_planned_events
+    defs = Definitions(assets=[z_days], jobs=[define_asset_job("failing", selection=[z_days])])
+    tags = {"dagster/asset_partition_range_start": "2024-02-01", "dagster/asset_partition_range_end": "2024-02-10"}
+    result = defs.resolve_job_def("failing").execute_in_process(instance=instance, tags=tags, raise_on_error=False)
+    assert not result.success
+    status = get_and_update_asset_status_cache_value(instance, AssetKey("z_days"), days)
+    failed = status.deserialize_failed_partition_subsets(days).get_partition_keys()
+    assert sorted(failed) == [f"2024-02-{d:02}" for d in range(1, 11)]
+    assert len(instance.get_materialized_partitions(AssetKey("z_days"))) == 30
 
 
 def test_dagsters_own_storage_plans_an_unpartitioned_asset_per_partition() -> None:

@@ -106,16 +106,15 @@ def _without_partition(entry: EventLogEntry) -> tuple[EventLogEntry, str | None]
     data = dagster_event.event_specific_data
     if dagster_event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
         partition = data.materialization.partition
-        data = data._replace(materialization=data.materialization._replace(partition=None))
     elif dagster_event.event_type == DagsterEventType.ASSET_MATERIALIZATION_PLANNED and not data.partitions_subset:
         partition = data.partition
-        data = data._replace(partition=None)
     else:
         return None
-    return entry._replace(timestamp=0.0, dagster_event=dagster_event._replace(event_specific_data=data)), partition
+    return _with_partition(entry, None, 0.0), partition
 
 
 def _with_partition(normal: EventLogEntry, partition: str | None, timestamp: float) -> EventLogEntry:
+    """The materialisation or planned event with this partition and time: where each kind keeps it."""
     dagster_event = normal.get_dagster_event()
     data = dagster_event.event_specific_data
     if dagster_event.event_type == DagsterEventType.ASSET_MATERIALIZATION:

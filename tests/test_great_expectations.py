@@ -163,3 +163,67 @@ def test_only_the_columns_a_suite_reads_are_fetched() -> None:
     assert (
         _suite_columns([*suite["expectations"], {"type": "expect_table_row_count_to_be_between", "kwargs": {}}]) == "*"
     )
+
+
+def test_a_window_validated_in_slices_reports_as_the_whole(warehouse: Warehouse, monkeypatch) -> None:
+    """On DuckDB a window larger than slice_rows reaches GX as several pandas frames, none the whole window; the
+    verdict is the window's: duplicates in separate slices are none (the slicing column is in every uniqueness
+    key), and each failed expectation counts its rows over all slices."""
+    whole = _validate(warehouse, OTHER_DAY)
+    frames: list[int] = []
+    query = Warehouse.query
+
+    def counted(self: Warehouse, sql: str) -> pd.DataFrame:
+        frame = query(self, sql)
+        frames.append(len(frame))
+        return frame
+
+    monkeypatch.setattr(Warehouse, "query", counted)
+    sliced = (
+        gx()
+        .model_copy(update={"slice_rows": 1})
+        .validate(
+            warehouse,
+            "landing__settlement_files",
+            f"{warehouse.landing_schema}.{INTERVAL_RUNS.name}",
+            Window.for_days(OTHER_DAY, OTHER_DAY, settings_of_env().business_time_zone).partition_filter(
+                "settlement_files"
+            ),
+            batch="landing__settlement_files",
+        )
+    )
+    assert not sliced.success and sliced.evaluated == whole.evaluated
+
+    def counts(outcome):
+        return {(f["expectation"], f["column"]): f["unexpected_count"] for f in outcome.failed}
+
+    assert counts(sliced) == counts(whole)
+    assert counts(sliced)[("expect_compound_columns_to_be_unique", "partition_date, source_row_key")] == 2
+    if warehouse.target == "duckdb":
+        assert len(frames) == 3 and sum(frames) == 3 and max(frames) < 3
+    assert sliced.docs_url and sliced.docs_url.endswith(".html")
+
+
+@pytest.mark.parametrize(
+    ("suite", "column"),
+    [
+        ("landing__status_history", "source_row_key"),
+        ("node_run_states", "period_node_run_id"),
+        ("achievement_rates", "achievement_rate_id"),
+        ("fct_node_runs", "work_order_id"),
+    ],
+)
+def test_the_slicing_column_is_in_every_uniqueness_key(suite: str, column: str) -> None:
+    from orchestration.quality.gx import slicing_column
+
+    spec = json.loads((settings_of_env().expectations_dir / f"{suite}.json").read_text(encoding="utf-8"))
+    assert slicing_column(spec) == column
+    keys = [
+        e["kwargs"].get("column_list") or [e["kwargs"]["column"]] for e in spec["expectations"] if "unique" in e["type"]
+    ]
+    # fct_node_runs' node_run_id is derived from its work order (the suite's meta says so); every other key holds it
+    assert all(column in key for key in keys) or spec["meta"].get("slice_by") == column
+    assert (
+        slicing_column({"expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}}]})
+        is None
+    )

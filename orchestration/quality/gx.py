@@ -66,6 +66,9 @@ class GreatExpectations(ConfigurableResource):
     # Where the Data Docs site is served over HTTP (`make dev` serves it): the UI's links then open, where a
     # browser refuses the file:// ones from an http page. Empty: file:// links.
     docs_base_url: str = ""
+    # At most this many rows of a window in one pandas frame on DuckDB (see _slices): a 10M-run backfill's
+    # window would otherwise be gigabytes of Python objects.
+    slice_rows: int = 1_000_000
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GreatExpectations:
@@ -102,7 +105,8 @@ class GreatExpectations(ConfigurableResource):
         return context
 
     def validate(self, warehouse: Warehouse, suite_name: str, relation: str, where: str, batch: str) -> SuiteOutcome:
-        """Validate `select * from relation where <where>` against the suite; `batch` names the data asset."""
+        """Validate `select * from relation where <where>` against the suite; `batch` names the data asset. On
+        DuckDB a window of more than slice_rows rows is validated slice by slice, one Data Docs page each."""
         import json
 
         import great_expectations as gx
@@ -119,19 +123,18 @@ class GreatExpectations(ConfigurableResource):
         suite = context.suites.add_or_update(
             gx.ExpectationSuite(name=spec["name"], expectations=spec["expectations"], meta=spec.get("meta"))
         )
-        sql = f"select {_suite_columns(spec['expectations'])} from {relation} where {where}"
+        columns = _suite_columns(spec["expectations"])
+        sql = f"select {columns} from {relation} where {where}"
         if warehouse.target == "duckdb":
             source = context.data_sources.add_or_update_pandas("warehouse_duckdb")
             asset = _fresh_asset(source, batch, lambda: source.add_dataframe_asset(batch))
             definition = asset.add_batch_definition_whole_dataframe("window")
-            parameters: dict[str, Any] = {"dataframe": warehouse.query(sql)}
         else:
             source = context.data_sources.add_or_update_postgres(
                 "warehouse_postgres", connection_string="${" + _URL_VARIABLE + "}"
             )
             asset = _fresh_asset(source, batch, lambda: source.add_query_asset(batch, query=sql))
             definition = asset.add_batch_definition_whole_table("window")
-            parameters = {}
         validation = context.validation_definitions.add_or_update(
             gx.ValidationDefinition(name=f"{batch}__{suite_name}", data=definition, suite=suite)
         )
@@ -143,36 +146,96 @@ class GreatExpectations(ConfigurableResource):
                 result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_VALUES},
             )
         )
-        run = checkpoint.run(batch_parameters=parameters)
-        (key, result), *_ = run.run_results.items()
-        failed = [
-            {
-                "expectation": r.expectation_config.type,
-                "column": r.expectation_config.kwargs.get("column")
-                or ", ".join(
-                    r.expectation_config.kwargs.get("column_list")
-                    or [
-                        r.expectation_config.kwargs.get(c)
-                        for c in ("column_A", "column_B")
-                        if c in r.expectation_config.kwargs
-                    ]
-                ),
-                "unexpected_count": (r.result or {}).get("unexpected_count"),
-                "sample_values": ", ".join(
-                    map(str, ((r.result or {}).get("partial_unexpected_list") or [])[:SAMPLE_VALUES])
-                ),
-            }
-            for r in result.results
-            if not r.success
-        ]
-        urls = context.get_docs_sites_urls(resource_identifier=key)
-        return SuiteOutcome(
-            suite=suite_name,
-            success=bool(result.success),
-            evaluated=int(result.statistics["evaluated_expectations"]),
-            failed=failed,
-            docs_url=self.served(urls[0]["site_url"]) if urls else None,
-        )
+        if warehouse.target == "duckdb":
+            # Slice by slice: a pandas frame holds one slice of the window, never all of it.
+            runs = (checkpoint.run(batch_parameters={"dataframe": warehouse.query(part)})
+                    for part in self._slices(warehouse, columns, relation, where, spec))  # fmt: skip
+        else:
+            runs = iter([checkpoint.run()])
+        outcomes = [_outcome(context, suite_name, self.served, run) for run in runs]
+        return _merged(outcomes)
+
+    def _slices(self, warehouse: Warehouse, columns: str, relation: str, where: str, spec: dict[str, Any]) -> list[str]:
+        """The window's query in slices of about slice_rows rows each: the rows whose slicing column hashes to
+        the slice. That column is in every uniqueness key of the suite, so rows that could be duplicates meet
+        in one slice, and the slices' verdicts add up to the window's."""
+        whole = f"select {columns} from {relation} where {where}"
+        column = slicing_column(spec)
+        if column is None:
+            return [whole]
+        (rows,) = warehouse.execute(f"select count(*) from {relation} where {where}")[0]
+        count = -(-int(rows) // self.slice_rows)
+        if count <= 1:
+            return [whole]
+        return [f'select {columns} from {relation} where ({where}) and hash("{column}") % {count} = {i}'
+                for i in range(count)]  # fmt: skip
+
+
+def slicing_column(spec: dict[str, Any]) -> str | None:
+    """The column a suite's window may be validated in slices by: the suite's `meta.slice_by` when set (a key
+    another column is derived from: fct_node_runs' node_run_id hashes its work order, node and visit), else
+    the last column of the first uniqueness key that every uniqueness key of the suite contains (the finest
+    one, as keys list coarse to fine), else none: the window is validated whole."""
+    declared = (spec.get("meta") or {}).get("slice_by")
+    if declared:
+        return declared
+    keys = [
+        [e["kwargs"]["column"]] if "column" in e["kwargs"] else list(e["kwargs"]["column_list"])
+        for e in spec["expectations"]
+        if e["type"] in _UNIQUENESS
+    ]
+    if not keys:
+        return None
+    common = [c for c in keys[0] if all(c in key for key in keys[1:])]
+    return common[-1] if common else None
+
+
+_UNIQUENESS = {"expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"}
+
+
+def _outcome(context: Any, suite_name: str, served: Any, run: Any) -> SuiteOutcome:
+    (key, result), *_ = run.run_results.items()
+    failed = []
+    for r in result.results:
+        if r.success:
+            continue
+        kwargs, found = r.expectation_config.kwargs, r.result or {}
+        pair = [kwargs.get(c) for c in ("column_A", "column_B") if c in kwargs]
+        failed.append({
+            "expectation": r.expectation_config.type,
+            "column": kwargs.get("column") or ", ".join(kwargs.get("column_list") or pair),
+            "unexpected_count": found.get("unexpected_count"),
+            "sample_values": ", ".join(map(str, (found.get("partial_unexpected_list") or [])[:SAMPLE_VALUES])),
+        })  # fmt: skip
+    urls = context.get_docs_sites_urls(resource_identifier=key)
+    return SuiteOutcome(
+        suite=suite_name,
+        success=bool(result.success),
+        evaluated=int(result.statistics["evaluated_expectations"]),
+        failed=failed,
+        docs_url=served(urls[0]["site_url"]) if urls else None,
+    )
+
+
+def _merged(outcomes: list[SuiteOutcome]) -> SuiteOutcome:
+    """The window's outcome from its slices': an expectation fails when it failed in a slice, with the
+    slices' unexpected rows added up and the first failed slice's sample values and Data Docs page."""
+    if len(outcomes) == 1:
+        return outcomes[0]
+    failed: dict[tuple[str, str], dict[str, Any]] = {}
+    for outcome in outcomes:
+        for f in outcome.failed:
+            seen = failed.setdefault((f["expectation"], f["column"]), {**f, "unexpected_count": 0})
+            seen["unexpected_count"] += f["unexpected_count"] or 0
+            seen["sample_values"] = seen["sample_values"] or f["sample_values"]
+    shown = next((o for o in outcomes if not o.success), outcomes[-1])
+    return SuiteOutcome(
+        suite=shown.suite,
+        success=all(o.success for o in outcomes),
+        evaluated=outcomes[0].evaluated,
+        failed=list(failed.values()),
+        docs_url=shown.docs_url,
+    )
 
 
 def _suite_columns(expectations: list[dict[str, Any]]) -> str:

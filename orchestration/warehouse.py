@@ -41,6 +41,10 @@ PG_REQUIRED = ("PGHOST", "PGUSER", "PGDATABASE")
 # share the database instance; concurrent pandas scans on it are not safe).
 _duckdb_lock = threading.RLock()
 LOCK_WAIT_VARIABLE = "WAREHOUSE_LOCK_WAIT_SECONDS"
+# DuckDB's own default is 80% of RAM, for one query; a run's process also holds Dagster, pandas batches and Great
+# Expectations beside dbt's DuckDB, so the warehouse gets a fixed share and spills the rest to disk (<file>.tmp).
+# dbt_project/profiles.yml has the same default, for dbt run outside this code.
+MEMORY_LIMIT_VARIABLE, DEFAULT_MEMORY_LIMIT = "WAREHOUSE_DUCKDB_MEMORY_LIMIT", "2GB"
 ANALYZE_MIN_ROWS = 1000  # smaller loads leave PostgreSQL's statistics to autovacuum
 Frames = Mapping[str, pd.DataFrame]  # rows per landing table
 
@@ -85,6 +89,7 @@ class Warehouse(ConfigurableResource):
     pg_password: str = ""
     pg_database: str = ""
     lock_wait_seconds: float = 600.0
+    duckdb_memory_limit: str = DEFAULT_MEMORY_LIMIT
 
     @classmethod
     def from_settings(cls, settings: Settings, environ: Mapping[str, str] | None = None) -> Warehouse:
@@ -112,12 +117,14 @@ class Warehouse(ConfigurableResource):
             schema_name=_schema_name(env.get("WAREHOUSE_SCHEMA") or "commitments"),
             **(_postgres_connection(env) if target == "postgres" else {}),
             lock_wait_seconds=_lock_wait_seconds(env),
+            duckdb_memory_limit=_memory_limit(env),
         )
 
     def dbt_environment(self) -> dict[str, str]:
         """What the dbt profile reads, for a dbt process or invocation pointed at this warehouse."""
         return {"WAREHOUSE_TARGET": self.target, "WAREHOUSE_SCHEMA": self.schema_name,
-                "WAREHOUSE_DUCKDB_PATH": self.duckdb_path}  # fmt: skip
+                "WAREHOUSE_DUCKDB_PATH": self.duckdb_path,
+                MEMORY_LIMIT_VARIABLE: self.duckdb_memory_limit}  # fmt: skip
 
     def describe(self) -> str:
         """Where this warehouse is, for messages: target, host and port or file; no password."""
@@ -204,7 +211,8 @@ class Warehouse(ConfigurableResource):
             stop=stop_after_delay(self.lock_wait_seconds),
         )
         try:
-            return waiting(duckdb.connect, self.duckdb_path)
+            # The same configuration as dbt's (profiles.yml): DuckDB refuses a second one for an open file.
+            return waiting(duckdb.connect, self.duckdb_path, config={"memory_limit": self.duckdb_memory_limit})
         except RetryError as expired:
             error = expired.last_attempt.exception()
             holder = re.search(r"held in (.*)", str(error))
@@ -516,6 +524,16 @@ def _lock_wait_seconds(env: Mapping[str, str]) -> float:
     if seconds < 0:
         raise ConfigError(f"{LOCK_WAIT_VARIABLE}={value!r} is not a number of seconds: e.g. 600 (the default)")
     return seconds
+
+
+def _memory_limit(env: Mapping[str, str]) -> str:
+    value = (env.get(MEMORY_LIMIT_VARIABLE) or DEFAULT_MEMORY_LIMIT).strip()
+    if not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B)", value, flags=re.IGNORECASE):
+        raise ConfigError(
+            f"{MEMORY_LIMIT_VARIABLE}={value!r} is not an amount of memory: e.g. {DEFAULT_MEMORY_LIMIT} (the default), "
+            "512MB or 8GiB"
+        )
+    return value
 
 
 def _first_line(err: BaseException) -> str:

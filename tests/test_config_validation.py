@@ -273,15 +273,15 @@ def test_the_duckdb_path_must_name_a_file(tmp_path: Path) -> None:
 
 
 def test_duckdb_gets_the_memory_limit_the_environment_sets_here_and_in_dbt(tmp_path: Path, monkeypatch) -> None:
-    """A run's process holds the warehouse's DuckDB (its connections and dbt's) beside pandas and GX: DuckDB
-    gets a fixed share (default 2GB) instead of its own 80% of RAM, the same in both, or DuckDB would refuse
-    one of them the open file; a value that is no amount is refused before anything opens."""
+    """A run's process holds the warehouse's DuckDB (its connections and dbt's) beside pandas and GX: a
+    deployment that shares the machine sets DuckDB's memory, the same in both, or DuckDB would refuse one of
+    them the open file; a value that is no amount is refused before anything opens."""
     from orchestration.dbt_runner import dbt_in_process
 
     assert message_of(warehouse, WAREHOUSE_DUCKDB_MEMORY_LIMIT="half") == (
-        "WAREHOUSE_DUCKDB_MEMORY_LIMIT='half' is not an amount of memory: e.g. 2GB (the default), 512MB or 8GiB"
+        "WAREHOUSE_DUCKDB_MEMORY_LIMIT='half' is not an amount of memory: e.g. 80% of RAM (the default), 4GB or 8GiB"
     )
-    assert warehouse().duckdb_memory_limit == "2GB"
+    assert warehouse().duckdb_memory_limit == "80%" and warehouse(WAREHOUSE_DUCKDB_MEMORY_LIMIT="50%")
     monkeypatch.setenv("WAREHOUSE_DUCKDB_PATH", str(tmp_path / "w.duckdb"))
     monkeypatch.setenv("WAREHOUSE_DUCKDB_MEMORY_LIMIT", "300MB")
     pipeline = Warehouse.from_settings(Settings.load({**os.environ, "COMMITMENTS_CONFIG_DIR": str(CONFIG_DIR)}))

@@ -271,6 +271,7 @@ class CaseResult:
     node_runs: int = 0
     failure: str = ""
     dagster_home: str = ""
+    schema: str = ""  # the warehouse schema of the run (WAREHOUSE_SCHEMA), dropped after it unless kept
 
 
 def _pg_admin(sql: str) -> None:
@@ -309,7 +310,7 @@ def _environment(scratch: Path, warehouse: str, instance: str, gx: bool) -> dict
 
 def _cleanup(env: dict[str, str]) -> None:
     if env["WAREHOUSE_TARGET"] == "postgres":
-        for suffix in ("", "_staging", "_landing"):
+        for suffix in ("", "_staging", "_landing", "_reporting"):
             _pg_admin(f"drop schema if exists {env['WAREHOUSE_SCHEMA']}{suffix} cascade")
     if "DAGSTER_PG_URL" in env:
         _pg_admin(f"drop database if exists {env['DAGSTER_PG_URL'].rsplit('/', 1)[1]} with (force)")
@@ -358,7 +359,14 @@ def _run_jobs(case: str, warehouse: str, instance_kind: str, first: dt.date, las
     from orchestration.warehouse import Warehouse
 
     result = CaseResult(
-        case, warehouse, instance_kind, f"{first}...{last}", rows, [], dagster_home=os.environ["DAGSTER_HOME"]
+        case,
+        warehouse,
+        instance_kind,
+        f"{first}...{last}",
+        rows,
+        [],
+        dagster_home=os.environ["DAGSTER_HOME"],
+        schema=os.environ["WAREHOUSE_SCHEMA"],
     )
     runs = planned_runs(PeriodRange(first, last))
     runs.append(JobRun("daily_job", last.isoformat(), last.isoformat()))  # one more day: the last one again

@@ -53,6 +53,15 @@ def test_every_job_runs_and_is_reported(benchmark) -> None:
     assert monthly.model_seconds["commitment_calibration_monthly"] > 0
     assert monthly.model_seconds["process_bottlenecks_monthly"] > 0
     assert "calibration and bottleneck marts (commitment_calibration_monthly, process_bottlenecks_monthly" in text
+    if result.warehouse == "postgres":  # not kept: the run's schemas are dropped, the reporting views' too
+        import psycopg2
+
+        from tests.conftest import PG_ENV
+
+        with psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_ENV["PGUSER"], dbname=PG_ENV["PGDATABASE"]) as conn:
+            cur = conn.cursor()
+            cur.execute("select nspname from pg_namespace where nspname like %s", [f"{result.schema}%"])
+            assert cur.fetchall() == []
 
 
 def test_a_range_run_records_each_partition_and_the_checks(benchmark, monkeypatch: pytest.MonkeyPatch) -> None:

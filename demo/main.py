@@ -30,14 +30,25 @@ SUMMARY_STATES = [
 
 def prepare_demo_sources(days: int, orders_per_day: int, now: datetime, seed: int = 7) -> dict[str, int]:
     """Write the three demo systems into the data dir and point the source connections at them."""
+    counts = write_demo_sources(days, orders_per_day, now, seed)
+    point_at_demo_sources()
+    return counts
+
+
+def write_demo_sources(days: int, orders_per_day: int, now: datetime, seed: int = 7) -> dict[str, int]:
+    """Write the three demo systems into the data dir; the rows written per system."""
     from demo.generator import generate_truth, write_sources
 
     start = (now - timedelta(days=days + 1)).date()
     truth = generate_truth(start, now, orders_per_day, seed=seed)
-    counts = write_sources(truth, Settings.load().data_dir, now, start=start)
+    return write_sources(truth, Settings.load().data_dir, now, start=start)
+
+
+def point_at_demo_sources() -> None:
+    """The OA system's connection, unless OA_DB_URL names another (the file systems and the ticket API are
+    found through the data dir and start_ticket_api)."""
     if not os.environ.get("OA_DB_URL"):
         os.environ["OA_DB_URL"] = f"sqlite:///{Settings.load().data_dir / 'sources' / 'oa_workflow.sqlite'}"
-    return counts
 
 
 def start_ticket_api() -> object:

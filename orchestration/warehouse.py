@@ -212,8 +212,11 @@ class Warehouse(ConfigurableResource):
             stop=stop_after_delay(self.lock_wait_seconds),
         )
         try:
-            # The same configuration as dbt's (profiles.yml): DuckDB refuses a second one for an open file.
-            return waiting(duckdb.connect, self.duckdb_path, config={"memory_limit": self.duckdb_memory_limit})
+            conn = waiting(duckdb.connect, self.duckdb_path)
+            # Set, not given as the connection's configuration: DuckDB refuses a connection whose configuration
+            # differs from that of one already open on the file in this process (dbt's sets it the same way).
+            conn.execute(f"set memory_limit = '{self.duckdb_memory_limit}'")
+            return conn
         except RetryError as expired:
             error = expired.last_attempt.exception()
             holder = re.search(r"held in (.*)", str(error))

@@ -274,8 +274,9 @@ def test_the_duckdb_path_must_name_a_file(tmp_path: Path) -> None:
 
 def test_duckdb_gets_the_memory_limit_the_environment_sets_here_and_in_dbt(tmp_path: Path, monkeypatch) -> None:
     """A run's process holds the warehouse's DuckDB (its connections and dbt's) beside pandas and GX: a
-    deployment that shares the machine sets DuckDB's memory, the same in both, or DuckDB would refuse one of
-    them the open file; a value that is no amount is refused before anything opens."""
+    deployment that shares the machine sets DuckDB's memory for both (SET on each connection, not a connection
+    configuration, which every other connection to the file in the process would have to repeat); a value
+    that is no amount is refused before anything opens."""
     from orchestration.dbt_runner import dbt_in_process
 
     assert message_of(warehouse, WAREHOUSE_DUCKDB_MEMORY_LIMIT="half") == (

@@ -312,8 +312,10 @@ def _environment(scratch: Path, warehouse: str, instance: str, gx: bool) -> dict
 
 def _cleanup(env: dict[str, str]) -> None:
     if env["WAREHOUSE_TARGET"] == "postgres":
-        for suffix in ("", "_staging", "_landing", "_reporting"):
-            _pg_admin(f"drop schema if exists {env['WAREHOUSE_SCHEMA']}{suffix} cascade")
+        from orchestration.warehouse import Warehouse
+
+        for name in Warehouse(target="postgres", schema_name=env["WAREHOUSE_SCHEMA"]).schemas:
+            _pg_admin(f"drop schema if exists {name} cascade")
     if "DAGSTER_PG_URL" in env:
         _pg_admin(f"drop database if exists {env['DAGSTER_PG_URL'].rsplit('/', 1)[1]} with (force)")
 

@@ -559,10 +559,10 @@ def _set_warehouse_env(target: str, schema: str, directory: Path) -> None:
             os.environ.setdefault(name, value)
 
 
-def _drop_pg_schemas(warehouse, schema: str) -> None:
+def _drop_pg_schemas(warehouse) -> None:
     with warehouse.connect() as conn:
         cur = conn.cursor()
-        for name in (schema, f"{schema}_staging", f"{schema}_landing"):
+        for name in warehouse.schemas:
             cur.execute(f"drop schema if exists {name} cascade")
 
 
@@ -670,7 +670,7 @@ def bench_warehouse(target: str, world: World, now: dt.datetime, keep: bool, rep
     periods = PeriodRange(world.first, world.last)
     try:
         if target == "postgres":
-            _drop_pg_schemas(warehouse, schema)
+            _drop_pg_schemas(warehouse)
         catalogue = load_catalogue(settings.processes_file)
         window = Window.for_days(world.first, world.last, settings.business_time_zone)
         gx = GreatExpectations.from_settings(settings) if CHECKS["on"] else None
@@ -759,7 +759,7 @@ def bench_warehouse(target: str, world: World, now: dt.datetime, keep: bool, rep
     finally:
         run.cpu = meter.report()
         if target == "postgres" and not keep:
-            _drop_pg_schemas(warehouse, schema)
+            _drop_pg_schemas(warehouse)
         elif target == "duckdb" and not keep:
             Path(os.environ["WAREHOUSE_DUCKDB_PATH"]).unlink(missing_ok=True)
     return run

@@ -158,6 +158,11 @@ class Warehouse(ConfigurableResource):
         the marts; the BI role (orchestration/reporting/access.py) is granted these two schemas only."""
         return f"{self.schema_name}_reporting"
 
+    @property
+    def schemas(self) -> tuple[str, ...]:
+        """Every schema the pipeline writes for this warehouse schema: what to drop to remove it whole."""
+        return (self.schema_name, self.staging_schema, self.landing_schema, self.reporting_schema)
+
     @contextmanager
     def _opened(self) -> Iterator[Any]:
         """A DB-API connection, always closed; on DuckDB, the only one of this process at a time."""

@@ -146,10 +146,12 @@ def isolated_pipeline(root: Path, target: str) -> Iterator[Path]:
 def _drop_pg_schemas(schema: str) -> None:
     import psycopg2
 
+    from orchestration.warehouse import Warehouse
+
     conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_ENV["PGUSER"], dbname=PG_ENV["PGDATABASE"])
     conn.autocommit = True
     with conn.cursor() as cur:
-        for name in (schema, f"{schema}_staging", f"{schema}_landing", f"{schema}_reporting"):
+        for name in Warehouse(target="postgres", schema_name=schema).schemas:
             cur.execute(f"drop schema if exists {name} cascade")
     conn.close()
 

@@ -149,17 +149,18 @@ class GreatExpectations(ConfigurableResource):
         if warehouse.target == "duckdb":
             # Slice by slice: a pandas frame holds one slice of the window, never all of it.
             runs = (checkpoint.run(batch_parameters={"dataframe": warehouse.query(part)})
-                    for part in self._slices(warehouse, columns, relation, where, spec))  # fmt: skip
+                    for part in self._slices(warehouse, sql, columns, relation, where, spec))  # fmt: skip
         else:
             runs = iter([checkpoint.run()])
         outcomes = [_outcome(context, suite_name, self.served, run) for run in runs]
         return _merged(outcomes)
 
-    def _slices(self, warehouse: Warehouse, columns: str, relation: str, where: str, spec: dict[str, Any]) -> list[str]:
+    def _slices(
+        self, warehouse: Warehouse, whole: str, columns: str, relation: str, where: str, spec: dict[str, Any]
+    ) -> list[str]:
         """The window's query in slices of about slice_rows rows each: the rows whose slicing column hashes to
         the slice. That column is in every uniqueness key of the suite, so rows that could be duplicates meet
         in one slice, and the slices' verdicts add up to the window's."""
-        whole = f"select {columns} from {relation} where {where}"
         column = slicing_column(spec)
         if column is None:
             return [whole]

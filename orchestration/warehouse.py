@@ -570,10 +570,13 @@ def _pg_copy(cur: Any, qualified: str, frame: pd.DataFrame) -> None:
     """COPY in CSV format, written by Arrow (columnar, about 5x faster than pandas' `to_csv`). Arrow quotes
     every text value, an empty one included, and writes a missing value as an unquoted empty field: with
     COPY's default CSV NULL (the unquoted empty string) only a missing value is NULL, and a text value `\\N`,
-    a backslash, a tab, a newline or `""` arrives as written."""
+    a backslash, a tab, a newline or `""` arrives as written.
+
+    The columns are made one chunk each: a text column pandas concatenated from an empty frame and another
+    converts to an empty chunk that Arrow's CSV writer (pyarrow 26) writes as NUL bytes in place of the text."""
     if frame.empty:
         return
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = pa.Table.from_pandas(frame, preserve_index=False).combine_chunks()
     buffer = io.BytesIO()
     pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False, batch_size=65_536))
     buffer.seek(0)

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from demo import generator as gen
 from demo.ticket_api_server import serve_in_background
 from orchestration.landing.batch import ensure_landing, extract_batches, land_batches
+from orchestration.landing.normalise import normalise
 from orchestration.landing.tables import EXTRACTION_LOG, LANDING_BY_SHAPE, QUARANTINE
 from orchestration.periods import Window
 from orchestration.quality.checks import ROWS_RECONCILE
@@ -240,6 +241,62 @@ def test_overlapping_runs_in_different_batches_are_still_quarantined(
     assert len(many[LANDING_BY_SHAPE["intervals"].name]) == 2 * SMALL + 1
 
 
+def test_overlaps_are_judged_over_the_whole_window_with_no_batch_holding_it(
+    warehouse: Warehouse, tmp_path: Path, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An interval history in batches: a run found to overlap in a later batch leaves an earlier batch's
+    rows too (its every version; a run starting earlier that arrives later), a newer version decides for
+    its run, equal starts are ordered by key, and no batch is normalised with more than its rows."""
+
+    def fill(prefix: str) -> list[str]:  # runs of other work orders, a batch of them
+        times = "2026-10-05 09:00:00,2026-10-05 10:00:00,2026-10-05 10:00:00"
+        return [f"{prefix}{i},{prefix}W{i},ACCEPT,{times}" for i in range(SMALL)]
+
+    rows = [
+        "K1,W1,ACCEPT,2026-10-05 09:00:00,2026-10-05 12:00:00,2026-10-05 12:00:00",  # K3 starts earlier: K1 overlaps
+        "K5,W5,ACCEPT,2026-10-05 09:00:00,,2026-10-05 09:00:00",  # open on day 1 (overlaps K6), closed on day 2
+        "K9,W9,ACCEPT,2026-10-05 09:00:00,2026-10-05 10:00:00,2026-10-05 10:00:00",
+        "K10,W9,ACCEPT,2026-10-05 10:00:00,2026-10-05 11:00:00,2026-10-05 11:00:00",  # touches K9's first version
+        "K11,W11,ACCEPT,2026-10-05 10:00:00,2026-10-05 11:00:00,2026-10-05 11:00:00",
+        "K14,W14,ACCEPT,2026-10-05 09:00:00,2026-10-05 10:00:00,2026-10-05 10:00:00",  # K13 starts with it
+        *fill("P"),
+        "K6,W5,ACCEPT,2026-10-06 11:00:00,2026-10-06 12:00:00,2026-10-06 12:00:00",
+        "K12,W11,ACCEPT,2026-10-05 08:00:00,2026-10-05 09:00:00,2026-10-05 09:00:00",
+        "K7,W7,ACCEPT,2026-10-05 09:00:00,2026-10-05 10:00:00,2026-10-05 10:00:00",
+        "K8,W7,ACCEPT,2026-10-05 09:30:00,2026-10-05 11:00:00,2026-10-05 11:00:00",  # overlaps K7
+        *fill("Q"),
+        "K3,W1,ACCEPT,2026-10-05 08:00:00,2026-10-05 10:00:00,2026-10-05 13:00:00",
+        "K5,W5,ACCEPT,2026-10-05 09:00:00,2026-10-06 10:00:00,2026-10-06 10:00:00",  # the newest version of K5
+        "K9,W9,ACCEPT,2026-10-05 09:00:00,2026-10-05 10:30:00,2026-10-06 10:30:00",  # now K10 overlaps K9
+        "K11,W11,ACCEPT,2026-10-05 08:30:00,2026-10-05 11:00:00,2026-10-06 11:00:00",  # now overlaps K12
+        "K13,W14,ACCEPT,2026-10-05 09:00:00,2026-10-05 09:30:00,2026-10-05 09:30:00",
+    ]
+    (tmp_path / "runs.csv").write_text("\n".join(["id,wo,node,start,end,changed", *rows]) + "\n", encoding="utf-8")
+
+    def source(batch_rows: int) -> SourceConfig:
+        return SourceConfig.model_validate(
+            {"name": "batched_history", "kind": "file", "path": str(tmp_path / "runs.csv"), "shape": "intervals",
+             "time_zone": "Asia/Shanghai", "columns": {"source_row_key": "id", "work_order_id": "wo",
+             "node": "node", "start_at": "start", "end_at": "end", "changed_at": "changed"},
+             "process": "BROADBAND", "nodes": {"BROADBAND": {"ACCEPT": "ACCEPT"}}, "batch_rows": batch_rows}
+        )  # fmt: skip
+
+    normalised: list[int] = []
+
+    def counted(cfg, raw, *args, **kwargs):
+        normalised.append(len(raw))
+        return normalise(cfg, raw, *args, **kwargs)
+
+    monkeypatch.setattr("orchestration.landing.batch.normalise", counted)
+    first, many = _one_and_many(warehouse, source(10**6), source(SMALL), _window(DAYS[:2]), catalogue)
+    _same(first, many)
+    assert normalised[0] == len(rows) and max(normalised[1:]) == SMALL  # the one batch, then SMALL at most
+    quarantine = many[QUARANTINE.name]
+    assert set(quarantine.reason_code) == {"overlapping_run"}
+    keys = sorted(record.split('"id":"')[1].split('"')[0] for record in quarantine.raw_record)
+    assert keys == ["K1", "K10", "K11", "K11", "K14", "K8"]
+
+
 # --------------------------------------------------------------------------------------------------
 # SQL: the same rows from a MariaDB and a PostgreSQL table, through a server-side cursor
 # --------------------------------------------------------------------------------------------------
@@ -371,3 +428,20 @@ def test_a_bulk_load_leaves_statistics_for_the_checks_that_follow(
     small = _file_source("small_file", _drops(tmp_path / "small", {day: rows[:10]}), 10**6)
     _land(warehouse, small, _window([day]), catalogue)
     assert statistics()[1] == analysed  # 10 rows: left to autovacuum
+
+
+def test_rows_pandas_put_together_from_an_empty_frame_land_as_they_read(warehouse: Warehouse) -> None:
+    """pandas concatenating an empty frame's text column with another's gives Arrow an empty chunk, which
+    pyarrow 26's CSV writer wrote as NUL bytes into PostgreSQL's COPY: the rows must land as they read."""
+    ensure_landing(warehouse)
+    row = {"source_system": "concat_check", "partition_date": pd.Timestamp("2026-10-05"),
+           "extracted_at": pd.Timestamp("2026-10-05 01:00:00"), "reason_code": "overlapping_run",
+           "reason_detail": "a detail", "raw_record": '{"id":"K3"}'}  # fmt: skip
+    one = pd.DataFrame([row])[QUARANTINE.column_names]
+    warehouse.append(QUARANTINE.name, pd.concat([one.iloc[:0], one], ignore_index=True))
+    landed = warehouse.query(
+        f"select * from {warehouse.landing_schema}.{QUARANTINE.name} where source_system = 'concat_check'"
+    )
+    assert landed.drop(columns=["partition_date", "extracted_at"]).to_dict("records") == [
+        {k: v for k, v in row.items() if k not in ("partition_date", "extracted_at")}
+    ]

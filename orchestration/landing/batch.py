@@ -4,15 +4,19 @@ the same for a window held whole (a short one: tests, the live evaluation)."""
 
 from __future__ import annotations
 
+import pickle
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
+from pathlib import Path
 
 import pandas as pd
 
-from orchestration.landing.normalise import Extract, check_columns, normalise
-from orchestration.landing.rules import WindowState
+from orchestration.landing.normalise import Extract, check_columns, normalise, quarantine_rows
+from orchestration.landing.rules import OVERLAP_DETAIL, WindowState, overlapping_keys
 from orchestration.landing.tables import EXTRACTION_LOG, LANDING_BY_SHAPE, LANDING_TABLES, MONITORING_TABLES, QUARANTINE
 from orchestration.periods import Window
 from orchestration.reference.catalogue import Catalogue
@@ -30,27 +34,65 @@ def extract_batches(cfg: SourceConfig, window: Window, catalogue: Catalogue) -> 
     """The window's rows, read and normalised about `cfg.batch_rows` at a time; together the batches are
     what one normalisation of the whole window gives (the rules carry a `WindowState` between them).
 
-    An interval source is normalised whole: `overlapping_run` compares each run with every other run of
-    its work order and node in the window, and flags both the later run and every version of it, which an
-    earlier batch may already have handed on. Its rows are still read in batches (no driver `Row`s,
-    no whole-file parse), but held together before the rules."""
+    An interval source's runs of a window in several batches are judged for `overlapping_run` after the
+    last batch: a run may overlap one of a later batch, and every version of it is rejected, including
+    those of earlier batches. So its batches wait on disk, with their accepted rows as received, until
+    then; in memory only the runs' keys, groups and times are kept (`rules.runs_of`)."""
     state = WindowState(datetime.now(UTC).replace(tzinfo=None))
-    raws: Iterable[pd.DataFrame] = read_batches(cfg, window)
-    if cfg.shape == "intervals":
-        raws = [_together(list(raws))]
-    raws = iter(raws)
+    raws = iter(read_batches(cfg, window))
     raw = next(raws)  # a reader yields at least one frame
-    # One batch read ahead: whether the window comes in one batch decides how duplicates are found.
-    while (following := next(raws, None)) is not None:
-        state.batched = True
+    following = next(raws, None)
+    if following is None:  # one batch: the rows themselves are compared, no hashes, nothing waits
         yield normalise(cfg, raw, window, catalogue, state)
-        raw = following
-    yield normalise(cfg, raw, window, catalogue, state)
+        check_columns(cfg, state)
+        return
+    state.batched = True
+    if cfg.shape == "intervals":
+        state.runs = []
+    batches = _normalised(cfg, chain([raw, following], raws), window, catalogue, state)
+    if state.runs is None:
+        yield from batches
+        return
+    with tempfile.TemporaryDirectory(prefix="landing-") as spill:
+        waiting = [_spilled(batch, Path(spill) / f"{i}.pickle") for i, batch in enumerate(batches)]
+        overlapping = overlapping_keys(state.runs)
+        state.runs = None
+        for path in waiting:
+            yield _judged(cfg, _unspilled(path), overlapping)
+
+
+def _normalised(
+    cfg: SourceConfig, raws: Iterator[pd.DataFrame], window: Window, catalogue: Catalogue, state: WindowState
+) -> Iterator[Extract]:
+    for raw in raws:
+        yield normalise(cfg, raw, window, catalogue, state)
     check_columns(cfg, state)
 
 
-def _together(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+def _spilled(batch: Extract, path: Path) -> Path:
+    with path.open("wb") as out:
+        pickle.dump(batch, out, protocol=pickle.HIGHEST_PROTOCOL)
+    return path
+
+
+def _unspilled(path: Path) -> Extract:
+    with path.open("rb") as spilled:
+        batch = pickle.load(spilled)  # noqa: S301 - our own file of this run, in a directory of our own
+    path.unlink()
+    return batch
+
+
+def _judged(cfg: SourceConfig, batch: Extract, overlapping: pd.Index) -> Extract:
+    """The batch with its runs of `overlapping` moved from its accepted rows to its quarantine."""
+    rows, received = batch.rows, batch.received_rows
+    hit = rows.source_row_key.isin(overlapping).to_numpy()
+    if not hit.any():
+        return Extract(batch.source_system, batch.shape, rows, batch.quarantine, batch.received)
+    moved = quarantine_rows(
+        cfg, received[hit], rows.partition_date[hit], rows.extracted_at[hit], "overlapping_run", OVERLAP_DETAIL
+    )
+    quarantine = pd.concat([batch.quarantine, moved], ignore_index=True) if len(batch.quarantine) else moved
+    return Extract(batch.source_system, batch.shape, rows[~hit].reset_index(drop=True), quarantine, batch.received)
 
 
 def extract(cfg: SourceConfig, window: Window, catalogue: Catalogue) -> Extract:

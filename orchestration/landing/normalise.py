@@ -31,6 +31,9 @@ class Extract:
     rows: pd.DataFrame
     quarantine: pd.DataFrame
     received: int
+    # The accepted rows as received, row for row, while a rule is still to judge them after the window's
+    # last batch (`WindowState.runs`): what the quarantine keeps of the ones it then rejects.
+    received_rows: pd.DataFrame | None = None
 
     @property
     def accepted(self) -> int:
@@ -55,6 +58,8 @@ def normalise(
     for rule in RULES:
         rule.apply(batch)
     extract = Extract(cfg.name, cfg.shape, _accepted(batch), _quarantined(batch), batch.received)
+    if state.runs is not None:
+        extract.received_rows = batch.raw[batch.ok.to_numpy()].reset_index(drop=True)
     state.rows_before += batch.received
     assert extract.received == extract.accepted + len(extract.quarantine), "rows lost in normalisation"
     return extract
@@ -95,16 +100,35 @@ def _accepted(b: Batch) -> pd.DataFrame:
 
 def _quarantined(b: Batch) -> pd.DataFrame:
     bad = (~b.ok).to_numpy()
+    return quarantine_rows(
+        b.cfg, b.raw[bad], b.columns["partition_date"][bad], b.extracted_at, b.reasons[bad], b.details[bad]
+    )
+
+
+def quarantine_rows(
+    cfg: SourceConfig,
+    raw: pd.DataFrame,
+    partition_date: pd.Series,
+    extracted_at: datetime | pd.Series,
+    reason_code: pd.Series | str,
+    reason_detail: pd.Series | str,
+) -> pd.DataFrame:
+    """Quarantine rows for rejected rows as received (`raw`), with their partition and reason."""
+
+    def column(value: object) -> object:
+        return value.reset_index(drop=True) if isinstance(value, pd.Series) else value
+
     return pd.DataFrame(
         {
-            "source_system": b.cfg.name,
-            "partition_date": b.columns["partition_date"][bad],
-            "extracted_at": b.extracted_at,
-            "reason_code": b.reasons[bad],
-            "reason_detail": b.details[bad],
-            "raw_record": raw_records(_kept_columns(b.raw[bad], b.cfg)),
-        }
-    )[QUARANTINE.column_names].reset_index(drop=True)
+            "source_system": cfg.name,
+            "partition_date": column(partition_date),
+            "extracted_at": column(extracted_at),
+            "reason_code": column(reason_code),
+            "reason_detail": column(reason_detail),
+            "raw_record": raw_records(_kept_columns(raw, cfg)),
+        },
+        index=pd.RangeIndex(len(raw)),
+    )[QUARANTINE.column_names]
 
 
 def _kept_columns(bad: pd.DataFrame, cfg: SourceConfig) -> pd.DataFrame:

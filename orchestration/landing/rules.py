@@ -95,6 +95,9 @@ class WindowState:
     raw_rows: int = 0
     seen: SeenRows = field(default_factory=SeenRows)
     columns_seen: dict[str, None] = field(default_factory=dict)
+    # An interval source read in batches: each batch's runs, kept small (`runs_of`), for `overlapping_keys`
+    # to judge after the last batch; None when the window's runs are judged where they are (one batch).
+    runs: list[pd.DataFrame] | None = None
 
 
 @dataclass
@@ -360,17 +363,22 @@ def _latest_possible(b: Batch) -> tuple[pd.Timestamp, str]:
     return pd.Timestamp(b.extracted_at) + pd.Timedelta(seconds=parse_duration(skew)), skew
 
 
+OVERLAP_DETAIL = "overlaps another run of the same work order and node"
+
+
 @rule("overlapping_run")
 def not_overlapping(b: Batch) -> None:
-    """Two passes through one node of a work order cannot run at once (interval sources)."""
-    cfg, row_key = b.cfg, b.columns["source_row_key"]
-    if cfg.shape == "intervals":
-        c = b.columns
-        overlapping = _overlapping(
-            b.ok, row_key, c["work_order_id"], c["process_code"], c["node_code"],
-            {k: c[k] for k in b.time_fields}, c["partition_date"],
-        )  # fmt: skip
-        b.flag(overlapping, "overlapping_run", "overlaps another run of the same work order and node")
+    """Two passes through one node of a work order cannot run at once (interval sources). A window read in
+    batches is judged after its last batch (orchestration/landing/batch.py): a run may overlap one that
+    comes batches later."""
+    if b.cfg.shape != "intervals":
+        return
+    runs = runs_of(b)
+    if b.state is not None and b.state.runs is not None:
+        b.state.runs.append(runs)
+        return
+    row_key = b.columns["source_row_key"]
+    b.flag(row_key.isin(overlapping_keys([runs])) & b.ok, "overlapping_run", OVERLAP_DETAIL)
 
 
 # The reason codes in the order they are tested.
@@ -477,34 +485,36 @@ def raw_records(bad: pd.DataFrame) -> list[str]:
     return as_json.where(line.isna(), line).tolist()
 
 
-def _overlapping(
-    ok: pd.Series,
-    row_key: pd.Series,
-    work_order: pd.Series,
-    process: pd.Series,
-    node: pd.Series,
-    times: dict[str, pd.Series],
-    partition_date: pd.Series,
-) -> pd.Series:
-    """Rows whose run overlaps an earlier-starting run of the same work order and node in this batch
-    (two passes through one node cannot run at once; touching runs are fine). Versions of one source
-    row (same key, several days) are one run: its newest version stands for it."""
-    runs = pd.DataFrame(
+def runs_of(b: Batch) -> pd.DataFrame:
+    """The batch's accepted runs as `overlapping_keys` needs them: the row key, its work order, process and
+    node as two 64-bit hashes (the group; a false match needs both to collide), the start, the stop (end,
+    else cancellation, else open) and the version's place in the window (partition, then delivery)."""
+    c, ok = b.columns, b.ok.to_numpy()
+    group = pd.DataFrame({k: c[k].to_numpy()[ok] for k in ("work_order_id", "process_code", "node_code")})
+    hashes = [pd.util.hash_pandas_object(group, index=False, hash_key=key).to_numpy() for key in _HASH_KEYS]
+    stop = c["end_at"].fillna(c["cancelled_at"]).fillna(_OPEN_END)
+    before = b.state.rows_before if b.state is not None else 0
+    return pd.DataFrame(
         {
-            "key": row_key.to_numpy(),
-            "work_order": work_order.to_numpy(),
-            "process": process.to_numpy(),
-            "node": node.to_numpy(),
-            "start": times["start_at"].to_numpy(),
-            "stop": times["end_at"].fillna(times["cancelled_at"]).fillna(_OPEN_END).to_numpy(),
-            "day": partition_date.to_numpy(),
-            "pos": np.arange(len(row_key)),
+            "key": c["source_row_key"].to_numpy()[ok],
+            "group_1": hashes[0],
+            "group_2": hashes[1],
+            "start": c["start_at"].to_numpy()[ok],
+            "stop": stop.to_numpy()[ok],
+            "day": c["partition_date"].to_numpy()[ok],
+            "pos": np.arange(len(ok), dtype="int64")[ok] + before,
         }
-    )[ok.to_numpy()]
+    )
+
+
+def overlapping_keys(batches: list[pd.DataFrame]) -> pd.Index:
+    """The keys of the runs that overlap an earlier-starting run of the same work order and node (touching
+    runs are fine; equal starts are ordered by key). Versions of one source row (same key, several days)
+    are one run: its newest version stands for it, and every version of an overlapping run is flagged."""
+    runs = pd.concat(batches, ignore_index=True) if len(batches) > 1 else batches[0]
     runs = runs.sort_values(["day", "pos"]).drop_duplicates("key", keep="last")
-    runs = runs.sort_values(["work_order", "process", "node", "start", "key"])
-    group = ["work_order", "process", "node"]
+    group = ["group_1", "group_2"]
+    runs = runs.sort_values([*group, "start", "key"])
     previous_stop = runs.groupby(group, sort=False).stop.shift()
     latest_stop = previous_stop.groupby([runs[g] for g in group], sort=False).cummax()
-    bad_keys = runs.key[runs.start < latest_stop]
-    return pd.Series(row_key.isin(bad_keys).to_numpy() & ok.to_numpy(), index=row_key.index)
+    return pd.Index(runs.key[runs.start < latest_stop].unique())

@@ -38,8 +38,11 @@ class SeenRows:
         """Mark the rows (n, 2) seen before: earlier in `keys` or in an earlier call. Returns that mask."""
         copy = pd.DataFrame(keys).duplicated(keep="first").to_numpy().copy()
         first, second = np.ascontiguousarray(keys[:, 0]), np.ascontiguousarray(keys[:, 1])
+        # Looked up in order: numpy's binary search starts each sorted key where the last one ended, which
+        # keeps the runs' pages in cache (8x faster than random keys at 3M rows seen).
+        order = np.argsort(first, kind="stable")
         for run in self._runs:
-            copy |= _member(first, second, run)
+            copy[order] |= _member(first[order], second[order], run)
         if (~copy).any():
             self._runs.append(_sorted_run(first[~copy], second[~copy]))
         if len(self._runs) > self._MAX_RUNS:
@@ -392,8 +395,12 @@ def text_values(series: pd.Series) -> pd.Series:
 
 
 # An ISO-8601 time of day followed by an offset (or Z) is an instant; a value without one is local time.
-# (pandas cannot parse both kinds in one call: "Mixed timezones detected".)
-_WITH_OFFSET = r"[T\s]\d\d(?::?\d\d(?::?\d\d(?:[.,]\d+)?)?)?\s*(?:[zZ]|[+-]\d{1,2}(?::?\d\d)?)$"
+# (pandas cannot parse both kinds in one call: "Mixed timezones detected".) Spelled without \s and \d,
+# which RE2 reads differently from Python: pandas would match those with Python's re, value by value
+# (19 s of a 3M-row window), instead of in Arrow.
+_WITH_OFFSET = (
+    r"[T \t][0-9]{2}(?::?[0-9]{2}(?::?[0-9]{2}(?:[.,][0-9]+)?)?)?[ \t]*(?:[zZ]|[+-][0-9]{1,2}(?::?[0-9]{2})?)$"  # noqa: E501
+)
 
 
 def timestamp_shape(cfg: SourceConfig) -> str:
@@ -486,22 +493,25 @@ def raw_records(bad: pd.DataFrame) -> list[str]:
 
 
 def runs_of(b: Batch) -> pd.DataFrame:
-    """The batch's accepted runs as `overlapping_keys` needs them: the row key, its work order, process and
-    node as two 64-bit hashes (the group; a false match needs both to collide), the start, the stop (end,
-    else cancellation, else open) and the version's place in the window (partition, then delivery)."""
+    """The batch's accepted runs as `overlapping_keys` needs them: the row key (and two 64-bit hashes of it),
+    its work order, process and node as two 64-bit hashes (the group; a false match needs both hashes to
+    collide), the start, the stop (end, else cancellation, else open) and the version's place in the window
+    (partition, then delivery)."""
     c, ok = b.columns, b.ok.to_numpy()
-    group = pd.DataFrame({k: c[k].to_numpy()[ok] for k in ("work_order_id", "process_code", "node_code")})
-    hashes = [pd.util.hash_pandas_object(group, index=False, hash_key=key).to_numpy() for key in _HASH_KEYS]
+    key = c["source_row_key"][ok].astype(_ARROW_TEXT).reset_index(drop=True)
+    group = pd.DataFrame({k: c[k][ok].to_numpy() for k in ("work_order_id", "process_code", "node_code")})
     stop = c["end_at"].fillna(c["cancelled_at"]).fillna(_OPEN_END)
     before = b.state.rows_before if b.state is not None else 0
+    runs = {"key": key}
+    for i, hash_key in enumerate(_HASH_KEYS, start=1):
+        runs[f"key_{i}"] = pd.util.hash_pandas_object(key, index=False, hash_key=hash_key).to_numpy()
+        runs[f"group_{i}"] = pd.util.hash_pandas_object(group, index=False, hash_key=hash_key).to_numpy()
     return pd.DataFrame(
         {
-            "key": c["source_row_key"].to_numpy()[ok],
-            "group_1": hashes[0],
-            "group_2": hashes[1],
-            "start": c["start_at"].to_numpy()[ok],
-            "stop": stop.to_numpy()[ok],
-            "day": c["partition_date"].to_numpy()[ok],
+            **runs,
+            "start": c["start_at"][ok].to_numpy(),
+            "stop": stop[ok].to_numpy(),
+            "day": c["partition_date"][ok].to_numpy(),
             "pos": np.arange(len(ok), dtype="int64")[ok] + before,
         }
     )
@@ -510,11 +520,30 @@ def runs_of(b: Batch) -> pd.DataFrame:
 def overlapping_keys(batches: list[pd.DataFrame]) -> pd.Index:
     """The keys of the runs that overlap an earlier-starting run of the same work order and node (touching
     runs are fine; equal starts are ordered by key). Versions of one source row (same key, several days)
-    are one run: its newest version stands for it, and every version of an overlapping run is flagged."""
+    are one run: its newest version stands for it, and every version of an overlapping run is flagged.
+
+    Sorted on numbers (numpy's lexsort, stable): the keys' text only orders the few runs that start
+    together in one group."""
     runs = pd.concat(batches, ignore_index=True) if len(batches) > 1 else batches[0]
-    runs = runs.sort_values(["day", "pos"]).drop_duplicates("key", keep="last")
-    group = ["group_1", "group_2"]
-    runs = runs.sort_values([*group, "start", "key"])
-    previous_stop = runs.groupby(group, sort=False).stop.shift()
-    latest_stop = previous_stop.groupby([runs[g] for g in group], sort=False).cummax()
+    runs = runs.take(np.lexsort((runs.pos.to_numpy(), runs.day.to_numpy())))
+    runs = runs[~runs.duplicated(["key_1", "key_2"], keep="last").to_numpy()].reset_index(drop=True)
+    g1, g2, start = runs.group_1.to_numpy(), runs.group_2.to_numpy(), runs.start.to_numpy()
+    order = np.lexsort((start, g2, g1))
+    together = ~_differs(g1[order], g2[order], start[order])
+    if together.any():  # runs of one group starting together: by key
+        tied = order[together | np.r_[together[1:], False]]
+        by_key = np.zeros(len(runs), dtype="int64")
+        by_key[tied] = runs.key.take(tied).rank(method="dense").to_numpy().astype("int64")
+        order = np.lexsort((by_key, start, g2, g1))
+    runs = runs.take(order).reset_index(drop=True)
+    first = _differs(runs.group_1.to_numpy(), runs.group_2.to_numpy())
+    latest_stop = runs.stop.shift().mask(first).groupby(np.cumsum(first)).cummax()
     return pd.Index(runs.key[runs.start < latest_stop].unique())
+
+
+def _differs(*columns: np.ndarray) -> np.ndarray:
+    """For sorted columns: whether each row differs from the one before in any of them (the first does)."""
+    differs = np.ones(len(columns[0]), dtype=bool)
+    if len(differs) > 1:
+        differs[1:] = np.logical_or.reduce([column[1:] != column[:-1] for column in columns])
+    return differs

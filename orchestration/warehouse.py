@@ -159,9 +159,15 @@ class Warehouse(ConfigurableResource):
         return f"{self.schema_name}_reporting"
 
     @property
+    def checks_schema(self) -> str:
+        """PostgreSQL: the views of the windows Great Expectations validates, each for one validation
+        (orchestration/quality/gx.py); empty between checks."""
+        return f"{self.schema_name}_checks"
+
+    @property
     def schemas(self) -> tuple[str, ...]:
         """Every schema the pipeline writes for this warehouse schema: what to drop to remove it whole."""
-        return (self.schema_name, self.staging_schema, self.landing_schema, self.reporting_schema)
+        return (self.schema_name, self.staging_schema, self.landing_schema, self.reporting_schema, self.checks_schema)
 
     @contextmanager
     def _opened(self) -> Iterator[Any]:

@@ -100,6 +100,43 @@ def test_suite_passes_on_the_window_and_fails_with_details(warehouse: Warehouse)
     assert docs.is_file() and docs.suffix == ".html" and "node_code" in docs.read_text(encoding="utf-8")
 
 
+def test_a_validation_reads_the_window_once_per_expectation_and_leaves_nothing_behind(
+    warehouse: Warehouse, monkeypatch
+) -> None:
+    """On PostgreSQL GX reads the window through a view of its own (given the query itself, it ran it whole to
+    learn its columns, fetching every row), dropped after the validation, failed or raised; on DuckDB it gets
+    pandas frames and nothing is created in the warehouse."""
+    import sqlalchemy as sa
+
+    fetched: list[str] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany) -> None:
+        fetched.append(statement)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", note)
+    try:
+        assert not _validate(warehouse, OTHER_DAY).success
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", note)
+
+    def views() -> int:
+        (count,) = warehouse.execute(
+            "select count(*) from information_schema.tables where table_schema = %s", [warehouse.checks_schema]
+        )[0]
+        return int(count)
+
+    assert views() == 0
+    if warehouse.target == "postgres":
+        assert fetched and not [s for s in fetched if s.lstrip().lower().startswith("select") and "limit" not in
+                                s.lower() and "from " + warehouse.landing_schema in s.lower()]  # fmt: skip
+        monkeypatch.setattr("orchestration.quality.gx._run", lambda *args: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            _validate(warehouse, OTHER_DAY)
+        assert views() == 0
+    else:
+        assert not fetched
+
+
 def test_a_source_without_its_own_suite_gets_its_shapes() -> None:
     assert gx().suite_for_source("settlement_files", "intervals") == "landing__settlement_files"
     assert gx().suite_for_source("bad_http", "status_history") == "landing__status_history"

@@ -264,3 +264,32 @@ def test_the_slicing_column_is_in_every_uniqueness_key(suite: str, column: str) 
         slicing_column({"expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}}]})
         is None
     )
+
+
+def test_checks_starting_together_share_the_views_schema(warehouse: Warehouse) -> None:
+    """Checks run side by side on PostgreSQL: two validations creating the views' schema at once (PostgreSQL's
+    `create schema if not exists` then fails on the catalogue's unique index for one of them, about one call
+    in seven here) must both go on."""
+    import threading
+
+    from orchestration.quality.gx import _ensure_schema
+
+    errors: list[BaseException] = []
+
+    def create() -> None:
+        try:
+            _ensure_schema(warehouse, warehouse.checks_schema)
+        except Exception as error:  # noqa: BLE001 - collected for the assertion below
+            errors.append(error)
+
+    for _ in range(20):
+        warehouse.execute(f"drop schema if exists {warehouse.checks_schema} cascade")
+        threads = [threading.Thread(target=create) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert not errors
+    assert warehouse.execute(
+        "select 1 from information_schema.schemata where schema_name = %s", [warehouse.checks_schema]
+    )

@@ -191,12 +191,22 @@ def _window_view(warehouse: Warehouse, batch: str, sql: str) -> Iterator[str]:
     this process, for a mart's window at 1M node runs)."""
     view = f"{batch}_{uuid.uuid4().hex[:12]}"
     qualified = f'{warehouse.checks_schema}."{view}"'
-    warehouse.execute(f"create schema if not exists {warehouse.checks_schema}")
+    _ensure_schema(warehouse, warehouse.checks_schema)
     warehouse.execute(f"create view {qualified} as {sql}")
     try:
         yield view
     finally:
         warehouse.execute(f"drop view if exists {qualified}")
+
+
+def _ensure_schema(warehouse: Warehouse, schema: str) -> None:
+    """Checks run side by side on PostgreSQL, and two `create schema if not exists` at once can both find no
+    schema: the later fails on the catalogue's unique index. The schema being there is what counts."""
+    try:
+        warehouse.execute(f"create schema if not exists {schema}")
+    except Exception:
+        if not warehouse.execute("select 1 from information_schema.schemata where schema_name = %s", [schema]):
+            raise
 
 
 def _run(checkpoint: Any, batch_parameters: dict[str, Any]) -> Any:

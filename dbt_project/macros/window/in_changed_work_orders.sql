@@ -17,10 +17,19 @@
     whole landing history for one day's work orders (0.7 s of one more day's 1 s in fct_node_runs at a year
     of demo history, growing with it). A list of constants on the windows' partition column is pushed down
     to the scans, so the work orders are read first and written into the query while a literal list is
-    cheaper than the semi-join (BENCHMARKS.md: about 10,000 work orders at a year of history). The list is
-    built in SQL as one string: agate would read an id such as 00123 back as a number. -#}
+    cheaper than the semi-join. A constant costs DuckDB about 30 us to plan, and numbering well under a
+    microsecond per landed row, so the list is written while it holds at most one work order per 40 landed
+    rows (BENCHMARKS.md: about 10,000 work orders at a year of demo history; 42,230 a day of 10M runs over
+    60 days). COMMITMENTS_DBT_CHANGED_LIST_MAX sets another most (0: always the semi-join). The list is built
+    in SQL as one string: agate would read an id such as 00123 back as a number. -#}
 {% macro duckdb__in_changed_work_orders(column, changed) -%}
-    {%- set most = 10000 -%}
+    {%- set most = window_value('changed_list_max') -%}
+    {%- if most is none -%}
+        {%- set most = "greatest(1000, (select (select count(*) from " ~ source('landing', 'interval_runs')
+            ~ ") + (select count(*) from " ~ source('landing', 'status_events') ~ ")) // 40)" -%}
+    {%- else -%}
+        {%- set most = most | int -%}
+    {%- endif -%}
     {%- if execute -%}
         {%- set found = run_query(
             "select count(*) as n, case when count(*) <= " ~ most ~ " then coalesce(string_agg("

@@ -187,15 +187,25 @@ def warehouse_of_env():
     return Warehouse.from_settings(settings_of_env())
 
 
-def run_pipeline(first: date, last: date) -> None:
-    """Build definitions from the current environment and run every job over [first, last]."""
+def deployed_instance():
+    """The Dagster instance a deployment ships (deploy/dagster.yaml: SQLite files in DAGSTER_HOME, which
+    isolated_pipeline sets, through orchestration/event_log.py's batched storage). An ephemeral instance
+    would store a range run's per-partition events one by one: most of a long backfill's time."""
     from dagster import DagsterInstance
 
+    home = Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(PROJECT_DIR / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    return DagsterInstance.from_config(str(home))
+
+
+def run_pipeline(first: date, last: date) -> None:
+    """Build definitions from the current environment and run every job over [first, last]."""
     from orchestration.definitions import build_defs
     from orchestration.periods import PeriodRange
     from orchestration.runner import run_periods
 
-    with DagsterInstance.ephemeral() as instance:
+    with deployed_instance() as instance:
         run_periods(build_defs(), instance, PeriodRange(first, last))
 
 

@@ -23,7 +23,15 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from tests.conftest import PROJECT_DIR, isolated_pipeline, query, settings_of_env, use_source, warehouse_of_env
+from tests.conftest import (
+    PROJECT_DIR,
+    deployed_instance,
+    isolated_pipeline,
+    query,
+    settings_of_env,
+    use_source,
+    warehouse_of_env,
+)
 
 pytestmark = pytest.mark.heavy  # a whole pipeline per warehouse: scheduled first (conftest.py)
 
@@ -54,7 +62,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory, warehouse_target: str) -> Ite
     """The demo sources of eight days, run by the jobs (March judged as a month, its reports rendered and sent
     to a webhook), then the live evaluation once."""
     require_chromium()
-    from dagster import AssetKey, DagsterInstance
+    from dagster import AssetKey
 
     from demo.generator import generate_truth, write_sources
     from demo.receiver import WebhookReceiver
@@ -77,7 +85,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory, warehouse_target: str) -> Ite
         mp.setenv("BROADBAND_ROBOT_WEBHOOK_URL", receiver.url)
         mp.setenv("REPORTS_URL", "http://dashboard.example/reports")
         try:
-            with DagsterInstance.ephemeral() as instance:
+            with deployed_instance() as instance:
                 defs = build_defs()
                 run_job(defs, "reference_job", instance)
                 run_job(defs, "daily_job", instance, FIRST.isoformat(), LAST.isoformat())

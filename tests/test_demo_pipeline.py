@@ -20,6 +20,7 @@ import pytest
 from tests.conftest import (
     RESULTS,
     assert_base_table_equals_truth,
+    deployed_instance,
     isolated_pipeline,
     query,
     snapshot_marts,
@@ -50,7 +51,6 @@ def write_demo_sources(root: Path, now: datetime) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def demo_runs(tmp_path_factory: pytest.TempPathFactory, warehouse_target: str) -> Iterator[dict]:
     """Timely runs into one warehouse; a backfill and a rerun into another."""
-    from dagster import DagsterInstance
 
     from demo.ticket_api_server import serve_in_background
     from orchestration.definitions import build_defs
@@ -68,7 +68,7 @@ def demo_runs(tmp_path_factory: pytest.TempPathFactory, warehouse_target: str) -
             server, url = serve_in_background(root / "sources" / "ticket_events.jsonl")
             mp.setenv("TICKET_API_URL", url)
             try:
-                with DagsterInstance.ephemeral() as instance:
+                with deployed_instance() as instance:
                     defs = build_defs()
                     run_job(defs, "reference_job", instance)
                     if mode == "timely":

@@ -19,7 +19,16 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from tests.conftest import KEYS, PROJECT_DIR, RESULTS, isolated_pipeline, query, snapshot_marts, use_source
+from tests.conftest import (
+    KEYS,
+    PROJECT_DIR,
+    RESULTS,
+    deployed_instance,
+    isolated_pipeline,
+    query,
+    snapshot_marts,
+    use_source,
+)
 
 pytestmark = pytest.mark.heavy  # whole pipelines per warehouse: scheduled first (conftest.py)
 
@@ -253,7 +262,6 @@ def test_a_run_killed_mid_landing_or_mid_dbt_leaves_no_partial_partition_and_the
 def test_every_job_reruns_on_a_populated_schema(demo_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Today the second reference_job fails on PostgreSQL: its landing tables were dropped under the views."""
     import yaml
-    from dagster import DagsterInstance
 
     from demo.monitoring import run_evaluation, write_demo_alerts
     from orchestration.definitions import build_defs
@@ -265,7 +273,7 @@ def test_every_job_reruns_on_a_populated_schema(demo_env: Path, monkeypatch: pyt
     alerts.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     monkeypatch.setenv("ALERTS_FILE", str(alerts))
     snapshots = []
-    with DagsterInstance.ephemeral() as instance:
+    with deployed_instance() as instance:
         defs = build_defs()
         for _ in range(2):
             run_job(defs, "reference_job", instance)

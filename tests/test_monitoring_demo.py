@@ -12,7 +12,14 @@ import pandas as pd
 import pytest
 
 from demo.receiver import WebhookReceiver
-from tests.conftest import assert_base_table_equals_truth, isolated_pipeline, publish_reference, query, use_source
+from tests.conftest import (
+    assert_base_table_equals_truth,
+    deployed_instance,
+    isolated_pipeline,
+    publish_reference,
+    query,
+    use_source,
+)
 
 START = date(2026, 3, 30)
 FIRST_EVALUATION = datetime(2026, 4, 2, 6, 0, tzinfo=UTC)
@@ -22,7 +29,6 @@ ORDERS_PER_DAY = 40
 
 @pytest.fixture(scope="module")
 def demo_live(tmp_path_factory: pytest.TempPathFactory, warehouse_target: str) -> Iterator[dict]:
-    from dagster import DagsterInstance
 
     from demo.monitoring import WEBHOOK_ENV, advance_sources, run_evaluation, write_demo_alerts
     from demo.ticket_api_server import serve_in_background
@@ -42,7 +48,7 @@ def demo_live(tmp_path_factory: pytest.TempPathFactory, warehouse_target: str) -
         mp.setenv("TICKET_API_URL", url)
         try:
             publish_reference()
-            with DagsterInstance.ephemeral() as instance:
+            with deployed_instance() as instance:
                 defs = build_defs()
                 run_evaluation(defs, instance, FIRST_EVALUATION)
                 out["first_cursors"] = query("select * from {s}_landing.source_cursors")

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from dagster import AssetCheckSeverity, AssetKey, DagsterInstance
 
-from tests.conftest import query
+from tests.conftest import deployed_instance, query
 
 pytestmark = pytest.mark.heavy  # a whole pipeline per warehouse: scheduled first (conftest.py)
 
@@ -64,7 +64,7 @@ def test_overlap_across_batches_warns_and_inside_a_batch_is_quarantined(pipeline
     (pipeline_env / "sources_config" / "shop_runs.yaml").write_text(SOURCE, encoding="utf-8")
     from orchestration.definitions import build_defs
 
-    with DagsterInstance.ephemeral() as instance:
+    with deployed_instance() as instance:
         assert build_defs().resolve_job_def("reference_job").execute_in_process(instance=instance).success
         first = _run_daily(instance, "2026-10-05", "2026-10-05")
         assert _overlap_check(first).passed

@@ -21,7 +21,7 @@ from orchestration.quality.freshness import SOURCE_FRESHNESS
 from orchestration.quality.model_checks import GX_CHECK
 from orchestration.quality.volume import VOLUME
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR
-from tests.conftest import query, use_source, warehouse_of_env
+from tests.conftest import deployed_instance, query, use_source, warehouse_of_env
 
 pytestmark = pytest.mark.heavy  # a whole pipeline per warehouse: scheduled first (conftest.py)
 
@@ -76,7 +76,7 @@ def test_bad_day_blocks_its_marts_and_the_previous_marts_stay_whole(
     use_source(pipeline_env, SOURCE)
     from orchestration.definitions import build_defs  # after the source is declared: importing builds defs
 
-    with DagsterInstance.ephemeral() as instance:
+    with deployed_instance() as instance:
         assert build_defs().resolve_job_def("reference_job").execute_in_process(instance=instance).success
         good = _run_daily(instance, *GOOD_DAYS)
         assert good.success
@@ -201,7 +201,7 @@ def test_a_blocked_day_feeds_no_later_run_until_it_is_reprocessed(
 
     blocked_day, next_day, week = dt.date(2026, 10, 8), "2026-10-09", "2026-10-05"
     defs = build_defs()
-    with DagsterInstance.ephemeral() as instance:
+    with deployed_instance() as instance:
 
         def weekly():
             job = defs.resolve_job_def("weekly_job")

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from tests.conftest import PG_ENV, query, warehouse_of_env
+from tests.conftest import PG_ENV, deployed_instance, query, warehouse_of_env
 
 pytestmark = pytest.mark.heavy  # a whole pipeline per warehouse: scheduled first (conftest.py)
 
@@ -74,7 +74,7 @@ def reported(module_pipeline_env: Path) -> Iterator[dict]:
     one live evaluation. On DuckDB a reader holds the snapshot published by the first reference run open
     through all of them. No weekly run: the views must serve the grains that exist
     (macros/reporting/period_marts.sql)."""
-    from dagster import AssetKey, DagsterInstance
+    from dagster import AssetKey
 
     from orchestration.definitions import build_defs
     from orchestration.monitoring.evaluate import build_current_state
@@ -84,7 +84,7 @@ def reported(module_pipeline_env: Path) -> Iterator[dict]:
     (module_pipeline_env / "cases.csv").write_text(CASES, encoding="utf-8")
     (module_pipeline_env / "sources_config" / "cases.yaml").write_text(textwrap.dedent(SOURCE), encoding="utf-8")
     out: dict = {}
-    with pytest.MonkeyPatch.context() as mp, DagsterInstance.ephemeral() as instance:
+    with pytest.MonkeyPatch.context() as mp, deployed_instance() as instance:
         mp.setenv("COMMITMENTS_FILE", str(FIXTURES / "commitments_cases.yaml"))
         defs = build_defs()
         warehouse = warehouse_of_env()

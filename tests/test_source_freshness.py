@@ -19,7 +19,7 @@ from orchestration.landing.batch import ensure_landing, extract, land
 from orchestration.periods import Window
 from orchestration.quality.freshness import SOURCE_FRESHNESS, measure
 from orchestration.sources.config import SourceConfig, SourceConfigError, load_source
-from tests.conftest import query, settings_of_env, use_source, warehouse_of_env
+from tests.conftest import deployed_instance, query, settings_of_env, use_source, warehouse_of_env
 
 pytestmark = pytest.mark.heavy  # a whole pipeline per warehouse: scheduled first (conftest.py)
 
@@ -93,7 +93,7 @@ def test_a_stopped_feed_warns_then_blocks_its_marts(pipeline_env: Path) -> None:
     declaration.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     from orchestration.definitions import build_defs
 
-    with DagsterInstance.ephemeral() as instance:
+    with deployed_instance() as instance:
         assert build_defs().resolve_job_def("reference_job").execute_in_process(instance=instance).success
 
         fresh = _run_daily(instance, dt.date(2026, 10, 4), LAST_DELIVERY)

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from dagster import DagsterInstance
 
-from tests.conftest import query, run_pipeline
+from tests.conftest import deployed_instance, query, run_pipeline
 
 pytestmark = pytest.mark.heavy  # two pipeline runs per warehouse: scheduled first (conftest.py)
 
@@ -78,7 +77,7 @@ def audit(module_pipeline_env: Path) -> Iterator[None]:
     from orchestration.definitions import build_defs
     from orchestration.runner import run_job
 
-    with DagsterInstance.ephemeral() as instance:
+    with deployed_instance() as instance:
         run_job(build_defs(), "daily_job", instance, "2026-03-11", "2026-03-14")
     yield
 

@@ -19,7 +19,16 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from tests.conftest import PG_ENV, PG_HOST, PG_PORT, query, run_pipeline, settings_of_env, warehouse_of_env
+from tests.conftest import (
+    PG_ENV,
+    PG_HOST,
+    PG_PORT,
+    deployed_instance,
+    query,
+    run_pipeline,
+    settings_of_env,
+    warehouse_of_env,
+)
 
 pytestmark = pytest.mark.heavy  # a whole pipeline per warehouse: scheduled first (conftest.py)
 
@@ -113,7 +122,6 @@ def _drop_whatif_schemas(schema: str) -> None:
 @pytest.fixture(scope="module")
 def replayed(module_pipeline_env: Path, warehouse_target: str) -> Iterator[dict]:
     """The pipeline over 2026-03-09..11, then whatif_job (the Dagster job) over those days under CANDIDATE."""
-    from dagster import DagsterInstance
 
     from orchestration.definitions import build_defs
 
@@ -129,7 +137,7 @@ def replayed(module_pipeline_env: Path, warehouse_target: str) -> Iterator[dict]
         published = [schema, f"{schema}_landing"]
         before = checksums(published)
         config = {"candidate": str(candidate), "first": "2026-03-09", "last": "2026-03-11", "grain": "day"}
-        with DagsterInstance.ephemeral() as instance:
+        with deployed_instance() as instance:
             result = (
                 build_defs(settings_of_env())
                 .get_job_def("whatif_job")

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import isolated_pipeline, use_source, warehouse_of_env
+from tests.conftest import deployed_instance, isolated_pipeline, use_source, warehouse_of_env
 
 pytestmark = pytest.mark.heavy  # a whole pipeline: scheduled first (conftest.py)
 
@@ -33,7 +33,6 @@ WINDOWS = {
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The demo sources as seen when LAST closed, through the reference, daily, weekly and monthly jobs."""
-    from dagster import DagsterInstance
 
     from demo.generator import generate_truth, write_sources
     from demo.ticket_api_server import serve_in_background
@@ -50,7 +49,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server, url = serve_in_background(root / "sources" / "ticket_events.jsonl")
         mp.setenv("TICKET_API_URL", url)
         try:
-            with DagsterInstance.ephemeral() as instance:
+            with deployed_instance() as instance:
                 defs = build_defs()
                 run_job(defs, "reference_job", instance)
                 run_job(defs, "daily_job", instance, FIRST.isoformat(), LAST.isoformat())

@@ -15,13 +15,13 @@
 
 {#- DuckDB does not push a semi-join below the staging views' window functions either: they numbered the
     whole landing history for one day's work orders (0.7 s of one more day's 1 s in fct_node_runs at a year
-    of demo history, growing with it). A list of constants on the windows' partition column is pushed down
-    to the scans, so the work orders are read first and written into the query while a literal list is
-    cheaper than the semi-join. A constant costs DuckDB about 30 us to plan, and numbering well under a
-    microsecond per landed row, so the list is written while it holds at most one work order per 40 landed
-    rows (BENCHMARKS.md: about 10,000 work orders at a year of demo history; 42,230 a day of 10M runs over
-    60 days). COMMITMENTS_DBT_CHANGED_LIST_MAX sets another most (0: always the semi-join). The list is built
-    in SQL as one string: agate would read an id such as 00123 back as a number. -#}
+    of demo history; 59 s at 10M runs). A filter on the windows' partition column with a constant is pushed
+    down to the scans, so the work orders are read first and written into the query as one JSON array: a list
+    of separate constants cost DuckDB about 30 us each to plan (a day of 15,000 work orders: fct_node_runs
+    11.4 s as constants, 5.7 s by the semi-join, 4.8 s as one array; BENCHMARKS.md). A range with more than one
+    work order per 40 landed rows takes the semi-join: most of the history is read either way.
+    COMMITMENTS_DBT_CHANGED_LIST_MAX sets another most (0: always the semi-join). The array is built in SQL
+    as one string: agate would read an id such as 00123 back as a number. -#}
 {% macro duckdb__in_changed_work_orders(column, changed) -%}
     {%- set most = window_value('changed_list_max') -%}
     {%- if most is none -%}
@@ -32,18 +32,18 @@
     {%- endif -%}
     {%- if execute -%}
         {%- set found = run_query(
-            "select count(*) as n, case when count(*) <= " ~ most ~ " then coalesce(string_agg("
-            ~ "'''' || replace(work_order_id, '''', '''''') || '''', ', ' order by work_order_id), '') end as ids "
-            ~ "from (select distinct work_order_id from (" ~ changed ~ ") as changed "
+            "select count(*) as n, case when count(*) <= " ~ most ~ " then '[' || coalesce(string_agg("
+            ~ "replace(to_json(work_order_id)::varchar, '''', ''''''), ',' order by work_order_id), '') || ']' "
+            ~ "end as ids from (select distinct work_order_id from (" ~ changed ~ ") as changed "
             ~ "where work_order_id is not null) as ids"
         ) -%}
         {%- set ids = found.columns[1].values()[0] -%}
     {%- endif -%}
     {%- if not execute or ids is none -%}
         {{ column }} in ({{ changed }})
-    {%- elif ids == '' -%}
+    {%- elif ids == '[]' -%}
         1 = 0
     {%- else -%}
-        {{ column }} in ({{ ids }})
+        list_contains(from_json('{{ ids }}', '["VARCHAR"]'), {{ column }})
     {%- endif -%}
 {%- endmacro %}

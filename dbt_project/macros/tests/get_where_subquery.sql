@@ -9,7 +9,7 @@
     {%- set where = config.get('where', '') -%}
     {%- if where == 'work_orders_landed_in_window' -%}
         {%- if window_is_set() and not window_covers_all_landed() -%}
-            {%- set where = in_changed_work_orders('work_order_id', work_orders_landed_in_window()) -%}
+            {%- set where = in_changed_work_orders('work_order_id', work_orders_landed_in_window(), over_windows=false) -%}
         {%- else -%}
             {%- set where = '1 = 1' -%}
         {%- endif -%}

@@ -187,16 +187,22 @@ def warehouse_of_env():
     return Warehouse.from_settings(settings_of_env())
 
 
-def deployed_instance():
-    """The Dagster instance a deployment ships (deploy/dagster.yaml: SQLite files in DAGSTER_HOME, which
-    isolated_pipeline sets, through orchestration/event_log.py's batched storage). An ephemeral instance
-    would store a range run's per-partition events one by one: most of a long backfill's time."""
-    from dagster import DagsterInstance
-
+def deployed_instance_home() -> Path:
+    """DAGSTER_HOME of the test (isolated_pipeline sets it) with the instance a deployment ships
+    (deploy/dagster.yaml: SQLite files there, through orchestration/event_log.py's batched storage; pool
+    limit 1), for this process and the processes a test starts."""
     home = Path(os.environ["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     shutil.copy(PROJECT_DIR / "deploy" / "dagster.yaml", home / "dagster.yaml")
-    return DagsterInstance.from_config(str(home))
+    return home
+
+
+def deployed_instance():
+    """The deployment's instance in the test's DAGSTER_HOME. An ephemeral instance would store a range run's
+    per-partition events one by one: most of a long backfill's time."""
+    from dagster import DagsterInstance
+
+    return DagsterInstance.from_config(str(deployed_instance_home()))
 
 
 def run_pipeline(first: date, last: date) -> None:

@@ -219,7 +219,6 @@ class _Clock:
 
 @pytest.fixture(scope="module")
 def boundary_runs(tmp_path_factory: pytest.TempPathFactory, warehouse_target: str) -> Iterator[dict]:
-
     import orchestration.periods as periods_module
     from orchestration.definitions import build_defs
     from orchestration.runner import run_job
@@ -263,8 +262,8 @@ def boundary_runs(tmp_path_factory: pytest.TempPathFactory, warehouse_target: st
                         "{s}.work_order_status_daily where period_id = 'day:2026-06-01'"
                     )
                     out["open_now"] = open_run_states(NOW)
-                    # DuckDB writes a day's few changed work orders into the query as constants (the run at NOW
-                    # above); closing 1 June takes the semi-join that more of them get
+                    # DuckDB writes a day's changed work orders into the query as one array (the run at NOW
+                    # above); closing 1 June takes the semi-join that a range holding most of the history gets
                     # (macros/window/in_changed_work_orders.sql).
                     mp.setenv("COMMITMENTS_DBT_CHANGED_LIST_MAX", "0")
                     at(local("2026-06-02 00:30:00"), "daily_job", "2026-06-01")

@@ -6,7 +6,6 @@ The processes killed are real subprocesses (tests/inflight_jobs.py) on a Dagster
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from tests.conftest import (
     PROJECT_DIR,
     RESULTS,
     deployed_instance,
+    deployed_instance_home,
     isolated_pipeline,
     query,
     snapshot_marts,
@@ -50,13 +50,6 @@ def wait_for(condition: Callable[[], object], seconds: float, what: str) -> obje
             return found
         time.sleep(0.2)
     raise AssertionError(f"timed out after {seconds} s waiting for {what}")
-
-
-def instance_home(root: Path) -> Path:
-    """DAGSTER_HOME of the test (set by isolated_pipeline) with the shipped instance: SQLite, pool limit 1."""
-    home = root / "dagster_home"
-    shutil.copy(PROJECT_DIR / "deploy" / "dagster.yaml", home / "dagster.yaml")
-    return home
 
 
 def instance_of(home: Path):
@@ -101,9 +94,8 @@ def runs_by_status(home: Path) -> dict[str, list[str]]:
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "dagster_home").mkdir()
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
-    return instance_home(tmp_path)
+    return deployed_instance_home()
 
 
 def start_holder(home: Path) -> subprocess.Popen:
@@ -222,7 +214,7 @@ def assert_same(got: dict[str, pd.DataFrame], want: dict[str, pd.DataFrame], ign
 def test_a_run_killed_mid_landing_or_mid_dbt_leaves_no_partial_partition_and_the_rerun_converges(
     demo_env: Path,
 ) -> None:
-    home = instance_home(demo_env)
+    home = deployed_instance_home()
     days = (FIRST.isoformat(), LAST.isoformat())
     baseline = run_to_end("pipeline", *days)
     assert baseline.returncode == 0, baseline.stderr

@@ -274,6 +274,8 @@ class CaseResult:
     failure: str = ""
     dagster_home: str = ""
     schema: str = ""  # the warehouse schema of the run (WAREHOUSE_SCHEMA), dropped after it unless kept
+    # DuckDB: the work bound (benchmarks/work_bound.py) over the history's windows, run after its jobs
+    work_bound: dict[str, Any] | None = None
 
 
 def _pg_admin(sql: str) -> None:
@@ -350,7 +352,8 @@ def run_case(case: str, warehouse: str, instance_kind: str, opts: dict) -> CaseR
             server = start_ticket_api()
             last = (now - dt.timedelta(days=1)).date()
             first = last - dt.timedelta(days=opts["days"] - 1)
-        return _run_jobs(case, warehouse, instance_kind, first, last, rows)
+        bound = opts["work_bound"] and warehouse == "duckdb"
+        return _run_jobs(case, warehouse, instance_kind, first, last, rows, bound)
     finally:
         if server is not None:
             server.shutdown()  # type: ignore[attr-defined]
@@ -358,7 +361,8 @@ def run_case(case: str, warehouse: str, instance_kind: str, opts: dict) -> CaseR
             _cleanup(env)
 
 
-def _run_jobs(case: str, warehouse: str, instance_kind: str, first: dt.date, last: dt.date, rows: dict) -> CaseResult:
+def _run_jobs(case: str, warehouse: str, instance_kind: str, first: dt.date, last: dt.date, rows: dict,
+              bound: bool = False) -> CaseResult:  # fmt: skip
     from dagster import DagsterInstance
 
     from orchestration.periods import PeriodRange
@@ -393,6 +397,8 @@ def _run_jobs(case: str, warehouse: str, instance_kind: str, first: dt.date, las
         setup_end = time.time()
         setup, setup_dbt = setup_end - started, dbt_imported - started + sampler.dbt_seconds(started, setup_end)
         for i, run in enumerate(runs):
+            if bound and i == len(runs) - 1:  # the history is built: the bound over the same windows
+                result.work_bound = _work_bound(PeriodRange(first, last))
             load = os.getloadavg()[0]
             run_id = str(uuid.uuid4())
             began = time.time()
@@ -416,6 +422,21 @@ def _run_jobs(case: str, warehouse: str, instance_kind: str, first: dt.date, las
     warehouse_ = Warehouse.from_settings(Settings.load())
     result.node_runs = int(warehouse_.query(f"select count(*) as n from {warehouse_.schema_name}.fct_node_runs").n[0])
     return result
+
+
+def _work_bound(periods) -> dict[str, Any]:
+    """The hand-written script from the landed tables to the classified runs and rate rows of the history's
+    windows, on the run's own DuckDB file, timed and compared with the marts (benchmarks/work_bound.py)."""
+    from benchmarks.work_bound import period_windows, work_bound
+    from orchestration.settings import Settings
+    from orchestration.warehouse import Warehouse
+
+    warehouse = Warehouse.from_settings(Settings.load())
+    # Every closed period's as_of is its end, before now: the cap the jobs ran with changes nothing.
+    cap = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    with warehouse.connect() as conn:
+        found = work_bound(conn, warehouse.schema_name, period_windows(periods), cap)
+    return asdict(found)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -461,7 +482,10 @@ def case_table(result: CaseResult) -> str:
         for note in job.notes:
             notes.append(f"- **{job.job}**: {note}")
     notes += [_loop_marts_note(job) for job in result.jobs if job.job == "monthly_job"]
-    notes += [_top_models_note(job) for job in result.jobs if job.job == "one more day" and job.model_seconds]
+    if result.work_bound is not None:
+        notes.append(_work_bound_note(result))
+    notes += [_top_models_note(job) for job in result.jobs if job.job in ("daily_job", "weekly_job", "one more day")
+              and job.model_seconds]  # fmt: skip
     if result.failure:
         notes.append(f"- **FAILED**: {result.failure}")
     return "\n".join(lines + [""] + notes)
@@ -480,10 +504,34 @@ def _loop_marts_note(job: JobFigures) -> str:
     )
 
 
+# The models that build what the work bound builds (the classified runs, and the runs they classify).
+BOUND_MODELS = ("fct_node_runs", "node_run_states_", "achievement_rates_")
+
+
+def _work_bound_note(result: CaseResult) -> str:
+    """Issue 12's ratio: the history's dbt stage (every job's dbt less its data tests, dbt's import and first
+    parse included) against the work bound; and the models that build the same tables, with their tests."""
+    bound = result.work_bound or {}
+    if not bound.get("seconds"):
+        return "- **work bound**: " + "; ".join(bound.get("details", []))
+    history = [job for job in result.jobs if job.job != "one more day"]
+    dbt = sum(job.stages["dbt"] for job in history)
+    models = sum(v for job in history for m, v in job.model_seconds.items() if m.startswith(BOUND_MODELS))
+    verdict = "equal to the marts" if bound["equal"] else "**DIFFERS from the marts**"
+    return (
+        f"- **work bound** (benchmarks/work_bound.py, the landed tables to the classified runs and rate rows of "
+        f"every grain, {verdict}): **{bound['seconds']:.1f} s**; the history's dbt stage {dbt:.1f} s = "
+        f"**{dbt / bound['seconds']:.1f}x** (target at 10M: 2x); its models that build the same tables "
+        f"(fct_node_runs, node_run_states_*, achievement_rates_*, with their tests) {models:.1f} s = "
+        f"{models / bound['seconds']:.1f}x. " + "; ".join(bound["details"])
+    )
+
+
 def _top_models_note(job: JobFigures) -> str:
-    """Where one more day's dbt time goes: what to compare between a short and a long history."""
+    """Where a job's dbt time goes (what to compare between warehouses, and between a short and a long history);
+    the monthly job's is in its note on issue 14's marts."""
     top = sorted(job.model_seconds.items(), key=lambda kv: -kv[1])[:6]
-    return "- **one more day**: dbt's costliest models with their tests: " + ", ".join(f"{m} {v:.2f} s" for m, v in top)
+    return f"- **{job.job}**: dbt's costliest models with their tests: " + ", ".join(f"{m} {v:.2f} s" for m, v in top)
 
 
 def report(results: list[CaseResult], started: dt.datetime, command: str, gx: bool) -> str:
@@ -514,6 +562,7 @@ class JobsOptions:
     days: int = 60  # demo: closed days of history
     orders_per_day: int = 300  # demo
     gx: bool = True
+    work_bound: bool = True  # DuckDB: the work bound after the history (benchmarks/work_bound.py)
     until: str | None = None  # help-desk case: end the range here (ISO date) instead of the whole history
     keep: bool = False
     data_dir: Path | None = None
@@ -566,7 +615,9 @@ def run(opts: JobsOptions) -> list[CaseResult]:
             f"Results: the Dagster jobs, {opts.case}, {opts.warehouse}, instance {opts.instance}",
             text,
         )
-    if any(r.failure or not all(j.materialized_ok and j.checks_ok for j in r.jobs) for r in results):
+    if any(r.failure or not all(j.materialized_ok and j.checks_ok for j in r.jobs) for r in results) or any(
+        r.work_bound and r.work_bound["seconds"] and not r.work_bound["equal"] for r in results
+    ):
         raise SystemExit(2)
     return results
 
@@ -579,6 +630,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--days", type=int, default=60)
     parser.add_argument("--orders-per-day", type=int, default=300)
     parser.add_argument("--no-gx", action="store_true")
+    parser.add_argument("--no-work-bound", action="store_true", help="DuckDB: skip the work bound after the history")
     parser.add_argument("--until", help="help-desk case: last day of the range (default: the whole history)")
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--data-dir", type=Path)
@@ -595,7 +647,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     command = " ".join(["python -m benchmarks.jobs", *(sys.argv[1:] if argv is None else argv)])
     run(JobsOptions(case=args.case, warehouse=args.warehouse, instance=args.instance, days=args.days,
-                    orders_per_day=args.orders_per_day, gx=not args.no_gx, until=args.until, keep=args.keep,
+                    orders_per_day=args.orders_per_day, gx=not args.no_gx, work_bound=not args.no_work_bound,
+                    until=args.until, keep=args.keep,
                     data_dir=args.data_dir, output=args.output, no_write=args.no_write,
                     command=command))  # fmt: skip
 

@@ -54,7 +54,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.work_bound import WorkBound, work_bound
+from benchmarks.work_bound import WorkBound, period_windows, work_bound
 from orchestration.dbt_project import BASE_MODELS, PERIOD_TAGS, REFERENCE_EXCLUDE
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, PROJECT_DIR, Settings
 
@@ -724,24 +724,19 @@ def bench_warehouse(target: str, world: World, now: dt.datetime, keep: bool, rep
                 Line("check/daily", "GX suites: fct_node_runs, daily marts", seconds(), run.node_runs, counted=True)
             )
 
-        windows = {"day": (world.first, world.last + dt.timedelta(days=1))}
-        for grain, span in (("week", periods.weeks), ("month", periods.months)):
-            if span is None:
+        windows = period_windows(periods)
+        for grain in ("week", "month"):
+            if grain not in windows:
                 continue
-            # Dagster's range window: the start of the first partition to the end of the last.
-            if grain == "week":
-                last_end = span[1] + dt.timedelta(days=7)
-            else:
-                last_end = (span[1].replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-            windows[grain] = (span[0], last_end)
-            dbt_vars = {"window_start": span[0].isoformat(), "window_end": last_end.isoformat(), "as_of_cap": cap}
+            first, last_end = windows[grain]
+            dbt_vars = {"window_start": first.isoformat(), "window_end": last_end.isoformat(), "as_of_cap": cap}
             build = run_dbt(scratch, f"{grain}ly", PERIOD_TAGS[grain], dbt_vars=dbt_vars)
-            label = f"dbt build: {grain}ly, {span[0]}...{last_end - dt.timedelta(days=1)}"
+            label = f"dbt build: {grain}ly, {first}...{last_end - dt.timedelta(days=1)}"
             record_dbt(run, f"dbt/{grain}ly", label, build, _table_counts(warehouse, schema, _tables(build)))
             print(f"  dbt {grain}ly {build.wall:.1f} s", flush=True)
             if CHECKS["on"]:
                 with timed() as seconds:
-                    _model_checks(warehouse, _GRAIN_MODELS[f"{grain}ly"], span[0], last_end)
+                    _model_checks(warehouse, _GRAIN_MODELS[f"{grain}ly"], first, last_end)
                 run.add(Line(f"check/{grain}ly", f"GX suites: {grain}ly marts", seconds(), None, counted=True))
 
         if target == "duckdb":
@@ -977,14 +972,17 @@ def machine_info(targets: list[str]) -> list[str]:
         pass
     if "postgres" in targets:
         try:
-            from orchestration.warehouse import Warehouse
+            import psycopg2
 
-            server = (
-                Warehouse.from_settings(Settings.load())
-                .query("select current_setting('server_version') as v")
-                .iloc[0, 0]
-            )
-            info.append(f"- PostgreSQL server {server} on {os.environ.get('PGHOST')}:{os.environ.get('PGPORT')}")
+            # The server the runs used: their PG* settings, which the jobs benchmark sets in its children only.
+            defaults = {"host": ("PGHOST", "127.0.0.1"), "port": ("PGPORT", "5432"), "user": ("PGUSER", "postgres"),
+                        "dbname": ("PGDATABASE", "test")}  # fmt: skip
+            where = {key: os.environ.get(name, default) for key, (name, default) in defaults.items()}
+            with psycopg2.connect(**where) as conn, conn.cursor() as cur:
+                cur.execute("show server_version")
+                server = cur.fetchone()[0]
+            conn.close()
+            info.append(f"- PostgreSQL server {server} on {where['host']}:{where['port']}")
         except Exception as exc:  # noqa: BLE001 - information only
             info.append(f"- PostgreSQL server version unknown ({exc})")
     return info

@@ -264,6 +264,19 @@ def _differences(con, mine: str, mart: str, columns: str, where: str) -> tuple[i
     return rows, only_ours, only_theirs
 
 
+def period_windows(periods) -> dict[str, tuple[dt.date, dt.date]]:
+    """The windows a history's runs build, per grain: the days of the range, and Dagster's range window for
+    its whole weeks and months (the start of the first partition to the end of the last); `periods` is an
+    `orchestration.periods.PeriodRange`."""
+    windows = {"day": (periods.first, periods.last + dt.timedelta(days=1))}
+    if periods.weeks is not None:
+        windows["week"] = (periods.weeks[0], periods.weeks[1] + dt.timedelta(days=7))
+    if periods.months is not None:
+        after_last = (periods.months[1].replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        windows["month"] = (periods.months[0], after_last)
+    return windows
+
+
 def work_bound(con, schema: str, windows: dict[str, tuple[dt.date, dt.date]], as_of_cap: str) -> WorkBound:
     """Run the script on a DuckDB connection whose `schema` holds the marts and `<schema>_landing` the landed
     tables; `windows` maps each built grain ('day', 'week', 'month') to its periods' start dates [first,

@@ -475,6 +475,13 @@ def benchmark_jobs(
     days: Annotated[int, typer.Option(min=1, help="Demo case: closed days of history.")] = 60,
     orders_per_day: Annotated[int, typer.Option(min=1, help="Demo case: work orders started per day.")] = 300,
     no_gx: Annotated[bool, typer.Option(help="Without the Great Expectations asset checks (dbt tests run).")] = False,
+    no_work_bound: Annotated[
+        bool,
+        typer.Option(
+            help="DuckDB: without the work bound after the history (benchmarks/work_bound.py: the hand-written "
+            "script to the classified runs and rate rows, timed and compared with the marts)."
+        ),
+    ] = False,
     until: Annotated[
         str | None, typer.Option(help="Help-desk case: last day of the range, YYYY-MM-DD (default: its whole history).")
     ] = None,
@@ -491,7 +498,8 @@ def benchmark_jobs(
 ) -> None:
     """The real Dagster jobs (reference, daily over the range, weekly, monthly, then one more day) on a
     deployment's instance: wall time split into orchestration, extraction, landing, dbt, checks and reports, events
-    and peak memory per job; writes the tables into BENCHMARKS.md. Exit code 2 when a job fails."""
+    and peak memory per job; on DuckDB the work bound and the ratio of the dbt stage to it; writes the tables into
+    BENCHMARKS.md. Exit code 2 when a job fails or the work bound differs from the marts."""
     from benchmarks.jobs import JobsOptions, run
 
     run(
@@ -502,6 +510,7 @@ def benchmark_jobs(
             days=days,
             orders_per_day=orders_per_day,
             gx=not no_gx,
+            work_bound=not no_work_bound,
             until=until,
             keep=keep,
             data_dir=data_dir,

@@ -53,6 +53,14 @@ def test_every_job_runs_and_is_reported(benchmark) -> None:
     assert monthly.model_seconds["commitment_calibration_monthly"] > 0
     assert monthly.model_seconds["process_bottlenecks_monthly"] > 0
     assert "calibration and bottleneck marts (commitment_calibration_monthly, process_bottlenecks_monthly" in text
+    if result.warehouse == "duckdb":
+        # issue 12's yardstick, timed in the same run: the hand-written script over the history's windows
+        # equals the marts, and the dbt stage is reported against it
+        assert result.work_bound["equal"] and result.work_bound["seconds"] > 0, result.work_bound
+        assert any(d.startswith("node_run_states_monthly: ") for d in result.work_bound["details"])
+        assert "- **work bound** (benchmarks/work_bound.py" in text and "x** (target at 10M: 2x)" in text
+    else:
+        assert result.work_bound is None  # DuckDB only, by design
     if result.warehouse == "postgres":  # not kept: the run's schemas are dropped, the reporting views' too
         import psycopg2
 

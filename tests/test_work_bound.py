@@ -93,3 +93,18 @@ def test_work_bound_sees_a_changed_mart_row(built: str) -> None:
     differs = [d for d in result.details if "only in" in d]
     assert differs == [differs[0]] and differs[0].startswith("node_run_states_weekly: "), differs
     assert differs[0].endswith("1 only in the work bound, 1 only in the mart")
+
+
+def test_the_windows_are_those_the_planned_runs_build() -> None:
+    """The benchmarks compare the bound with the marts over the windows the planned runs of a history build
+    (orchestration/runner.py planned_runs): its days, and its whole weeks and months, end exclusive."""
+    from benchmarks.work_bound import period_windows
+    from orchestration.periods import PeriodRange
+
+    assert period_windows(PeriodRange(date(2026, 10, 2), date(2026, 11, 30))) == {
+        "day": (date(2026, 10, 2), date(2026, 12, 1)),
+        "week": (date(2026, 10, 5), date(2026, 11, 30)),
+        "month": (date(2026, 11, 1), date(2026, 12, 1)),
+    }
+    # A range with no whole week or month builds days only.
+    assert period_windows(PeriodRange(FIRST, LAST)) == {"day": WINDOWS["day"]}

@@ -46,8 +46,10 @@ def _built():
     return w
 
 
-def _level(w) -> None:
-    """The snapshot holds exactly the warehouse's marts and views, rows and descriptions, and nothing else."""
+def _level(w, views: tuple[str, ...] = ()) -> None:
+    """The snapshot holds exactly the warehouse's marts and views, rows and descriptions, and nothing else: the
+    `views` named as views there (over its own copies, as a reader opening the file alone reads them), the
+    others as tables."""
     import duckdb
 
     from orchestration.reporting.snapshot import snapshot_path
@@ -62,11 +64,21 @@ def _level(w) -> None:
         # and the snapshot's own records, in a schema of their own
         tables = conn.execute("select schema_name || '.' || table_name, comment from duckdb_tables() "
                               "where database_name = 'snap' and schema_name <> '_snapshot'").fetchall()  # fmt: skip
+        as_views = conn.execute("select schema_name || '.' || view_name, comment from duckdb_views() "
+                                "where database_name = 'snap' and not internal").fetchall()  # fmt: skip
         label = conn.execute("select comment from duckdb_columns() where database_name = 'snap' "
                              "and table_name = 'rpt' and column_name = 'label'").fetchone()[0]  # fmt: skip
-    assert sorted(t for t, _ in tables) == sorted(relations)
-    assert dict(tables)[f"{s}.marts"] == "the mart" and dict(tables)[f"{s}_reporting.rpt"] == "the view"
+    assert sorted(t for t, _ in tables) == sorted(set(relations) - set(views))
+    assert sorted(v for v, _ in as_views) == sorted(views)
+    comments = dict(tables + as_views)
+    assert comments[f"{s}.marts"] == "the mart" and comments[f"{s}_reporting.rpt"] == "the view"
     assert label == "the label"
+    with duckdb.connect(str(snapshot_path(w)), read_only=True) as alone:  # as a reader opens it
+        for r in relations:
+            assert (
+                alone.execute(f"select count(*) from {r}").fetchone()[0]
+                == w.query(f"select count(*) as n from {r}").n[0]
+            )
     assert not Path(f"{snapshot_path(w)}.wal").exists()
 
 
@@ -167,46 +179,53 @@ def test_a_reader_keeps_its_snapshot_and_the_next_one_opens_the_new_one(duckdb_w
     _level(w)
 
 
-def test_a_view_follows_what_it_reads(duckdb_warehouse, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Given what each view reads and the fingerprint of the views' definition, a view is compared only in the
-    periods its reads changed, not read at all when they did not change, and compared whole when a read
-    changed whole, is not in the snapshot, or the views are not those the snapshot's copies were made with.
-    The copies are not read for their digests: the snapshot keeps them, except for a copy made whole by the
-    live evaluation."""
+def test_a_view_reading_only_the_snapshot_is_a_view_there(duckdb_warehouse) -> None:
+    """Given what each view reads: a view that reads only relations the snapshot holds is a view there, over the
+    snapshot's copies, written only when its definition changes and never read for a digest; one that reads
+    something else (the landing tables) is copied as a table and compared like one; the live evaluation's
+    publish of a mart leaves the view as it is."""
+    import duckdb
+
     from orchestration.reporting import snapshot
 
     w, s = duckdb_warehouse, duckdb_warehouse.schema_name
-    view = f"{s}_reporting.rpt"
-    compared: list[tuple[str, str]] = []  # (relation, the periods it was limited to)
-    digests = snapshot._digests
-
-    def spied(conn, relation: str, key, within: str = ""):
-        compared.append((relation, within))
-        return digests(conn, relation, key, within)
-
-    monkeypatch.setattr(snapshot, "_digests", spied)
-
-    def publish(reads: list[str], fingerprint: str | None = "views v1") -> tuple[dict[str, int] | None, set[str]]:
-        compared.clear()
-        written = snapshot.publish_snapshot(w, reads={view: reads}, views_fingerprint=fingerprint)
-        _level(w)
-        return written, {within for relation, within in compared if relation.endswith(view)}
-
-    reads = [f"{s}.marts", f"{s}.dims"]
-    assert publish(reads)[0] == {f"{s}.marts": 30, f"{s}.dims": 2, view: 30}  # the first: all
-    assert publish(reads) == ({}, set())  # nothing it reads changed: the view is not read
-    assert publish(reads) == ({}, set())  # the copies' digests now kept: only the marts are read
-    assert compared and not any(relation.startswith("snapshot.") for relation, _ in compared)
-    w.execute(f"delete from {s}.marts where period_id = 'day:3'")
-    w.execute(f"insert into {s}.marts values ('day:3', 0, 'warning'), ('day:3', 1, 'normal')")
-    assert publish(reads) == ({f"{s}.marts": 2, view: 2}, {"'day:3'"})  # compared in day:3 only
-    w.execute(f"update {s}.dims set label = 'normal' where state = 'normal'")  # no periods: changed whole
-    assert publish(reads) == ({f"{s}.dims": 2, view: 29}, {""})
-    w.execute(f"update {s}.marts set run = 9 where period_id = 'day:4' and run = 0")
-    assert publish([*reads, f"{s}_landing.raw"]) == ({f"{s}.marts": 3, view: 3}, {""})  # a read not in it
-    w.execute(f"update {s}.marts set run = 8 where period_id = 'day:4' and run = 9")
-    assert publish(reads, "views v2") == ({f"{s}.marts": 3, view: 3}, {""})  # views not of its copies
-    assert publish(reads, "views v2") == ({}, set())  # and recorded with them
-    snapshot.publish_snapshot(w, only=[f"{s}.marts", view])  # the live evaluation's whole copies
-    assert publish(reads, "views v2") == ({}, set())
-    assert f"snapshot.{s}.marts" in {relation for relation, _ in compared}  # read once for its digest
+    view, marts, dims = f"{s}_reporting.rpt", f"{s}.marts", f"{s}.dims"
+    reads = {view: [marts, dims, f"{s}.marts_weekly"]}  # a grain not built yet: not read
+    assert snapshot.publish_snapshot(w, reads=reads) == {marts: 30, dims: 2, view: 0}  # defined, no rows
+    _level(w, views=(view,))
+    assert snapshot.publish_snapshot(w, reads=reads) == {}
+    # a job rebuilds one period: the mart's rows are written, and the view shows them through the copy
+    w.execute(f"delete from {marts} where period_id = 'day:3'")
+    w.execute(f"insert into {marts} values ('day:3', 0, 'warning'), ('day:3', 1, 'normal')")
+    assert snapshot.publish_snapshot(w, reads=reads) == {marts: 2}
+    _level(w, views=(view,))
+    # it reads the snapshot's copies, not the warehouse: a change not yet published is not seen
+    w.execute(f"delete from {marts} where period_id = 'day:5'")
+    with duckdb.connect(str(snapshot.snapshot_path(w)), read_only=True) as reader:
+        assert reader.execute(f"select count(*) from {view}").fetchone()[0] == 29
+    assert snapshot.publish_snapshot(w, reads=reads) == {marts: 0}
+    _level(w, views=(view,))
+    # the view defined anew (dbt rebuilt it): defined anew there, its descriptions with it
+    w.execute(f"create or replace view {view} as select m.period_id, m.run, m.state, upper(d.label) as label "
+              f"from {marts} as m join {dims} as d using (state)")  # fmt: skip
+    w.execute(f"comment on view {view} is 'the view'")
+    w.execute(f"comment on column {view}.label is 'the label'")
+    assert snapshot.publish_snapshot(w, reads=reads) == {view: 0}
+    _level(w, views=(view,))
+    # reading the landing tables, which the snapshot does not hold: a table copy; a view again when it no longer does
+    assert snapshot.publish_snapshot(w, reads={view: [*reads[view], f"{s}_landing.raw"]}) == {view: 26}
+    _level(w)
+    assert snapshot.publish_snapshot(w, reads=reads) == {view: 0}
+    _level(w, views=(view,))
+    # the live evaluation's publish (what it reads not known): the mart copied whole, the view left a view
+    w.execute(f"update {marts} set run = 8 where period_id = 'day:4' and run = 0")
+    assert snapshot.publish_snapshot(w, only=[marts, view]) == {marts: 26}
+    _level(w, views=(view,))
+    # written naming the warehouse's own database: DuckDB keeps it without, so the copy reads the snapshot's
+    database = w.query("select current_database() as d").d[0]
+    w.execute(f"create or replace view {view} as select m.period_id, m.run, m.state, d.label "
+              f"from {database}.{marts} as m join {dims} as d using (state)")  # fmt: skip
+    w.execute(f"comment on view {view} is 'the view'")
+    w.execute(f"comment on column {view}.label is 'the label'")
+    assert snapshot.publish_snapshot(w, reads=reads) == {view: 0}
+    _level(w, views=(view,))

@@ -2,31 +2,30 @@
 
 DuckDB lets one process write a file, and a reader holding it (even read-only) makes the pipeline's next
 write fail to lock it. So after every job the marts (`<schema>`) and the reporting views
-(`<schema>_reporting`, copied as tables, with their descriptions) are brought into a new file beside the
-warehouse, `<warehouse>_readonly.duckdb`, which then replaces the previous snapshot by a rename. A reader
-with the old snapshot open keeps reading it undisturbed; the next connection opens the new one. Landing,
-staging and the quarantine (raw source rows) are not copied.
+(`<schema>_reporting`) are brought into a new file beside the warehouse, `<warehouse>_readonly.duckdb`, which
+then replaces the previous snapshot by a rename. A reader with the old snapshot open keeps reading it
+undisturbed; the next connection opens the new one. Landing, staging and the quarantine (raw source rows)
+are not copied.
 
 The new file starts as a copy of the previous snapshot (a file copy), and only what differs is written into
 it: a job changes a few periods of a few marts, and copying the whole history after each one cost seconds.
-Each relation is compared with its copy by a digest of its rows (count and sum of row hashes), per period
+Each table is compared with its copy by a digest of its rows (count and sum of row hashes), per period
 (`period_id`) where it has one, as a whole otherwise: equal, it is left; a few periods differ, their rows are
 deleted and copied again; otherwise (new columns, most periods, no period) the table is copied whole. Reading
-every relation for its digest costs a fraction of writing it; nothing is assumed about what the job changed,
-so a snapshot that missed a publish (a failed step, a run elsewhere) is brought level all the same.
+every table for its digest costs a fraction of writing it; nothing is assumed about what the job changed,
+so a snapshot that missed a publish (a failed step, a run elsewhere) is brought level all the same. The
+digests of the copies are kept in the snapshot (`_snapshot.digests`), as each publish leaves them, so a
+publish reads each mart once; a copy is read for its digest only when none is kept (a first publish, a copy
+made whole by the live evaluation).
 
-A reporting view is not read for its digest when what it reads says what changed (`reads`, from the dbt
-manifest): a view is a function of the relations it reads, and each of the views joins its marts and
-dimensions on `period_id`, so its periods can differ from its copy's only where a relation it reads changed
-(rpt_node_run_states, a join over three grains of every period, cost most of one more day's snapshot at a
-year of history). Unchanged reads leave the view as it is; reads changed in some periods have the view
-compared in those periods only; a read changed whole, one not in the snapshot (a staging view), or a view
-definition other than the one the snapshot's copies were made with (`views_fingerprint`, kept in the
-snapshot's schema `_snapshot`) has it compared whole, as before.
-
-The digests of the copies are kept in the snapshot too (`_snapshot.digests`), as each publish leaves
-them: a copy is read for its digest only when none is kept (a first publish, a copy made whole by the live
-evaluation), so a publish reads each mart once.
+A reporting view is a view in the snapshot too, with the warehouse's definition, when every relation it
+reads (`reads`, from the dbt manifest) is in the snapshot: DuckDB binds a view's names in the database that
+holds it, so it reads the snapshot's own copies and the snapshot still stands alone. It is then written only
+when its definition changes. rpt_node_run_states, the three grains of node_run_states_* with names and local
+times, was otherwise a second copy of every classified run, rewritten in each period a job rebuilt: at a
+million node runs, 3.1M wide rows and a quarter of the reporting step. A view that reads something the
+snapshot does not hold (rpt_data_quality reads the landing tables), or whose reads are not known (the live
+evaluation's publish of its two relations), is copied as a table and compared like one.
 """
 
 from __future__ import annotations
@@ -44,12 +43,11 @@ SNAPSHOT_SUFFIX = "_readonly"
 PERIOD_KEY = "period_id"
 # Above this share of a relation's periods changed, copying it whole is cheaper than deleting and inserting.
 WHOLE_ABOVE = 0.5
-# The snapshot's own records, in a schema of their own: the fingerprint of the reporting views its copies
-# were made with, and the digests of its copies.
+# The snapshot's own records, in a schema of their own: the digests of its copies.
 RECORDS_SCHEMA = "_snapshot"
-VIEWS_RECORD = f"{RECORDS_SCHEMA}.views"
 DIGESTS_RECORD = f"{RECORDS_SCHEMA}.digests"
-WHOLE = None  # a relation changed as a whole (or compared whole), as opposed to a set of its periods
+# What earlier versions recorded there (the views' fingerprint their copies followed), dropped when found.
+RETIRED_RECORDS = (f"{RECORDS_SCHEMA}.views",)
 
 
 def snapshot_path(warehouse: Warehouse) -> Path:
@@ -70,13 +68,12 @@ def publish_snapshot(
     warehouse: Warehouse,
     only: Sequence[str] = (),
     reads: Mapping[str, Collection[str]] | None = None,
-    views_fingerprint: str | None = None,
 ) -> dict[str, int] | None:
     """Bring the marts and the reporting views into a new snapshot, from the previous one, and swap it in
-    atomically; returns the rows written per relation (`schema.name`) whose copy changed. With `only` (e.g.
-    the live evaluation's two relations, every 15 minutes) just those are copied, whole, without comparing.
-    `reads` (view -> the relations it reads) with the views' fingerprint lets a view follow what it reads
-    (module docstring). None on PostgreSQL, whose readers use the BI role instead."""
+    atomically; returns the rows written per relation (`schema.name`) whose copy changed, 0 for a view
+    (re)defined. With `only` (e.g. the live evaluation's two relations, every 15 minutes) just those are
+    copied, whole, without comparing. `reads` (view -> the relations it reads) lets a view be a view in the
+    snapshot (module docstring). None on PostgreSQL, whose readers use the BI role instead."""
     if warehouse.target != "duckdb":
         return None
     final = snapshot_path(warehouse)
@@ -90,7 +87,7 @@ def publish_snapshot(
     try:
         with warehouse.connect() as conn:
             conn.execute(f"attach {_quoted(str(partial))} as snapshot")
-            written = _publish(conn, schemas, only, previous, reads or {}, views_fingerprint)
+            written = _publish(conn, schemas, only, previous, reads or {})
             # Written to the file before it is renamed: a commit leaves the changes in the file's WAL, which
             # only a checkpoint (here, detaching) moves in (the WAL would not follow the rename).
             conn.commit()
@@ -108,42 +105,103 @@ def _publish(
     only: Sequence[str],
     previous: bool,
     reads: Mapping[str, Collection[str]],
-    views_fingerprint: str | None,
 ) -> dict[str, int]:
     listed = ", ".join(_quoted(s) for s in schemas)
-    relations = sorted(f"{s}.{n}" for s, n in catalog(conn, "duckdb", schemas)[0])
+    found, sql = catalog(conn, "duckdb", schemas)
+    relations = sorted(f"{s}.{n}" for s, n in found)
+    views = {f"{s}.{n}": text for (s, n), text in sql.items()}
     for schema in [*schemas, RECORDS_SCHEMA]:
         conn.execute(f"create schema if not exists snapshot.{schema}")
+    had_views = _snapshot_views(conn, listed) if previous else {}
     if only and previous:
         relations = [r for r in relations if r in only]
     elif previous:
-        _drop_what_is_gone(conn, listed, relations)
+        _drop_what_is_gone(conn, listed, relations, had_views)
     columns = {**_columns(conn, "current_database()", listed), **_columns(conn, "'snapshot'", listed)}
     kept = _KeptDigests(conn, previous)
-    recorded = _views_recorded(conn) if previous else None
-    follow = bool(reads) and not only and views_fingerprint is not None and recorded == views_fingerprint
-    # Relations that read none of the others first: a view then knows what its reads' copies took.
-    relations.sort(key=lambda r: follow and r in reads)
-    written: dict[str, int] = {}
-    changed: dict[str, set[Any] | None] = {}
-    for relation in relations:
-        if not previous or only:
-            rows = _copy(conn, relation)
-            kept.forget(relation)
-        elif follow and relation in reads:
-            reads_changed = [changed.get(r, WHOLE) for r in reads[relation]]
-            rows = _refresh_view(conn, relation, columns, reads_changed, kept)
-        else:
-            rows, changed[relation] = _refresh(conn, relation, columns, kept)
-        if rows is not None:
-            written[relation] = rows
+    if only:  # what it reads is not known: a view stays a view only where it already is, as defined
+        as_views = {r for r in relations if r in views and had_views.get(r) == views[r]}
+    else:
+        as_views = _views_kept_as_views(conn, views, reads, set(relations))
+    written = _bring_tables([r for r in relations if r not in as_views], conn, columns, kept, had_views,
+                            whole=not previous or bool(only))  # fmt: skip
+    for relation in _in_reading_order(as_views, reads):
+        kept.forget(relation)
+        if had_views.get(relation) != views[relation]:
+            if relation not in had_views:  # a table copy there before (or nothing)
+                conn.execute(f"drop table if exists snapshot.{relation}")
+            conn.execute(views[relation].replace("CREATE VIEW ", "CREATE OR REPLACE VIEW snapshot.", 1))
+            written[relation] = 0
     _comment(conn, listed, relations)
     kept.write()
-    if not only:
-        conn.execute(f"create or replace table snapshot.{VIEWS_RECORD} (fingerprint varchar)")
-        if views_fingerprint is not None:
-            conn.execute(f"insert into snapshot.{VIEWS_RECORD} values ({_quoted(views_fingerprint)})")
+    for record in RETIRED_RECORDS:
+        conn.execute(f"drop table if exists snapshot.{record}")
     return written
+
+
+def _bring_tables(
+    relations: list[str],
+    conn: Any,
+    columns: dict[tuple[str, str], list[tuple[str, str]]],
+    kept: _KeptDigests,
+    had_views: Collection[str],
+    whole: bool,
+) -> dict[str, int]:
+    """The tables, and the views copied as tables, level with the warehouse: compared, or copied `whole`."""
+    written: dict[str, int] = {}
+    for relation in relations:
+        if relation in had_views:  # a view there before, a table copy now
+            conn.execute(f"drop view snapshot.{relation}")
+        if whole or relation in had_views:
+            rows = _copy(conn, relation)
+            kept.forget(relation)
+        else:
+            rows = _refresh(conn, relation, columns, kept)
+        if rows is not None:
+            written[relation] = rows
+    return written
+
+
+def _snapshot_views(conn: Any, listed: str) -> dict[str, str]:
+    """The snapshot's views (`schema.name`) with their SQL."""
+    return {
+        f"{schema}.{name}": text
+        for schema, name, text in conn.execute(
+            "select schema_name, view_name, sql from duckdb_views() where database_name = 'snapshot' "
+            f"and schema_name in ({listed}) and not internal"
+        ).fetchall()
+    }
+
+
+def _views_kept_as_views(
+    conn: Any, views: Mapping[str, str], reads: Mapping[str, Collection[str]], relations: set[str]
+) -> set[str]:
+    """The views that read only what the snapshot holds: its tables, and views kept as views themselves. A
+    read that does not exist (a grain's mart before its first run: macros/reporting/period_marts.sql leaves
+    it out) is not read. (DuckDB keeps a view's SQL without the database it is in, even where it was
+    written with it, so the same SQL in the snapshot names the snapshot's relations.)"""
+    candidates = {v for v in views if v in relations and v in reads and views[v].startswith("CREATE VIEW ")}
+    schemas = sorted({r.split(".", 1)[0] for v in candidates for r in reads[v]})
+    existing = {f"{s}.{n}" for s, n in catalog(conn, "duckdb", schemas)[0]} if schemas else set()
+    tables = relations - views.keys()
+    kept: set[str] = set()
+    while True:
+        more = {v for v in candidates - kept
+                if all(r in tables or r in kept or r not in existing for r in reads[v])}  # fmt: skip
+        if not more:
+            return kept
+        kept |= more
+
+
+def _in_reading_order(as_views: Collection[str], reads: Mapping[str, Collection[str]]) -> list[str]:
+    """The views after the views they read (DuckDB binds a view's names when it is created)."""
+    ordered: list[str] = []
+    left = sorted(as_views)
+    while left:
+        ready = [v for v in left if not any(r in left and r != v for r in reads.get(v, ()))]
+        ordered += ready or left  # a cycle cannot be created anyway: leave it to DuckDB to say so
+        left = [v for v in left if v not in ordered]
+    return ordered
 
 
 def _recorded(conn: Any, record: str) -> bool:
@@ -171,21 +229,12 @@ class _KeptDigests:
                 if n:  # a row with none: an empty copy
                     digests[key] = (n, int(h))
 
-    def of(self, relation: str, within: Collection[Any]) -> dict[Any, tuple[int, int]] | None:
-        known = self.known.get(relation)
-        if known is None or not within:
-            return known
-        return {k: v for k, v in known.items() if k in within}
+    def of(self, relation: str) -> dict[Any, tuple[int, int]] | None:
+        return self.known.get(relation)
 
-    def level(self, relation: str, source: dict[Any, tuple[int, int]], within: Collection[Any]) -> None:
-        """The copy now holds `source`'s rows: all of them, or those of the periods `within`."""
-        if not within:
-            self.known[relation] = dict(source)
-        elif relation in self.known:
-            digests = self.known[relation]
-            for key in within:
-                digests.pop(key, None)
-            digests.update(source)
+    def level(self, relation: str, source: dict[Any, tuple[int, int]]) -> None:
+        """The copy now holds `source`'s rows."""
+        self.known[relation] = dict(source)
 
     def forget(self, relation: str) -> None:
         self.known.pop(relation, None)
@@ -206,13 +255,6 @@ class _KeptDigests:
         self.conn.unregister("kept_digests")
 
 
-def _views_recorded(conn: Any) -> str | None:
-    if not _recorded(conn, VIEWS_RECORD):
-        return None
-    row = conn.execute(f"select fingerprint from snapshot.{VIEWS_RECORD}").fetchone()
-    return row[0] if row else None
-
-
 def _columns(conn: Any, database: str, listed: str) -> dict[tuple[str, str], list[tuple[str, str]]]:
     """Per (database, relation): its columns and types, in order."""
     out: dict[tuple[str, str], list[tuple[str, str]]] = {}
@@ -225,7 +267,7 @@ def _columns(conn: Any, database: str, listed: str) -> dict[tuple[str, str], lis
     return out
 
 
-def _drop_what_is_gone(conn: Any, listed: str, relations: list[str]) -> None:
+def _drop_what_is_gone(conn: Any, listed: str, relations: list[str], had_views: Collection[str]) -> None:
     """What the previous snapshot holds and the warehouse no longer does (a model removed, the schema
     renamed): the snapshot holds what a new copy of the warehouse would."""
     for (schema,) in conn.execute(
@@ -233,6 +275,9 @@ def _drop_what_is_gone(conn: Any, listed: str, relations: list[str]) -> None:
         f"and schema_name not in ({listed}, 'main', {_quoted(RECORDS_SCHEMA)})"
     ).fetchall():
         conn.execute(f"drop schema snapshot.{_ident(schema)} cascade")
+    for view in had_views:
+        if view not in relations:
+            conn.execute(f"drop view snapshot.{view}")
     for schema, name in conn.execute(
         "select schema_name, table_name from duckdb_tables() where database_name = 'snapshot' "
         f"and schema_name <> {_quoted(RECORDS_SCHEMA)}"
@@ -242,21 +287,17 @@ def _drop_what_is_gone(conn: Any, listed: str, relations: list[str]) -> None:
 
 
 def _copy(conn: Any, relation: str) -> int:
-    # A view becomes a table: the snapshot stands alone, and readers get the rows without the joins.
+    # A view copied becomes a table: its reads are not all in the snapshot.
     conn.execute(f"create or replace table snapshot.{relation} as select * from {relation}")
     return conn.execute(f"select count(*) from snapshot.{relation}").fetchone()[0]
 
 
-def _digests(conn: Any, relation: str, key: str | None, within: str = "") -> dict[Any, tuple[int, int]]:
-    """Per key value (or for the whole relation, under None): its row count and the sum of its row hashes;
-    `within`, a list of key values, limits it to those."""
+def _digests(conn: Any, relation: str, key: str | None) -> dict[Any, tuple[int, int]]:
+    """Per key value (or for the whole relation, under None): its row count and the sum of its row hashes."""
     group = f"{key}, " if key else "null, "
     by = f" group by {key}" if key else ""
-    where = f" where {key} in ({within})" if key and within else ""
     # The alias stands for the whole row (a struct of its columns); no relation has a column of that name.
-    rows = conn.execute(
-        f"select {group}count(*), sum(hash(_row)::hugeint) from {relation} as _row{where}{by}"
-    ).fetchall()
+    rows = conn.execute(f"select {group}count(*), sum(hash(_row)::hugeint) from {relation} as _row{by}").fetchall()
     return {k: (n, h) for k, n, h in rows if n}
 
 
@@ -270,79 +311,55 @@ def _period_key(columns: dict[tuple[str, str], list[tuple[str, str]]], relation:
 
 
 def _refresh(
-    conn: Any,
-    relation: str,
-    columns: dict[tuple[str, str], list[tuple[str, str]]],
-    kept: _KeptDigests,
-    within: Collection[Any] = (),
-) -> tuple[int | None, set[Any] | None]:
-    """Bring the snapshot's copy of one relation level with it, comparing only the periods `within` when
-    given: (the rows written, None when it already was; the periods that differed, None when compared or
-    copied whole)."""
+    conn: Any, relation: str, columns: dict[tuple[str, str], list[tuple[str, str]]], kept: _KeptDigests
+) -> int | None:
+    """Bring the snapshot's copy of one relation level with it: the rows written, None when it already was."""
     if columns.get(("snapshot", relation)) != columns.get(("warehouse", relation)):  # not copied yet, or
         kept.forget(relation)  # other columns or types
-        return _copy(conn, relation), WHOLE
+        return _copy(conn, relation)
     key = _period_key(columns, relation)
-    within = within if key else ()
-    limit = _values(within) if within else ""
-    copy = kept.of(relation, within)
+    copy = kept.of(relation)
     if copy is None:
-        copy = _digests(conn, f"snapshot.{relation}", key, limit)
-    if not copy and not limit:  # an empty copy (a view before its marts existed): no need to read it twice
+        copy = _digests(conn, f"snapshot.{relation}", key)
+    if not copy:  # an empty copy (a view before its marts existed): no need to read it twice
         kept.forget(relation)
-        rows = _copy(conn, relation)
-        return rows or None, WHOLE
-    source = _digests(conn, relation, key, limit)
-    kept.level(relation, source, within)
+        return _copy(conn, relation) or None
+    source = _digests(conn, relation, key)
+    kept.level(relation, source)
     if source == copy:
-        return None, set()
+        return None
     changed = {k for k in source.keys() | copy.keys() if source.get(k) != copy.get(k)}
-    if key is None or None in changed or (not limit and len(changed) > WHOLE_ABOVE * max(len(source), 1)):
-        return _copy(conn, relation), WHOLE
+    if key is None or None in changed or len(changed) > WHOLE_ABOVE * max(len(source), 1):
+        return _copy(conn, relation)
     values = _values(changed)
     conn.execute(f"delete from snapshot.{relation} where {key} in ({values})")
     inserted = conn.execute(f"insert into snapshot.{relation} select * from {relation} where {key} in ({values})")
-    return inserted.fetchone()[0], changed
-
-
-def _refresh_view(
-    conn: Any,
-    relation: str,
-    columns: dict[tuple[str, str], list[tuple[str, str]]],
-    reads_changed: list[set[Any] | None],
-    kept: _KeptDigests,
-) -> int | None:
-    """A reporting view, from what changed in the relations it reads (module docstring)."""
-    if columns.get(("snapshot", relation)) == columns.get(("warehouse", relation)) and all(
-        c is not WHOLE and not c for c in reads_changed
-    ):
-        return None  # nothing it reads changed
-    if any(c is WHOLE for c in reads_changed):
-        return _refresh(conn, relation, columns, kept)[0]
-    return _refresh(conn, relation, columns, kept, set().union(*reads_changed))[0]
+    return inserted.fetchone()[0]
 
 
 def _comment(conn: Any, listed: str, relations: list[str]) -> None:
-    """The descriptions dbt persisted (tables and columns), where the snapshot's differ: a table copied whole
-    has none, one refreshed keeps its own."""
+    """The descriptions dbt persisted (tables, views and columns), where the snapshot's differ: a relation
+    copied whole or a view defined anew has none, one refreshed keeps its own."""
 
-    def comments(database: str) -> dict[tuple[str, str], str | None]:
+    def comments(database: str) -> dict[tuple[str, str], tuple[str, str | None]]:
         found = conn.execute(
-            "select schema_name || '.' || table_name, '', comment from duckdb_tables() "
+            "select schema_name || '.' || table_name, '', 'table', comment from duckdb_tables() "
             f"where database_name = {database} and schema_name in ({listed}) "
-            "union all select schema_name || '.' || view_name, '', comment from duckdb_views() "
+            "union all select schema_name || '.' || view_name, '', 'view', comment from duckdb_views() "
             f"where database_name = {database} and schema_name in ({listed}) and not internal "
-            "union all select schema_name || '.' || table_name, column_name, comment from duckdb_columns() "
+            "union all select schema_name || '.' || table_name, column_name, '', comment from duckdb_columns() "
             f"where database_name = {database} and schema_name in ({listed})"
         ).fetchall()
-        return {(relation, column): comment for relation, column, comment in found if relation in relations}
+        return {(relation, column): (kind, comment) for relation, column, kind, comment in found
+                if relation in relations}  # fmt: skip
 
     have = comments("'snapshot'")
-    for (relation, column), comment in comments("current_database()").items():
-        if have.get((relation, column)) == comment:
+    for (relation, column), (_, comment) in comments("current_database()").items():
+        there = have.get((relation, column))
+        if there is None or there[1] == comment:
             continue
         text = "null" if comment is None else _quoted(comment)
         if column:
             conn.execute(f"comment on column snapshot.{relation}.{_ident(column)} is {text}")
         else:
-            conn.execute(f"comment on table snapshot.{relation} is {text}")
+            conn.execute(f"comment on {there[0]} snapshot.{relation} is {text}")

@@ -206,10 +206,8 @@ def test_a_view_reading_only_the_snapshot_is_a_view_there(duckdb_warehouse) -> N
     assert snapshot.publish_snapshot(w, reads=reads) == {marts: 0}
     _level(w, views=(view,))
     # the view defined anew (dbt rebuilt it): defined anew there, its descriptions with it
-    w.execute(f"create or replace view {view} as select m.period_id, m.run, m.state, upper(d.label) as label "
-              f"from {marts} as m join {dims} as d using (state)")  # fmt: skip
-    w.execute(f"comment on view {view} is 'the view'")
-    w.execute(f"comment on column {view}.label is 'the label'")
+    _define_view(w, f"select m.period_id, m.run, m.state, upper(d.label) as label from {marts} as m join {dims} "
+                    "as d using (state)")  # fmt: skip
     assert snapshot.publish_snapshot(w, reads=reads) == {view: 0}
     _level(w, views=(view,))
     # reading the landing tables, which the snapshot does not hold: a table copy; a view again when it no longer does
@@ -223,9 +221,15 @@ def test_a_view_reading_only_the_snapshot_is_a_view_there(duckdb_warehouse) -> N
     _level(w, views=(view,))
     # written naming the warehouse's own database: DuckDB keeps it without, so the copy reads the snapshot's
     database = w.query("select current_database() as d").d[0]
-    w.execute(f"create or replace view {view} as select m.period_id, m.run, m.state, d.label "
-              f"from {database}.{marts} as m join {dims} as d using (state)")  # fmt: skip
-    w.execute(f"comment on view {view} is 'the view'")
-    w.execute(f"comment on column {view}.label is 'the label'")
+    _define_view(w, f"select m.period_id, m.run, m.state, d.label from {database}.{marts} as m join {dims} as d "
+                    "using (state)")  # fmt: skip
     assert snapshot.publish_snapshot(w, reads=reads) == {view: 0}
     _level(w, views=(view,))
+
+
+def _define_view(w, select: str) -> None:
+    """The reporting view defined anew, as dbt rebuilds it, with its descriptions."""
+    view = f"{w.schema_name}_reporting.rpt"
+    w.execute(f"create or replace view {view} as {select}")
+    w.execute(f"comment on view {view} is 'the view'")
+    w.execute(f"comment on column {view}.label is 'the label'")

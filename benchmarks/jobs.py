@@ -12,7 +12,9 @@ monthly department reports (rendered and delivered); orchestration = the rest (l
 creation, Dagster's events, step set-up). It counts the run's events by type, checks that every partition of
 the range is recorded as materialised for every asset, and samples the resident memory of this process every
 0.1 s (peak per stage, and while dbt runs). Each case runs in a child process of its own, so that its peak
-memory is its own.
+memory is its own. On DuckDB, after the history's jobs and before one more day, it times the work bound
+(benchmarks/work_bound.py: one hand-written script from the landed tables to the classified runs and rate
+rows of the same windows, checked equal to the marts) and reports the history's dbt stage against it.
 
     python -m benchmarks.jobs --case helpdesk --warehouse both --instance both
     python -m benchmarks.jobs --case demo --days 60 --orders-per-day 300

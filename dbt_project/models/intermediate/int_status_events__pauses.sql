@@ -11,7 +11,7 @@ with events as (
         lead(event_at) over history as next_event_at,
         lag(event_at) over history as previous_event_at
     from {{ ref('stg_landing__status_events') }}
-    where 1 = 1 {{ changed_work_orders_filter() }}
+    where {{ pausing_sources_filter() }} {{ changed_work_orders_filter() }}
     window history as (partition by source_system, work_order_id order by event_order)
 )
 

@@ -145,6 +145,7 @@ class JobFigures:
     checks: int = 0  # asset checks of the job, each verified to have a result recorded by the run
     notes: list[str] = field(default_factory=list)
     model_seconds: dict[str, float] = field(default_factory=dict)  # dbt model -> its build + its tests' seconds
+    check_seconds: dict[str, float] = field(default_factory=dict)  # the checks stage by kind of check
 
 
 def _step_kind(step_key: str) -> str:
@@ -216,8 +217,9 @@ def job_figures(instance, run_id: str, job: str, partitions: str, began: float, 
         peaks[kind] = max(peaks.get(kind, 0.0), sampler.peak(start, end) / 1024)
     peaks["run"] = sampler.peak(began, ended) / 1024
     peaks["in dbt"] = sampler.dbt_peak(began, ended) / 1024
+    checks = {"landing": extraction["checks"], "dbt data tests": tests, "models' GX suites": gx_steps}
     return JobFigures(job, partitions, wall, stages, dict(events), peaks, load,
-                      model_seconds=model_seconds)  # fmt: skip
+                      model_seconds=model_seconds, check_seconds=checks)  # fmt: skip
 
 
 def _check_materialized(instance, defs, figures: JobFigures, job_name: str, first: str, last: str) -> None:
@@ -488,6 +490,7 @@ def case_table(result: CaseResult) -> str:
         notes.append(_work_bound_note(result))
     notes += [_top_models_note(job) for job in result.jobs if job.job in ("daily_job", "weekly_job", "one more day")
               and job.model_seconds]  # fmt: skip
+    notes += [_checks_note(job) for job in result.jobs if job.stages.get("checks")]
     if result.failure:
         notes.append(f"- **FAILED**: {result.failure}")
     return "\n".join(lines + [""] + notes)
@@ -534,6 +537,12 @@ def _top_models_note(job: JobFigures) -> str:
     the monthly job's is in its note on issue 14's marts."""
     top = sorted(job.model_seconds.items(), key=lambda kv: -kv[1])[:6]
     return f"- **{job.job}**: dbt's costliest models with their tests: " + ", ".join(f"{m} {v:.2f} s" for m, v in top)
+
+
+def _checks_note(job: JobFigures) -> str:
+    """The checks stage taken apart: the landing gate's checks, dbt's data tests, the models' GX asset checks."""
+    parts = ", ".join(f"{kind} {seconds:.1f} s" for kind, seconds in job.check_seconds.items())
+    return f"- **{job.job}**: checks {job.stages['checks']:.1f} s: {parts}"
 
 
 def report(results: list[CaseResult], started: dt.datetime, command: str, gx: bool) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -318,11 +319,9 @@ _EDGE_SUITE = [
 ]
 
 
-def test_the_verdicts_in_sql_count_what_great_expectations_counts(warehouse: Warehouse, tmp_path: Path) -> None:
-    """DuckDB windows are judged by the suite's verdicts in SQL, and GX validates only a window they fail: so the
-    SQL must find unexpected exactly the rows GX finds, type by type, nulls and ties included, on both
-    warehouses; an expectation it does not know (or an option such as `mostly`) is left to GX."""
-    from orchestration.quality import suite_sql
+@pytest.fixture
+def edges(warehouse: Warehouse) -> Iterator[str]:
+    """A table of _EDGES in the checks schema."""
     from orchestration.quality.gx import _ensure_schema
 
     _ensure_schema(warehouse, warehouse.checks_schema)
@@ -333,9 +332,27 @@ def test_the_verdicts_in_sql_count_what_great_expectations_counts(warehouse: War
         " a timestamp, b timestamp, nn varchar)"
     )
     warehouse.execute(f"insert into {table} values {_EDGES}")
+    yield table
+    warehouse.execute(f"drop table {table}")
+
+
+def _suite_file(directory: Path, name: str, expectations: list[dict]) -> GreatExpectations:
+    """The GX resource with one suite, `name`, in `directory`."""
+    (directory / f"{name}.json").write_text(json.dumps({"name": name, "expectations": expectations}), encoding="utf-8")
+    return gx().model_copy(update={"expectations_dir": str(directory)})
+
+
+def test_the_verdicts_in_sql_count_what_great_expectations_counts(
+    warehouse: Warehouse, edges: str, tmp_path: Path
+) -> None:
+    """Windows are judged by the suite's verdicts in SQL, and GX validates only a window they fail: so the SQL
+    must find unexpected exactly the rows GX finds, type by type, nulls and ties included, on both warehouses;
+    an expectation it does not know (or an option such as `mostly`) is left to GX."""
+    from orchestration.quality import suite_sql
+
+    table = edges
     window = f"select * from {table} where true"
-    (tmp_path / "edges.json").write_text(json.dumps({"name": "edges", "expectations": _EDGE_SUITE}), encoding="utf-8")
-    checker = gx().model_copy(update={"expectations_dir": str(tmp_path)})
+    checker = _suite_file(tmp_path, "edges", _EDGE_SUITE)
     named = [(e["type"], e["kwargs"].get("column") or ", ".join(e["kwargs"].get("column_list") or ["a", "b"]))
              for e in _EDGE_SUITE]  # fmt: skip
 
@@ -349,10 +366,11 @@ def test_the_verdicts_in_sql_count_what_great_expectations_counts(warehouse: War
         )
 
     agree([2, 2, 2, 2, 1, 2, 2])
+    # A compound key repeated with a null in it: GX's pandas engine (DuckDB's) counts it, its SQL engine
+    # (PostgreSQL's) ignores the rows. The verdicts in SQL count it, the stricter, so such a window goes to GX.
+    warehouse.execute(f"insert into {table} values ('w', 'p', null, 'ok', 0, null, null, 'n')")
+    assert suite_sql.unexpected_counts(warehouse, _EDGE_SUITE, window)[1] == 4
     if warehouse.target == "duckdb":
-        # GX's pandas engine (DuckDB's) counts a compound key repeated with a null in it as repeated; its SQL
-        # engine (PostgreSQL's) does not. The verdicts in SQL judge DuckDB windows, so they count it.
-        warehouse.execute(f"insert into {table} values ('w', 'p', null, 'ok', 0, null, null, 'n')")
         agree([2, 4, 2, 2, 1, 2, 2])
 
     mostly = [{**_EDGE_SUITE[-1], "kwargs": {"column": "nn", "mostly": 0.5}}]
@@ -361,22 +379,34 @@ def test_the_verdicts_in_sql_count_what_great_expectations_counts(warehouse: War
     assert suite_sql.unexpected_counts(warehouse, unknown, window) is None
     missing = [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "no_such_column"}}]
     assert suite_sql.unexpected_counts(warehouse, missing, window) is None
-    warehouse.execute(f"drop table {table}")
 
 
-def test_a_window_passing_on_duckdb_is_judged_in_sql_and_links_the_suite(warehouse: Warehouse, monkeypatch) -> None:
-    """On DuckDB a window the suite's verdicts in SQL pass is not read by GX: the check says so and links the
-    suite's Data Docs page (what was expected). PostgreSQL windows are validated by GX's SQL data source."""
+def test_a_window_passing_the_verdicts_in_sql_is_not_read_by_gx_and_links_the_suite(
+    warehouse: Warehouse, monkeypatch
+) -> None:
+    """A window the suite's verdicts in SQL pass is not read by GX: the check says so and links the suite's Data
+    Docs page (what was expected)."""
     from orchestration.quality.gx import IN_SQL
 
-    if warehouse.target == "duckdb":
-        monkeypatch.setattr(GreatExpectations, "_validate_with_gx", lambda *args: 1 / 0)
-    passed = _validate(warehouse, DAY)
-    assert passed.success and not passed.failed
-    if warehouse.target == "duckdb":
-        assert passed.validated_by == IN_SQL
-        page = Path(passed.docs_url.removeprefix("file://"))
-        assert page.parent.name == "expectations" and "node_code" in page.read_text(encoding="utf-8")
-        assert passed.check_result("gx_landing").metadata["validated_by"].value == IN_SQL
+    with monkeypatch.context() as patched:
+        patched.setattr(GreatExpectations, "_validate_with_gx", lambda *args: 1 / 0)
+        passed = _validate(warehouse, DAY)
+    assert passed.success and not passed.failed and passed.validated_by == IN_SQL
+    page = Path(passed.docs_url.removeprefix("file://"))
+    assert page.parent.name == "expectations" and "node_code" in page.read_text(encoding="utf-8")
+    assert passed.check_result("gx_landing").metadata["validated_by"].value == IN_SQL
+
+
+def test_where_the_verdicts_in_sql_are_stricter_than_gx_its_verdict_stands(
+    warehouse: Warehouse, edges: str, tmp_path: Path
+) -> None:
+    """Rows repeating a compound key with a null in it fail the verdicts in SQL, so GX validates the window: on
+    PostgreSQL its SQL engine ignores those rows and passes it, on DuckDB its pandas engine counts them."""
+    checker = _suite_file(tmp_path, "pairs", [_EDGE_SUITE[1]])
+    warehouse.execute(f"insert into {edges} values ('w', 'p', null, 'ok', 0, null, null, 'n')")
+    outcome = checker.validate(warehouse, "pairs", edges, "k2 is null", batch="pairs")
+    assert outcome.validated_by == "Great Expectations"
+    if warehouse.target == "postgres":
+        assert outcome.success
     else:
-        assert passed.validated_by == "Great Expectations" and "/validations/" in passed.docs_url
+        assert [(f["column"], f["unexpected_count"]) for f in outcome.failed] == [("k1, k2", 2)]

@@ -82,8 +82,7 @@ def test_bad_day_blocks_its_marts_and_the_previous_marts_stay_whole(
         assert good.success
         assert set(_checks(good)) == {GX_LANDING, ROWS_RECONCILE, QUARANTINE_SHARE, SOURCE_FRESHNESS, VOLUME}
         assert all(c.passed for c in _checks(good).values())
-        # The base table and each daily mart passed their suites, each check linking a Data Docs page (on DuckDB
-        # the suite's, judged in SQL; on PostgreSQL the run's validation).
+        # The base table and each daily mart passed their suites, each check linking the suite's Data Docs page.
         suites = _model_checks(good)
         assert set(suites) == set(MART_KEYS) | {AssetKey("work_order_status_daily")}
         assert all(c.passed for c in suites.values())

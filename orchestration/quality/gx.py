@@ -1,10 +1,12 @@
 """Great Expectations (GX Core 1.x) as a Dagster resource of our own (dagster-ge supports only GX 0.x).
 
 Suites are JSON files in expectations/ (one per source's landing rows, one for the base table, one per
-mart); each validation runs against exactly the rows of the partition window: DuckDB rows as a pandas
-batch (GX cannot read DuckDB through duckdb-engine), PostgreSQL rows through GX's postgres datasource
-with a query scoped to the window. Each run stores its result and rebuilds the HTML Data Docs under
-<data dir>/gx; the check's metadata links to the page of its validation.
+mart); each validation judges exactly the rows of the partition window. The suite's verdicts are computed in
+the warehouse first (`suite_sql`, GX's semantics, one query): a window they pass links the suite's Data Docs
+page. GX validates a window they fail, for the failed rows' counts, samples and a page of its own, and its
+verdict stands: DuckDB rows as pandas batches (GX cannot read DuckDB through duckdb-engine), PostgreSQL rows
+through GX's postgres datasource reading a view of the window. Each GX run stores its result and rebuilds
+the HTML Data Docs under <data dir>/gx.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from orchestration.warehouse import Warehouse
 # The runtime variable GX substitutes the warehouse URL from (see _context).
 _URL_VARIABLE = "GX_WAREHOUSE_URL"
 SAMPLE_VALUES = 5
-# How a window passed on DuckDB without GX reading it: the suite's verdicts computed in SQL (suite_sql).
+# How a window passed without GX reading it: the suite's verdicts computed in SQL (suite_sql).
 IN_SQL = "the suite's verdicts in SQL"
 
 
@@ -123,20 +125,21 @@ class GreatExpectations(ConfigurableResource):
     def validate(self, warehouse: Warehouse, suite_name: str, relation: str, where: str, batch: str) -> SuiteOutcome:
         """Validate `select * from relation where <where>` against the suite; `batch` names the data asset.
 
-        On DuckDB the suite's verdicts are computed in SQL first (`suite_sql`): a window they pass is reported
-        with a link to the suite's page, and GX validates only a window they fail, for its details and page,
-        slice by slice when it has more than slice_rows rows. On PostgreSQL GX validates every window."""
+        The suite's verdicts are computed in SQL first (`suite_sql`): a window they pass is reported with a link
+        to the suite's page, without GX reading it (at 10M node runs, minutes of pandas frames on DuckDB; on
+        PostgreSQL, GX's queries were two thirds of the checks at 1M). GX validates a window they fail (on
+        DuckDB slice by slice when it has more than slice_rows rows) and its verdict stands: its SQL engine
+        ignores a compound key with a null in it, which the verdicts, like its pandas engine, count."""
         import json
 
         spec_path = Path(self.expectations_dir) / f"{suite_name}.json"
         spec = json.loads(spec_path.read_text(encoding="utf-8"))
         columns = _suite_columns(spec["expectations"])
         sql = f"select {columns} from {relation} where {where}"
-        if warehouse.target == "duckdb":
-            counts = suite_sql.unexpected_counts(warehouse, spec["expectations"], sql)
-            if counts is not None and not any(counts):
-                return SuiteOutcome(suite=suite_name, success=True, evaluated=len(counts),
-                                    docs_url=self._suite_page(spec, spec_path), validated_by=IN_SQL)  # fmt: skip
+        counts = suite_sql.unexpected_counts(warehouse, spec["expectations"], sql)
+        if counts is not None and not any(counts):
+            return SuiteOutcome(suite=suite_name, success=True, evaluated=len(counts),
+                                docs_url=self._suite_page(spec, spec_path), validated_by=IN_SQL)  # fmt: skip
         return self._validate_with_gx(warehouse, suite_name, spec, (relation, where, columns), batch)
 
     def _suite_page(self, spec: dict[str, Any], spec_path: Path) -> str:

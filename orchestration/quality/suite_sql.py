@@ -1,13 +1,16 @@
-"""A Great Expectations suite's verdicts computed in the warehouse, in one query over the window: how a DuckDB
-window is validated first. GX reads DuckDB only as pandas frames, and at 10M node runs the frames of the
-marts' windows were minutes of a history's checks (node_run_states_daily's suite alone 107 s) for verdicts that
-one aggregate query gives in seconds. GX itself then validates only a window whose verdicts fail, for the
-details and the Data Docs page (`gx.GreatExpectations.validate`).
+"""A Great Expectations suite's verdicts computed in the warehouse, in one query over the window: how every
+window is judged first, on both warehouses. GX reads DuckDB only as pandas frames (at 10M node runs the marts'
+windows were minutes of a history's checks: node_run_states_daily's suite alone 107 s), and on PostgreSQL it
+runs several queries per expectation (two thirds of the checks at 1M), for verdicts that one aggregate query
+gives in seconds. GX itself then validates only a window whose verdicts fail, for the details and the Data
+Docs page, and its verdict stands (`gx.GreatExpectations.validate`).
 
 Each expectation type here keeps GX's own semantics: a null is unexpected only to `not_null`, the others
 ignore it (a compound key ignores a row whose columns are all null), and a uniqueness expectation counts every
-row of a repeated value. A suite with another type, or an option not listed, gets no verdicts here (None) and
-is validated by GX whole: a verdict here must never pass what GX would fail.
+row of a repeated value. Where GX's two engines differ (a compound key with one null: its pandas engine counts
+a repeat, its SQL engine ignores the row) the verdicts take the stricter. A suite with another type, or an
+option not listed, gets no verdicts here (None) and is validated by GX whole: a verdict here must never pass
+what GX would fail. Plain SQL (FILTER, a CTE, scalar subqueries) that both warehouses run.
 """
 
 from __future__ import annotations
@@ -100,8 +103,8 @@ def _rows(condition: str) -> str:
 
 def _repeated(columns: list[str]) -> str:
     """The rows whose value (or values) another row of the window repeats, nulls equal to nulls; a row whose
-    key is all null is ignored. So GX's pandas engine counts them, the one it validates DuckDB windows with (its
-    SQL engine ignores a key with any null)."""
+    key is all null is ignored. So GX's pandas engine counts them; its SQL engine ignores a key with any null,
+    so on PostgreSQL such a repeat goes to GX, whose verdict stands."""
     key = ", ".join(_q(c) for c in columns)
     present = " or ".join(f"{_q(c)} is not null" for c in columns)
     groups = f"select count(*) as n from w where {present} group by {key} having count(*) > 1"

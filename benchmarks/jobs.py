@@ -146,6 +146,7 @@ class JobFigures:
     notes: list[str] = field(default_factory=list)
     model_seconds: dict[str, float] = field(default_factory=dict)  # dbt model -> its build + its tests' seconds
     check_seconds: dict[str, float] = field(default_factory=dict)  # the checks stage by kind of check
+    test_seconds: dict[str, float] = field(default_factory=dict)  # the costliest dbt data tests
 
 
 def _step_kind(step_key: str) -> str:
@@ -158,19 +159,19 @@ def _step_kind(step_key: str) -> str:
     return "checks"  # the Great Expectations asset checks on the marts
 
 
-def _dbt_seconds(sampler: Sampler, start: float, end: float) -> tuple[float, dict[str, float]]:
-    """From the results of the dbt invocations inside [start, end]: the data tests' execution seconds, and per
+def _dbt_seconds(sampler: Sampler, start: float, end: float) -> tuple[Counter[str], dict[str, float]]:
+    """From the results of the dbt invocations inside [start, end]: each data test's execution seconds, and per
     model its execution seconds plus those of the data tests attached to it (`attached_node`), so a model's
     share of a job is what leaving it out would save of dbt's work; dbt's fixed cost per invocation is not
     in any model's figure."""
-    tests = 0.0
+    tests: Counter[str] = Counter()
     per_model: Counter[str] = Counter()
     for first, _, invocation in sampler.invocations:
         if not start <= first <= end:
             continue
         for r in getattr(invocation.result, "results", None) or []:
             if r.node.unique_id.startswith("test."):
-                tests += r.execution_time
+                tests[r.node.name] += r.execution_time
             per_model[getattr(r.node, "attached_node", None) or r.node.unique_id] += r.execution_time
     return tests, {owner.rsplit(".", 1)[-1]: seconds for owner, seconds in per_model.items()}
 
@@ -196,7 +197,8 @@ def job_figures(instance, run_id: str, job: str, partitions: str, began: float, 
             if "seconds_extract" in metadata and event.partition in (None, partitions.split("...")[0]):
                 for stage in extraction:
                     extraction[stage] += float(metadata[f"seconds_{stage}"].value)
-    tests, model_seconds = _dbt_seconds(sampler, began, ended)
+    test_seconds, model_seconds = _dbt_seconds(sampler, began, ended)
+    tests = sum(test_seconds.values())
     dbt_process = sampler.dbt_seconds(began, ended)
     gx_steps = sum(end - start for key, (start, end) in steps.items() if _step_kind(key) == "checks")
     reference = sum(end - start for key, (start, end) in steps.items() if key == "reference_tables")
@@ -218,8 +220,8 @@ def job_figures(instance, run_id: str, job: str, partitions: str, began: float, 
     peaks["run"] = sampler.peak(began, ended) / 1024
     peaks["in dbt"] = sampler.dbt_peak(began, ended) / 1024
     checks = {"landing": extraction["checks"], "dbt data tests": tests, "models' GX suites": gx_steps}
-    return JobFigures(job, partitions, wall, stages, dict(events), peaks, load,
-                      model_seconds=model_seconds, check_seconds=checks)  # fmt: skip
+    return JobFigures(job, partitions, wall, stages, dict(events), peaks, load, model_seconds=model_seconds,
+                      check_seconds=checks, test_seconds=dict(test_seconds.most_common(4)))  # fmt: skip
 
 
 def _check_materialized(instance, defs, figures: JobFigures, job_name: str, first: str, last: str) -> None:
@@ -542,7 +544,10 @@ def _top_models_note(job: JobFigures) -> str:
 def _checks_note(job: JobFigures) -> str:
     """The checks stage taken apart: the landing gate's checks, dbt's data tests, the models' GX asset checks."""
     parts = ", ".join(f"{kind} {seconds:.1f} s" for kind, seconds in job.check_seconds.items())
-    return f"- **{job.job}**: checks {job.stages['checks']:.1f} s: {parts}"
+    tests = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in job.test_seconds.items())
+    return f"- **{job.job}**: checks {job.stages['checks']:.1f} s: {parts}" + (
+        f"; the costliest data tests: {tests}" if tests else ""
+    )
 
 
 def report(results: list[CaseResult], started: dt.datetime, command: str, gx: bool) -> str:

@@ -112,7 +112,7 @@ def _publish(
     views = {f"{s}.{n}": text for (s, n), text in sql.items()}
     for schema in [*schemas, RECORDS_SCHEMA]:
         conn.execute(f"create schema if not exists snapshot.{schema}")
-    had_views = _snapshot_views(conn, listed) if previous else {}
+    had_views = {f"{s}.{n}": text for (s, n), text in catalog(conn, "duckdb", schemas, "snapshot")[1].items()}
     if only and previous:
         relations = [r for r in relations if r in only]
     elif previous:
@@ -160,17 +160,6 @@ def _bring_tables(
         if rows is not None:
             written[relation] = rows
     return written
-
-
-def _snapshot_views(conn: Any, listed: str) -> dict[str, str]:
-    """The snapshot's views (`schema.name`) with their SQL."""
-    return {
-        f"{schema}.{name}": text
-        for schema, name, text in conn.execute(
-            "select schema_name, view_name, sql from duckdb_views() where database_name = 'snapshot' "
-            f"and schema_name in ({listed}) and not internal"
-        ).fetchall()
-    }
 
 
 def _views_kept_as_views(

@@ -210,15 +210,19 @@ class ReportingViews:
         return ViewsState(built.definition, built.present, built.views, built.parts)
 
 
-def catalog(cur: Any, target: str, schemas: list[str]) -> tuple[set[Relation], dict[Relation, str]]:
-    """The relations (tables and views) of these schemas in the current database, and each view's SQL."""
+def catalog(
+    cur: Any, target: str, schemas: list[str], database: str | None = None
+) -> tuple[set[Relation], dict[Relation, str]]:
+    """The relations (tables and views) of these schemas in the current database (on DuckDB, or the attached
+    `database`), and each view's SQL."""
     if target == "duckdb":
         listed = ", ".join("'" + s.replace("'", "''") + "'" for s in schemas)
+        attached = "current_database()" if database is None else "'" + database.replace("'", "''") + "'"
         cur.execute(
             "select schema_name, table_name, null from duckdb_tables() "
-            f"where database_name = current_database() and schema_name in ({listed}) "
+            f"where database_name = {attached} and schema_name in ({listed}) "
             "union all select schema_name, view_name, sql from duckdb_views() "
-            f"where database_name = current_database() and schema_name in ({listed}) and not internal"
+            f"where database_name = {attached} and schema_name in ({listed}) and not internal"
         )
     else:
         cur.execute(

@@ -233,3 +233,28 @@ def _define_view(w, select: str) -> None:
     w.execute(f"create or replace view {view} as {select}")
     w.execute(f"comment on view {view} is 'the view'")
     w.execute(f"comment on column {view}.label is 'the label'")
+
+
+def test_runs_without_periods_are_compared_by_the_day_they_started(duckdb_warehouse) -> None:
+    """A table of runs without periods (fct_node_runs) is compared per day its runs started: a job that changes
+    the runs of a few days has those days' rows written, not the whole history."""
+    from orchestration.reporting.snapshot import publish_snapshot, snapshot_path
+
+    w, s = duckdb_warehouse, duckdb_warehouse.schema_name
+    runs = f"{s}.runs"
+    w.execute(f"create table {runs} (run_id varchar, start_at timestamp, state varchar)")
+    w.execute(f"insert into {runs} select 'r' || d || '-' || r, timestamp '2026-10-01 08:00' + d * interval 1 day, "
+              f"'normal' from generate_series(0, {PERIODS - 1}) as a(d), generate_series(0, 2) as b(r)")  # fmt: skip
+    assert publish_snapshot(w)[runs] == 3 * PERIODS
+    w.execute(f"update {runs} set state = 'warning' where run_id = 'r2-0'")  # a run of one day closes
+    assert publish_snapshot(w) == {runs: 3}
+    # a run moved to another day changes both days; a run with no start, the whole table
+    w.execute(f"update {runs} set start_at = start_at + interval 2 day where run_id = 'r4-1'")
+    assert publish_snapshot(w) == {runs: 6}
+    w.execute(f"insert into {runs} values ('new', null, 'normal')")
+    assert publish_snapshot(w) == {runs: 3 * PERIODS + 1}
+    import duckdb
+
+    with duckdb.connect(str(snapshot_path(w)), read_only=True) as alone:
+        copied = alone.execute(f"select * from {runs} order by run_id").fetchall()
+    assert copied == [tuple(r) for r in w.execute(f"select * from {runs} order by run_id")]

@@ -40,11 +40,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks.servers import PG_DEFAULTS
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # The help-desk source declaration's own override (config/sources/helpdesk.yaml `path_env`).
 HELPDESK_CSV = Path(os.environ.get("HELPDESK_CSV") or PROJECT_DIR.parent / "shared/datasets/helpdesk/helpdesk.csv")
 HELPDESK_RANGE = (dt.date(2010, 1, 1), dt.date(2014, 1, 31))  # the log runs from 2010-01-13 to 2014-01-03
-PG = {"PGHOST": "127.0.0.1", "PGPORT": "5432", "PGUSER": "postgres", "PGDATABASE": "test"}
 # The reporting step (the views: dbt, when they must be rebuilt; then the read-only snapshot) and the monthly
 # department reports: what the "reports" stage counts, less the reporting step's dbt time.
 REPORTING_STEP, REPORTS_STEP = "dbt_reporting_models", "reports__department_reports"
@@ -287,7 +288,8 @@ class CaseResult:
 def _pg_admin(sql: str) -> None:
     import psycopg2
 
-    conn = psycopg2.connect(host=PG["PGHOST"], port=int(PG["PGPORT"]), user=PG["PGUSER"], dbname=PG["PGDATABASE"])
+    pg = PG_DEFAULTS
+    conn = psycopg2.connect(host=pg["PGHOST"], port=int(pg["PGPORT"]), user=pg["PGUSER"], dbname=pg["PGDATABASE"])
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(sql)
@@ -309,12 +311,13 @@ def _environment(scratch: Path, warehouse: str, instance: str, gx: bool) -> dict
         "WAREHOUSE_SCHEMA": schema,
         "WAREHOUSE_DUCKDB_PATH": str(scratch / "warehouse.duckdb"),
         "DAGSTER_HOME": str(home),
-        **PG,
+        **PG_DEFAULTS,
     }
     if instance == "postgres":
         database = f"bench_dagster_{uuid.uuid4().hex[:8]}"
         _pg_admin(f"create database {database}")
-        env["DAGSTER_PG_URL"] = f"postgresql+psycopg2://{PG['PGUSER']}@{PG['PGHOST']}:{PG['PGPORT']}/{database}"
+        pg = PG_DEFAULTS
+        env["DAGSTER_PG_URL"] = f"postgresql+psycopg2://{pg['PGUSER']}@{pg['PGHOST']}:{pg['PGPORT']}/{database}"
     return env
 
 

@@ -54,6 +54,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks.servers import PG_DEFAULTS
 from benchmarks.work_bound import WorkBound, period_windows, work_bound
 from orchestration.dbt_project import BASE_MODELS, PERIOD_TAGS, REFERENCE_EXCLUDE
 from orchestration.settings import DBT_EXECUTABLE, DBT_PROJECT_DIR, PROJECT_DIR, Settings
@@ -550,12 +551,7 @@ def _set_warehouse_env(target: str, schema: str, directory: Path) -> None:
     os.environ["WAREHOUSE_SCHEMA"] = schema
     os.environ["WAREHOUSE_DUCKDB_PATH"] = str(directory / f"warehouse-{schema}.duckdb")
     if target == "postgres":
-        for name, value in (
-            ("PGHOST", "127.0.0.1"),
-            ("PGPORT", "5432"),
-            ("PGUSER", "postgres"),
-            ("PGDATABASE", "test"),
-        ):
+        for name, value in PG_DEFAULTS.items():
             os.environ.setdefault(name, value)
 
 
@@ -975,9 +971,8 @@ def machine_info(targets: list[str]) -> list[str]:
             import psycopg2
 
             # The server the runs used: their PG* settings, which the jobs benchmark sets in its children only.
-            defaults = {"host": ("PGHOST", "127.0.0.1"), "port": ("PGPORT", "5432"), "user": ("PGUSER", "postgres"),
-                        "dbname": ("PGDATABASE", "test")}  # fmt: skip
-            where = {key: os.environ.get(name, default) for key, (name, default) in defaults.items()}
+            keywords = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "dbname": "PGDATABASE"}
+            where = {key: os.environ.get(name, PG_DEFAULTS[name]) for key, name in keywords.items()}
             with psycopg2.connect(**where) as conn, conn.cursor() as cur:
                 cur.execute("show server_version")
                 server = cur.fetchone()[0]

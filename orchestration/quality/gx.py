@@ -127,7 +127,7 @@ class GreatExpectations(ConfigurableResource):
 
         The suite's verdicts are computed in SQL first (`suite_sql`): a window they pass is reported with a link
         to the suite's page, without GX reading it (at 10M node runs, minutes of pandas frames on DuckDB; on
-        PostgreSQL, GX's queries were two thirds of the checks at 1M). GX validates a window they fail (on
+        PostgreSQL at 1M, the history's checks 53.1 s -> 39.5 s). GX validates a window they fail (on
         DuckDB slice by slice when it has more than slice_rows rows) and its verdict stands: its SQL engine
         ignores a compound key with a null in it, which the verdicts, like its pandas engine, count."""
         import json
@@ -140,7 +140,7 @@ class GreatExpectations(ConfigurableResource):
         if counts is not None and not any(counts):
             return SuiteOutcome(suite=suite_name, success=True, evaluated=len(counts),
                                 docs_url=self._suite_page(spec, spec_path), validated_by=IN_SQL)  # fmt: skip
-        return self._validate_with_gx(warehouse, suite_name, spec, (relation, where, columns), batch)
+        return self._validate_with_gx(warehouse, suite_name, spec, batch, relation, where, columns, sql)
 
     def _suite_page(self, spec: dict[str, Any], spec_path: Path) -> str:
         """The suite's Data Docs page (what it expects), rendered again when the suite's file is newer."""
@@ -153,14 +153,12 @@ class GreatExpectations(ConfigurableResource):
             context.build_data_docs(resource_identifiers=[ExpectationSuiteIdentifier(name=spec["name"])])
         return self.served(page.as_uri())
 
-    def _validate_with_gx(
-        self, warehouse: Warehouse, suite_name: str, spec: dict[str, Any], window: tuple[str, str, str], batch: str
-    ) -> SuiteOutcome:
+    def _validate_with_gx(self, warehouse: Warehouse, suite_name: str, spec: dict[str, Any], batch: str,
+                          relation: str, where: str, columns: str, sql: str) -> SuiteOutcome:  # fmt: skip
+        """GX's validation of the window `sql` (the suite's `columns` of `relation where <where>`)."""
         import great_expectations as gx
         from great_expectations.checkpoint import UpdateDataDocsAction
 
-        relation, where, columns = window
-        sql = f"select {columns} from {relation} where {where}"
         url = ""
         if warehouse.target == "postgres":
             url = (

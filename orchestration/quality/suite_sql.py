@@ -1,9 +1,9 @@
 """A Great Expectations suite's verdicts computed in the warehouse, in one query over the window: how every
 window is judged first, on both warehouses. GX reads DuckDB only as pandas frames (at 10M node runs the marts'
 windows were minutes of a history's checks: node_run_states_daily's suite alone 107 s), and on PostgreSQL it
-runs several queries per expectation (two thirds of the checks at 1M), for verdicts that one aggregate query
-gives in seconds. GX itself then validates only a window whose verdicts fail, for the details and the Data
-Docs page, and its verdict stands (`gx.GreatExpectations.validate`).
+runs several queries per expectation (at 1M, the history's checks took 53.1 s with them, 39.5 s now), for
+verdicts that one aggregate query gives in seconds. GX itself then validates only a window whose verdicts
+fail, for the details and the Data Docs page, and its verdict stands (`gx.GreatExpectations.validate`).
 
 Each expectation type here keeps GX's own semantics: a null is unexpected only to `not_null`, the others
 ignore it (a compound key ignores a row whose columns are all null), and a uniqueness expectation counts every

@@ -14,12 +14,11 @@ Each table is compared with its copy by a digest of its rows (count and sum of r
 changes for the work orders it landed, mostly of recent days), as a whole otherwise: equal, it is left; a few
 periods or days differ, their rows are deleted and copied again; otherwise (new columns, most of them, none)
 the table is copied whole. Copied whole after each day, fct_node_runs was most of one more day's reporting
-step at 10M node runs (14 s). Reading
-every table for its digest costs a fraction of writing it; nothing is assumed about what the job changed,
-so a snapshot that missed a publish (a failed step, a run elsewhere) is brought level all the same. The
-digests of the copies are kept in the snapshot (`_snapshot.digests`), as each publish leaves them, so a
-publish reads each mart once; a copy is read for its digest only when none is kept (a first publish, a copy
-made whole by the live evaluation).
+step at 10M node runs (14 s). Reading every table for its digest costs a fraction of writing it; nothing is
+assumed about what the job changed, so a snapshot that missed a publish (a failed step, a run elsewhere) is
+brought level all the same. The digests of the copies are kept in the snapshot (`_snapshot.digests`), as each
+publish leaves them, so a publish reads each mart once; a copy is read for its digest only when none is kept
+(a first publish, a copy made whole by the live evaluation).
 
 A reporting view is a view in the snapshot too, with the warehouse's definition, when every relation it
 reads (`reads`, from the dbt manifest) is in the snapshot: DuckDB binds a view's names in the database that

@@ -147,10 +147,47 @@ def test_default_instance_uses_local_storage(tmp_path: Path, monkeypatch: pytest
         _planned_once_when_unpartitioned(instance)
 
 
+def _connections_opened(*storages) -> list[str]:
+    """The storages' new database connections from now on (their engines' `connect` events)."""
+    import sqlalchemy
+
+    opened: list[str] = []
+    for storage in storages:
+        name = type(storage).__name__
+        sqlalchemy.event.listen(storage._engine, "connect", lambda *_, name=name: opened.append(name))
+    return opened
+
+
+def _usable_after_fork(instance) -> None:
+    """A forked process (an executor's step) reads on a connection of its own, never on the parent's kept
+    one, and the parent's still works after the child has exited."""
+    import multiprocessing
+    import os
+
+    import sqlalchemy
+
+    def backend(storage) -> int:
+        with storage._connect() as conn:
+            return conn.execute(sqlalchemy.text("select pg_backend_pid()")).scalar()
+
+    storage = instance.event_log_storage
+    parents = backend(storage)
+    runs = len(instance.get_runs())
+
+    def child() -> None:
+        os._exit(0 if backend(storage) != parents and len(instance.get_runs()) == runs else 3)
+
+    process = multiprocessing.get_context("fork").Process(target=child)
+    process.start()
+    process.join(60)
+    assert process.exitcode == 0
+    assert backend(storage) == parents and len(instance.get_runs()) == runs
+
+
 def test_postgres_instance_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     require_server("PostgreSQL", PG_HOST, PG_PORT)
     import psycopg2
-    from dagster import job, op
+    from dagster import DagsterInstance, job, op
 
     database = f"dagster_{uuid.uuid4().hex[:8]}"
     admin = psycopg2.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="test")
@@ -170,9 +207,18 @@ def test_postgres_instance_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         with _instance(tmp_path, "dagster.postgres.yaml", monkeypatch) as instance:
             assert "Postgres" in type(instance.run_storage).__name__ and not instance.nux_enabled
             assert type(instance.event_log_storage).__name__ == "BatchedPostgresEventLogStorage"
+            opened = _connections_opened(instance.event_log_storage, instance.run_storage)
             assert smoke.execute_in_process(instance=instance).success
             assert len(instance.get_runs()) == 1
+            # a run's dozens of events and run updates over the storages' kept connections, not one each
+            assert len(opened) <= 2, opened
             _planned_once_when_unpartitioned(instance)
+            _usable_after_fork(instance)
+            # a run launched in a process of its own rebuilds the storages from the instance's reference
+            with DagsterInstance.from_ref(instance.get_ref()) as child:
+                assert type(child.event_log_storage).__name__ == "BatchedPostgresEventLogStorage"
+                assert type(child.run_storage).__name__ == "RangeInTagsPostgresRunStorage"
+                assert len(child.get_runs()) == len(instance.get_runs())
     finally:
         admin.cursor().execute(f"drop database if exists {database} with (force)")
         admin.close()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import query, run_pipeline
+from tests.conftest import query, run_pipeline, warehouse_of_env
 
 pytestmark = pytest.mark.heavy  # a whole pipeline per warehouse: scheduled first (conftest.py)
 
@@ -150,3 +150,31 @@ def test_flags_use_the_thresholds(classified: None) -> None:
     assert not flags.loc["ACCEPT"].raise_commitment and not flags.loc["ACCEPT"].improve_process
     assert pd.isna(flags.loc["INSTALL"].achievement_rate)  # nothing evaluated: no rate, no flag
     assert not flags.loc["INSTALL"].raise_commitment
+
+
+def _run_indexes(target: str) -> set[str]:
+    if target == "postgres":
+        sql = "select indexname as name from pg_indexes where schemaname = '{s}' and tablename = 'fct_node_runs'"
+    else:
+        sql = (
+            "select index_name as name from duckdb_indexes() where schema_name = '{s}' and table_name = 'fct_node_runs'"
+        )
+    return set(query(sql).name)
+
+
+def test_a_periods_runs_are_found_by_one_index(classified: None, warehouse_target: str) -> None:
+    """PostgreSQL finds a period's runs (open_until >= its start, start_at < its as_of) in one index over both
+    columns, and a warehouse built with the older index on open_until alone loses it at its next run; DuckDB
+    keeps no index (its zone maps prune, and an index would cost every write)."""
+    if warehouse_target == "duckdb":
+        assert _run_indexes("duckdb") == set()
+        return
+    assert _run_indexes("postgres") == {"fct_node_runs_work_order_id_ix", "fct_node_runs_open_until_start_at_ix"}
+    warehouse = warehouse_of_env()
+    warehouse.execute(f"create index fct_node_runs_open_until_ix on {warehouse.schema_name}.fct_node_runs (open_until)")
+    assert "fct_node_runs_open_until_ix" in _run_indexes("postgres")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COMMITMENTS_FILE", str(FIXTURES / "commitments_cases.yaml"))
+        run_pipeline(date(2026, 3, 11), date(2026, 3, 11))
+    assert _run_indexes("postgres") == {"fct_node_runs_work_order_id_ix", "fct_node_runs_open_until_start_at_ix"}
+    assert test_run_open_across_boundary_completes_next_day(None) is None  # the day's states are unchanged

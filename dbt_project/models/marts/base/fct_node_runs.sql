@@ -8,7 +8,11 @@
     incremental_strategy='delete+insert',
     unique_key='work_order_id',
     on_schema_change='fail',
-    post_hook=["{{ index_on(this, ['work_order_id']) }}", "{{ index_on(this, ['open_until']) }}"]
+    post_hook=[
+        "{{ index_on(this, ['work_order_id']) }}",
+        "{{ index_on(this, ['open_until', 'start_at']) }}",
+        "{{ drop_index_on(this, ['open_until']) }}",
+    ]
 ) }}
 
 with runs as (
@@ -42,8 +46,10 @@ select
     {{ typed('cancelled_at', 'timestamp') }} as cancelled_at,
     {{ typed('source_system', 'string') }} as source_system,
     -- When the run stopped being open (end or cancellation, far future while open): the period models
-    -- find a period's runs by `open_until >= period_start`, an index range on PostgreSQL, so a day's
-    -- cost follows the runs open around it, not the length of history.
+    -- find a period's runs by `open_until >= period_start and start_at < as_of`, an index range on
+    -- PostgreSQL, so a day's cost follows the runs open around it, not the length of history. start_at is
+    -- in the index so that the runs starting after the period are not fetched to be dropped: at 1M runs,
+    -- an early day's 26k runs instead of 547k (node_run_states_daily's scope join 4.7 -> 1.1 s).
     {{ typed("case
         when end_at is null and cancelled_at is null then cast('9999-12-31' as " ~ dbt.type_timestamp() ~ ")
         when cancelled_at is null or end_at <= cancelled_at then end_at

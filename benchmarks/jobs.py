@@ -389,6 +389,7 @@ def _run_jobs(case: str, warehouse: str, instance_kind: str, first: dt.date, las
         dagster_home=os.environ["DAGSTER_HOME"],
         schema=os.environ["WAREHOUSE_SCHEMA"],
     )
+    resource = Warehouse.from_settings(Settings.load())
     runs = planned_runs(PeriodRange(first, last))
     runs.append(JobRun("daily_job", last.isoformat(), last.isoformat()))  # one more day: the last one again
     with Sampler() as sampler:
@@ -407,7 +408,7 @@ def _run_jobs(case: str, warehouse: str, instance_kind: str, first: dt.date, las
         setup, setup_dbt = setup_end - started, dbt_imported - started + sampler.dbt_seconds(started, setup_end)
         for i, run in enumerate(runs):
             if bound and i == len(runs) - 1:  # the history is built: the bound over the same windows
-                result.work_bound = _work_bound(PeriodRange(first, last))
+                result.work_bound = _work_bound(resource, PeriodRange(first, last))
             load = os.getloadavg()[0]
             run_id = str(uuid.uuid4())
             began = time.time()
@@ -428,19 +429,15 @@ def _run_jobs(case: str, warehouse: str, instance_kind: str, first: dt.date, las
                 result.failure = f"{run.job} {run.partitions} failed"
                 break
         instance.dispose()
-    warehouse_ = Warehouse.from_settings(Settings.load())
-    result.node_runs = int(warehouse_.query(f"select count(*) as n from {warehouse_.schema_name}.fct_node_runs").n[0])
+    result.node_runs = int(resource.query(f"select count(*) as n from {resource.schema_name}.fct_node_runs").n[0])
     return result
 
 
-def _work_bound(periods) -> dict[str, Any]:
+def _work_bound(warehouse, periods) -> dict[str, Any]:
     """The hand-written script from the landed tables to the classified runs and rate rows of the history's
     windows, on the run's own DuckDB file, timed and compared with the marts (benchmarks/work_bound.py)."""
     from benchmarks.work_bound import period_windows, work_bound
-    from orchestration.settings import Settings
-    from orchestration.warehouse import Warehouse
 
-    warehouse = Warehouse.from_settings(Settings.load())
     # Every closed period's as_of is its end, before now: the cap the jobs ran with changes nothing.
     cap = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
     with warehouse.connect() as conn:

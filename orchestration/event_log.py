@@ -268,6 +268,10 @@ class _KeptPostgresConnection:
     _token_provider: Any
     _engine: Engine
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # Dagster's storage, which builds its NullPool engine
+        self._keep_connection()
+
     def _keep_connection(self) -> None:
         self._engine.dispose()
         self._engine = create_pg_engine(
@@ -296,10 +300,6 @@ class RangeInTagsSqliteRunStorage(_RangeInTagsOnly, SqliteRunStorage):
 class RangeInTagsPostgresRunStorage(_KeptPostgresConnection, _RangeInTagsOnly, PostgresRunStorage):
     """PostgreSQL run storage (Dagster's runs table) storing a run's partition range in its tags only, over a
     kept connection."""
-
-    def __init__(self, postgres_url: str, should_autocreate_tables: bool = True, **kwargs: Any) -> None:
-        super().__init__(postgres_url, should_autocreate_tables, **kwargs)
-        self._keep_connection()
 
 
 class BatchedSqliteEventLogStorage(_PlannedPerPartition, _SerialisedOnce, _PlannedChecksOnce, SqliteEventLogStorage):
@@ -408,10 +408,6 @@ class BatchedPostgresEventLogStorage(
 ):
     """PostgreSQL event log: a batch of planned events in one insert and one index transaction (Dagster's
     own batch write covers the materialisations only), over a kept connection."""
-
-    def __init__(self, postgres_url: str, should_autocreate_tables: bool = True, **kwargs: Any) -> None:
-        super().__init__(postgres_url, should_autocreate_tables, **kwargs)
-        self._keep_connection()
 
     @classmethod
     def from_config_value(

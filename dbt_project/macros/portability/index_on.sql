@@ -8,12 +8,12 @@
 {%- endmacro %}
 
 {% macro postgres__index_on(relation, columns) -%}
-    create index if not exists {{ relation.identifier }}_{{ columns | join('_') }}_ix
+    create index if not exists {{ index_name(relation, columns) }}
     on {{ relation }} ({{ columns | join(', ') }})
 {%- endmacro %}
 
 {#- An index a model no longer declares, dropped so that a warehouse built before keeps no dead weight on
-    every write (the name index_on gave it). -#}
+    every write. -#}
 {% macro drop_index_on(relation, columns) -%}
     {{ return(adapter.dispatch('drop_index_on', 'service_commitments')(relation, columns)) }}
 {%- endmacro %}
@@ -23,5 +23,10 @@
 {%- endmacro %}
 
 {% macro postgres__drop_index_on(relation, columns) -%}
-    drop index if exists {{ relation.schema }}.{{ relation.identifier }}_{{ columns | join('_') }}_ix
+    drop index if exists {{ relation.schema }}.{{ index_name(relation, columns) }}
+{%- endmacro %}
+
+{#- The one name index_on gives an index and drop_index_on finds it by. -#}
+{% macro index_name(relation, columns) -%}
+    {{ relation.identifier }}_{{ columns | join('_') }}_ix
 {%- endmacro %}

@@ -41,6 +41,11 @@ AFTER_CHANGE,KDZJ,DISPATCH,公众,调度中心,2026-03-10T05:00:00,2026-03-10T06
 NO_COMMITMENT,KDZJ,INSTALL,公众,装维中心,2026-03-10T01:00:00,2026-03-10T02:00:00,
 ENDED_AT_START,KDZJ,ACCEPT,公众,营业厅,2026-03-09T15:30:00,2026-03-09T16:00:00,
 ENDED_BEFORE,KDZJ,ACCEPT,公众,营业厅,2026-03-09T15:00:00,2026-03-09T15:59:59,
+REVOKED,KDZJ,ACCEPT,公众,营业厅,2026-03-09T01:00:00,2026-03-09T02:00:00,2026-03-09T03:00:00
+REVOKED,KDZJ,DISPATCH,公众,调度中心,2026-03-09T04:00:00,2026-03-09T05:00:00,
+REVOKED_LATER,KDZJ,ACCEPT,公众,营业厅,2026-03-09T01:00:00,2026-03-09T02:00:00,2026-03-09T20:00:00
+TIED,KDZJ,DISPATCH,公众,调度中心,2026-03-09T01:00:00,2026-03-09T02:00:00,
+TIED,KDZJ,ACCEPT,政企,营业厅,2026-03-09T01:00:00,2026-03-09T03:00:00,
 """
 
 SOURCE = """\
@@ -150,6 +155,29 @@ def test_flags_use_the_thresholds(classified: None) -> None:
     assert not flags.loc["ACCEPT"].raise_commitment and not flags.loc["ACCEPT"].improve_process
     assert pd.isna(flags.loc["INSTALL"].achievement_rate)  # nothing evaluated: no rate, no flag
     assert not flags.loc["INSTALL"].raise_commitment
+
+
+def test_work_orders_by_their_first_and_latest_runs(classified: None) -> None:
+    """The work-order status of 2026-03-09 (as_of 2026-03-09T16:00Z), from cases on that day alone:
+    REVOKED's ACCEPT run ended and was then cancelled before as_of, so that node is not completed; REVOKED_LATER's
+    was cancelled only after as_of, so it is; TIED's two runs start together, and the lower node_code is both
+    its first run (the segment) and its latest (the current node)."""
+    orders = query(
+        "select work_order_id, order_status, nodes_completed, current_node_code, current_department, segment, "
+        "first_start_at, last_end_at from {s}.work_order_status_daily where period_id = 'day:2026-03-09' "
+        "and work_order_id in ('REVOKED', 'REVOKED_LATER', 'TIED')"
+    ).set_index("work_order_id")
+    got = {
+        wo: (r.order_status, int(r.nodes_completed), r.current_node_code, r.current_department, r.segment)
+        for wo, r in orders.iterrows()
+    }
+    assert got == {
+        "REVOKED": ("completed", 1, "DISPATCH", "调度中心", "公众"),
+        "REVOKED_LATER": ("completed", 1, "ACCEPT", "营业厅", "公众"),
+        "TIED": ("completed", 2, "ACCEPT", "营业厅", "政企"),
+    }
+    tied = orders.loc["TIED"]
+    assert (str(tied.first_start_at), str(tied.last_end_at)) == ("2026-03-09 01:00:00", "2026-03-09 03:00:00")
 
 
 def _run_indexes(target: str) -> set[str]:

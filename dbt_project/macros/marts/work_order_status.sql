@@ -1,102 +1,23 @@
 {#-
   The body of work_order_status_daily, _weekly and _monthly (SEMANTICS.md "Work-order status table"),
   from the node run states of the same grain (`run_states`). One body for the three grains, like
-  node_run_states (macros/marts/node_run_states.sql), and for every warehouse.
+  node_run_states (macros/marts/node_run_states.sql).
 
-  Each (period, work order) row aggregates the work order's runs that exist at the period's as_of
-  (start_at < as_of: in scope or not, the history so far) with plain counts and maxima. What would need the
-  runs' order in each period is read from columns fct_node_runs computes once per work order:
-    run_seq = 1                     the first run, whose segment is the work order's
-    start_at < as_of <= latest_until  the latest run: the current node and department, and whether the
-                                    order was cancelled
-    node_completed_from < as_of     one row per completed node (on its first visit), so no count(distinct)
-  A node with a run both ended and cancelled (node_completion_revocable) is completed only while such a run
-  is; those nodes are counted from their runs' statuses in rare_nodes_completed.
-  Before, each period numbered its runs with windows: on PostgreSQL two row_number() windows over the
-  (period, work order, run) rows, whose sort spilled to disk (work_order_status_daily 17-27 s at 1M node runs);
-  on DuckDB windows over the runs of the work orders in scope (BENCHMARKS.md).
+  The CTEs up to `orders` (one row per period and work order in scope: its current node, open runs,
+  nodes completed, ...) come in two versions that give the same rows (work_order_orders); the rest is one:
+    duckdb__   numbers each run of the work orders in scope once (windows over the runs), then aggregates
+               every (period, work order, run) row with plain counts and maxima, grouped by the two keys;
+               the latest run is looked up by its number afterwards (macros/portability/first_and_latest_runs.sql).
+    default__  (PostgreSQL) ranks the runs per period and work order with two row_number() windows over
+               those rows, and aggregates them by the period's columns and the work order. The duckdb__
+               body gave the same rows on PostgreSQL at 1M node runs, faster for the daily range (55 s
+               against 65 s) but slower for the weekly and monthly ones (32 s against 23 s, 20 s against
+               10 s): its windows over the runs sort text keys, and the CTEs it reads more than once are
+               estimated at a fiftieth of their rows, which turns its joins into external sorts and merge
+               joins.
 -#}
 {% macro work_order_status(grain, run_states) -%}
-with periods as (
-    {{ evaluated_periods(grain) }}
-),
-
-in_scope as (
-    select
-        period_id,
-        work_order_id,
-        max(case band when 'warning' then 3 when 'acceptable' then 2 when 'normal' then 1 end) as worst_band_rank
-    from {{ run_states }}
-    where period_id in (select period_id from periods)
-    group by period_id, work_order_id
-),
-
-order_runs as (
-    select
-        p.period_id, p.period_grain, p.period_start_date, p.period_start, p.period_end, p.as_of,
-        o.work_order_id, o.worst_band_rank, r.process_code, r.node_code, r.segment, r.department,
-        r.start_at, r.end_at, r.run_seq, r.latest_until, r.node_completed_from,
-        {{ run_status_at('r', 'p.as_of') }} as run_status
-    from in_scope as o
-    inner join periods as p on p.period_id = o.period_id
-    inner join {{ ref('fct_node_runs') }} as r
-        on r.work_order_id = o.work_order_id
-        and r.start_at < p.as_of
-),
-
-order_counts as (
-    select
-        period_id, period_grain, period_start_date, period_start, period_end, as_of, work_order_id,
-        max(process_code) as process_code,
-        max(case when run_seq = 1 then segment end) as segment,
-        max(case when latest_until >= as_of then node_code end) as current_node_code,
-        max(case when latest_until >= as_of then department end) as current_department,
-        sum(case when node_completed_from < as_of then 1 else 0 end) as nodes_completed,
-        max(case when run_status = 'in_progress' then 1 else 0 end) as open_runs,
-        max(case when latest_until >= as_of and run_status = 'cancelled' then 1 else 0 end) as last_run_cancelled,
-        min(start_at) as first_start_at,
-        max(case when run_status = 'completed' then end_at end) as last_end_at,
-        max(worst_band_rank) as worst_band_rank
-    from order_runs
-    group by period_id, period_grain, period_start_date, period_start, period_end, as_of, work_order_id
-),
-
--- The runs of nodes with a run both ended and cancelled: few, and written out (materialized), so that
--- PostgreSQL, with no statistics on the flag yet, cannot look each work order in scope up a second time
--- (6.8 s at 1M node runs when it did).
-revocable_runs as materialized (
-    select work_order_id, node_code, start_at, end_at, cancelled_at
-    from {{ ref('fct_node_runs') }}
-    where node_completion_revocable
-),
-
--- Apart from order_runs, so that the common case stays one pass (a CTE read twice is written out on
--- PostgreSQL).
-rare_nodes_completed as (
-    select
-        o.period_id,
-        o.work_order_id,
-        count(distinct r.node_code) as nodes_completed
-    from in_scope as o
-    inner join periods as p on p.period_id = o.period_id
-    inner join revocable_runs as r
-        on r.work_order_id = o.work_order_id
-        and r.start_at < p.as_of
-    where {{ run_status_at('r', 'p.as_of') }} = 'completed'
-    group by o.period_id, o.work_order_id
-),
-
-orders as (
-    select
-        c.period_id, c.period_grain, c.period_start_date, c.period_start, c.period_end, c.as_of, c.work_order_id,
-        c.process_code, c.segment, c.current_node_code, c.current_department,
-        c.nodes_completed + coalesce(x.nodes_completed, 0) as nodes_completed,
-        c.open_runs, c.last_run_cancelled, c.first_start_at, c.last_end_at, c.worst_band_rank
-    from order_counts as c
-    left join rare_nodes_completed as x
-        on x.period_id = c.period_id
-        and x.work_order_id = c.work_order_id
-),
+with {{ adapter.dispatch('work_order_orders', 'service_commitments')(grain, run_states) }},
 
 -- A work order is finished when no run is open at as_of; cancelled when its latest run was cancelled.
 end_to_end as (
@@ -148,4 +69,161 @@ select
         else " ~ dbt.concat(["order_status", "'_warning'"]) ~ "
     end", 'string') }} as e2e_state
 from timed
+{%- endmacro %}
+
+{% macro default__work_order_orders(grain, run_states) -%}
+periods as (
+    {{ evaluated_periods(grain) }}
+),
+
+in_scope as (
+    select
+        period_id,
+        work_order_id,
+        max(case band when 'warning' then 3 when 'acceptable' then 2 when 'normal' then 1 end) as worst_band_rank
+    from {{ run_states }}
+    where period_id in (select period_id from periods)
+    group by period_id, work_order_id
+),
+
+-- Every run of those work orders that exists at as_of, in scope or not (the history so far).
+order_runs as (
+    select
+        p.period_id, p.period_grain, p.period_start_date, p.period_start, p.period_end, p.as_of,
+        o.worst_band_rank, r.work_order_id, r.process_code, r.node_code, r.visit, r.segment, r.department,
+        r.start_at, r.end_at, r.cancelled_at,
+        {{ run_status_at('r', 'p.as_of') }} as run_status
+        {{- run_order_columns() }}
+    from in_scope as o
+    inner join periods as p on p.period_id = o.period_id
+    inner join {{ ref('fct_node_runs') }} as r
+        on r.work_order_id = o.work_order_id
+        and r.start_at < p.as_of
+),
+
+-- The segment is the first run's; the current node and department, and whether the order was
+-- cancelled, the latest run's (macros/portability/first_and_latest_runs.sql).
+orders as (
+    select
+        period_id, period_grain, period_start_date, period_start, period_end, as_of, work_order_id,
+        max(process_code) as process_code,
+        {{ first_run_value('segment') }} as segment,
+        {{ latest_run_value('node_code') }} as current_node_code,
+        {{ latest_run_value('department') }} as current_department,
+        count(distinct case when run_status = 'completed' then node_code end) as nodes_completed,
+        sum(case when run_status = 'in_progress' then 1 else 0 end) as open_runs,
+        case when {{ latest_run_value('run_status') }} = 'cancelled' then 1 else 0 end as last_run_cancelled,
+        min(start_at) as first_start_at,
+        max(case when run_status = 'completed' then end_at end) as last_end_at,
+        max(worst_band_rank) as worst_band_rank
+    from order_runs
+    group by period_id, period_grain, period_start_date, period_start, period_end, as_of, work_order_id
+)
+{%- endmacro %}
+
+{% macro duckdb__work_order_orders(grain, run_states) -%}
+periods as (
+    {{ evaluated_periods(grain) }}
+),
+
+-- The work orders with a run in scope, with their period's as_of (joined here, so that the runs below
+-- are joined on the work order and as_of at once).
+in_scope as (
+    select
+        s.period_id,
+        s.work_order_id,
+        p.as_of,
+        max(case s.band when 'warning' then 3 when 'acceptable' then 2 when 'normal' then 1 end) as worst_band_rank
+    from {{ run_states }} as s
+    inner join periods as p on p.period_id = s.period_id
+    group by s.period_id, s.work_order_id, p.as_of
+),
+
+-- Every run of those work orders, each numbered once (macros/portability/first_and_latest_runs.sql), and
+-- the instant from which it makes its node completed: a node is completed at as_of when one of its runs
+-- is (SEMANTICS.md "State as of an instant T"). A run with an end and no cancellation is completed at
+-- every as_of after its start and its end; so a node none of whose runs has both an end and a
+-- cancellation is completed from the earliest such instant of its runs on, and only the run reaching it
+-- first counts the node (node_completed_at): no count(distinct) over every period and run. A node with a
+-- run both ended and cancelled (completed only until the cancellation) is counted in rare_nodes_completed.
+{%- set by_completion = 'partition by r.work_order_id, r.node_code order by '
+    ~ 'case when r.end_at is null then 1 else 0 end, '
+    ~ 'case when r.end_at < r.start_at then r.start_at else r.end_at end, r.visit' %}
+scoped_runs as (
+    select
+        *,
+        case
+            when node_has_ended_and_cancelled_run = 0 and completion_order = 1 and end_at is not null
+                then case when end_at < start_at then start_at else end_at end
+        end as node_completed_at
+    from (
+        select
+            r.work_order_id, r.node_code, r.department, r.start_at, r.end_at, r.cancelled_at,
+            {{ run_numbers('r') }},
+            -- One sort with completion_order: the whole partition as the frame.
+            max(case when r.end_at is not null and r.cancelled_at is not null then 1 else 0 end) over (
+                {{ by_completion }} rows between unbounded preceding and unbounded following
+            ) as node_has_ended_and_cancelled_run,
+            row_number() over ({{ by_completion }}) as completion_order
+        from {{ ref('fct_node_runs') }} as r
+        where r.work_order_id in (select i.work_order_id from in_scope as i)
+    ) as numbered
+),
+
+-- Per period and work order, over every run that exists at as_of (in scope or not: the history so far),
+-- grouped by the keys alone; the period's columns are joined afterwards.
+run_counts as (
+    select
+        o.period_id,
+        o.work_order_id,
+        o.worst_band_rank,
+        max(r.start_rank) as latest_run_seq,
+        sum(case when r.node_completed_at < o.as_of then 1 else 0 end) as nodes_completed,
+        max(case when {{ run_status_at('r', 'o.as_of') }} = 'in_progress' then 1 else 0 end) as any_run_open,
+        max(case when {{ run_status_at('r', 'o.as_of') }} = 'completed' then r.end_at end) as last_end_at
+    from in_scope as o
+    inner join scoped_runs as r
+        on r.work_order_id = o.work_order_id
+        and r.start_at < o.as_of
+    group by o.period_id, o.work_order_id, o.worst_band_rank
+),
+
+rare_nodes_completed as (
+    select
+        o.period_id,
+        o.work_order_id,
+        count(distinct r.node_code) as nodes_completed
+    from in_scope as o
+    inner join scoped_runs as r
+        on r.work_order_id = o.work_order_id
+        and r.start_at < o.as_of
+    where r.node_has_ended_and_cancelled_run = 1
+        and {{ run_status_at('r', 'o.as_of') }} = 'completed'
+    group by o.period_id, o.work_order_id
+),
+
+-- The segment is the first run's; the current node and department, and whether the order was cancelled,
+-- the latest run's.
+orders as (
+    select
+        p.period_id, p.period_grain, p.period_start_date, p.period_start, p.period_end, p.as_of, c.work_order_id,
+        l.process_so_far as process_code,
+        l.first_segment as segment,
+        l.node_code as current_node_code,
+        l.department as current_department,
+        c.nodes_completed + coalesce(x.nodes_completed, 0) as nodes_completed,
+        c.any_run_open as open_runs,
+        case when {{ run_status_at('l', 'p.as_of') }} = 'cancelled' then 1 else 0 end as last_run_cancelled,
+        l.first_start_at,
+        c.last_end_at,
+        c.worst_band_rank
+    from run_counts as c
+    inner join periods as p on p.period_id = c.period_id
+    inner join scoped_runs as l
+        on l.work_order_id = c.work_order_id
+        and l.run_seq = c.latest_run_seq
+    left join rare_nodes_completed as x
+        on x.period_id = c.period_id
+        and x.work_order_id = c.work_order_id
+)
 {%- endmacro %}

@@ -157,6 +157,22 @@ def test_flags_use_the_thresholds(classified: None) -> None:
     assert not flags.loc["INSTALL"].raise_commitment
 
 
+def test_postgres_plans_each_mart_on_statistics_of_what_dbt_just_built(classified: None, warehouse_target: str) -> None:
+    """dbt analyzes every mart on PostgreSQL as it builds it (macros/portability/analyze_for_planner.sql): the
+    next model is planned on the rows there are, not as if a table just written held a handful (autovacuum
+    analyzes only later, and not at all where it is off). last_analyze is set by ANALYZE alone, not by
+    autovacuum."""
+    if warehouse_target == "duckdb":
+        return  # DuckDB keeps no planner statistics to refresh
+    tables = query(
+        "select relname, last_analyze from pg_stat_user_tables where schemaname = '{s}' "
+        "and relname in ('dim_periods', 'fct_node_runs', 'node_run_states_daily', 'work_order_status_daily', "
+        "'achievement_rates_daily')"
+    ).set_index("relname")
+    assert len(tables) == 5
+    assert tables.last_analyze.notna().all(), tables
+
+
 def test_work_orders_by_their_first_and_latest_runs(classified: None) -> None:
     """The work-order status of 2026-03-09 (as_of 2026-03-09T16:00Z), from cases on that day alone:
     REVOKED's ACCEPT run ended and was then cancelled before as_of, so that node is not completed; REVOKED_LATER's

@@ -25,7 +25,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource
 
 from orchestration.dbt_project import parsed_manifest, project_args
 from orchestration.settings import DBT_PROJECT_DIR, Settings
-from orchestration.warehouse import Warehouse
+from orchestration.warehouse import Warehouse, pg_session_options
 
 # Outside the jobs (live evaluation, tests): one target directory per process, as dagster-dbt keeps one
 # per invocation, so processes in parallel (PostgreSQL allows them) never write each other's artefacts.
@@ -85,6 +85,8 @@ def invoke(args: Sequence[str], target: Path, env: dict[str, str] | None = None)
         # The profile's default path (../data) is relative to the dbt project, where a dbt process ran; this
         # process runs wherever the pipeline started: name the file the pipeline's own connections open.
         env["WAREHOUSE_DUCKDB_PATH"] = Warehouse.from_settings(Settings.load()).duckdb_path
+    if (os.environ | env).get("WAREHOUSE_TARGET") == "postgres":
+        env.setdefault("PGOPTIONS", pg_session_options())  # libpq reads it as dbt connects
     with _lock, environment(env):
         try:
             result = dbtRunner(manifest=_manifest(), callbacks=[collect]).invoke(full)

@@ -46,6 +46,12 @@ LOCK_WAIT_VARIABLE = "WAREHOUSE_LOCK_WAIT_SECONDS"
 # stage twice as slow and work_order_status_weekly fail (an operator that cannot spill; BENCHMARKS.md). Lower it
 # where the machine runs more than the pipeline. dbt_project/profiles.yml has the same default.
 MEMORY_LIMIT_VARIABLE, DEFAULT_MEMORY_LIMIT = "WAREHOUSE_DUCKDB_MEMORY_LIMIT", "80%"
+# PostgreSQL: the pipeline's sessions (its own and dbt's) run without JIT compilation. PostgreSQL compiles a plan
+# whose estimated cost passes jit_above_cost, which every mart's query over a window does, and each runs once:
+# at 1M node runs the compilation took 4.4 s of a 19.2 s work_order_status query, and without it the daily job's
+# node_run_states_daily took 16-18 s instead of 20-24 s (BENCHMARKS.md). The environment's PGOPTIONS come after,
+# and win.
+PG_SESSION_OPTIONS = "-c jit=off"
 ANALYZE_MIN_ROWS = 1000  # smaller loads leave PostgreSQL's statistics to autovacuum
 Frames = Mapping[str, pd.DataFrame]  # rows per landing table
 
@@ -123,9 +129,12 @@ class Warehouse(ConfigurableResource):
 
     def dbt_environment(self) -> dict[str, str]:
         """What the dbt profile reads, for a dbt process or invocation pointed at this warehouse."""
-        return {"WAREHOUSE_TARGET": self.target, "WAREHOUSE_SCHEMA": self.schema_name,
-                "WAREHOUSE_DUCKDB_PATH": self.duckdb_path,
-                MEMORY_LIMIT_VARIABLE: self.duckdb_memory_limit}  # fmt: skip
+        env = {"WAREHOUSE_TARGET": self.target, "WAREHOUSE_SCHEMA": self.schema_name,
+               "WAREHOUSE_DUCKDB_PATH": self.duckdb_path,
+               MEMORY_LIMIT_VARIABLE: self.duckdb_memory_limit}  # fmt: skip
+        if self.target == "postgres":
+            env["PGOPTIONS"] = pg_session_options()
+        return env
 
     def describe(self) -> str:
         """Where this warehouse is, for messages: target, host and port or file; no password."""
@@ -204,7 +213,7 @@ class Warehouse(ConfigurableResource):
         try:
             return psycopg2.connect(
                 host=self.pg_host, port=self.pg_port, user=self.pg_user,
-                password=self.pg_password or None, dbname=self.pg_database,
+                password=self.pg_password or None, dbname=self.pg_database, options=pg_session_options(),
             )  # fmt: skip
         except psycopg2.OperationalError as err:
             raise WarehouseUnreachable(
@@ -508,6 +517,12 @@ def _schema_name(name: str) -> str:
             "and underscores, starting with a letter or underscore, at most 55 characters (e.g. commitments)"
         )
     return name
+
+
+def pg_session_options(environ: Mapping[str, str] | None = None) -> str:
+    """The options of every PostgreSQL session the pipeline opens (PG_SESSION_OPTIONS), then the environment's."""
+    given = (os.environ if environ is None else environ).get("PGOPTIONS", "").strip()
+    return f"{PG_SESSION_OPTIONS} {given}".strip()
 
 
 def _postgres_connection(env: Mapping[str, str]) -> dict[str, Any]:

@@ -173,6 +173,23 @@ def test_postgres_plans_each_mart_on_statistics_of_what_dbt_just_built(classifie
     assert tables.last_analyze.notna().all(), tables
 
 
+def test_postgres_sessions_of_the_pipeline_and_of_dbt_run_without_jit(
+    classified: None, warehouse_target: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pipeline's own PostgreSQL sessions and dbt's plan without JIT compilation (orchestration/warehouse.py,
+    PG_SESSION_OPTIONS): each query runs once, and the compilation cost more than it saved. The options the
+    environment gives (PGOPTIONS) are kept beside it."""
+    if warehouse_target == "duckdb":
+        return  # DuckDB compiles nothing per query
+    from orchestration.dbt_runner import dbt_in_process
+
+    monkeypatch.setenv("PGOPTIONS", "-c work_mem=8MB")
+    settings = "select current_setting('jit') as jit, current_setting('work_mem') as work_mem"
+    assert query(settings).iloc[0].tolist() == ["off", "8MB"]
+    shown = dbt_in_process("show", "--inline", settings).result.results[0].agate_table
+    assert [list(row) for row in shown.rows] == [["off", "8MB"]]
+
+
 def test_work_orders_by_their_first_and_latest_runs(classified: None) -> None:
     """The work-order status of 2026-03-09 (as_of 2026-03-09T16:00Z), from cases on that day alone:
     REVOKED's ACCEPT run ended and was then cancelled before as_of, so that node is not completed; REVOKED_LATER's

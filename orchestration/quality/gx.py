@@ -24,7 +24,7 @@ from dagster import AssetCheckResult, AssetCheckSeverity, ConfigurableResource, 
 from orchestration.quality import suite_sql
 from orchestration.quality.checks import markdown_table
 from orchestration.settings import Settings
-from orchestration.warehouse import Warehouse
+from orchestration.warehouse import Warehouse, pg_session_options
 
 # The runtime variable GX substitutes the warehouse URL from (see _context).
 _URL_VARIABLE = "GX_WAREHOUSE_URL"
@@ -163,7 +163,7 @@ class GreatExpectations(ConfigurableResource):
         if warehouse.target == "postgres":
             url = (
                 f"postgresql+psycopg2://{quote(warehouse.pg_user)}:{quote(warehouse.pg_password)}@{warehouse.pg_host}:"
-                f"{warehouse.pg_port}/{warehouse.pg_database}"
+                f"{warehouse.pg_port}/{warehouse.pg_database}?options={quote(pg_session_options())}"
             )
         context = self._context({_URL_VARIABLE: url})
         suite = _add_suite(context, spec)

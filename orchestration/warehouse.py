@@ -1,9 +1,11 @@
 """The warehouse: DuckDB (embedded default) or PostgreSQL (production), behind one Dagster resource.
 
 Python only lands data here (bulk: DuckDB reads the DataFrame directly, PostgreSQL gets COPY); all set
-work happens in dbt. Connections are opened per operation and closed at once, because DuckDB allows a
-single read-write process per file and dbt needs the file next. Each operation is one transaction on both
-warehouses, so a process killed mid-way leaves the previous rows, never part of the new ones.
+work happens in dbt. Connections are opened per operation and closed at once. Each operation is one
+transaction on both warehouses, so a process killed mid-way leaves the previous rows, never part of the new
+ones. DuckDB allows a single read-write process per file: a step of the `warehouse` pool keeps its file open
+in its process while it runs (`keeps_duckdb_open`), and lets it go when it ends, for the next step, which
+may be another run's in another process.
 
 Another process holding the DuckDB file (a second run, an operator's `quality list`, dbt) is waited for,
 up to WAREHOUSE_LOCK_WAIT_SECONDS (default 600); dbt-duckdb waits as long (dbt_project/profiles.yml).
@@ -11,6 +13,8 @@ up to WAREHOUSE_LOCK_WAIT_SECONDS (default 600); dbt-duckdb waits as long (dbt_p
 
 from __future__ import annotations
 
+import functools
+import inspect
 import io
 import os
 import re
@@ -40,6 +44,8 @@ PG_REQUIRED = ("PGHOST", "PGUSER", "PGDATABASE")
 # DuckDB: one writing process per file, and within it one connection at a time (threads of one process
 # share the database instance; concurrent pandas scans on it are not safe).
 _duckdb_lock = threading.RLock()
+# The DuckDB files this process keeps open, each with the connection that does and how many steps want it.
+_kept: dict[str, tuple[Any, int]] = {}
 LOCK_WAIT_VARIABLE = "WAREHOUSE_LOCK_WAIT_SECONDS"
 # How much memory DuckDB may take in a run's process, the rest of a query spilled to disk (<file>.tmp), as a
 # size or a share of RAM. The default is DuckDB's own, 80%: at 10M node runs a 2GB limit made the daily job's dbt
@@ -187,6 +193,28 @@ class Warehouse(ConfigurableResource):
                 yield conn
             finally:
                 conn.close()
+
+    @contextmanager
+    def kept_open(self) -> Iterator[None]:
+        """DuckDB: the file stays open in this process for the block. Each connection opened meanwhile joins the
+        open database instead of loading its catalogue again, and the writes are checkpointed once, at the end:
+        a tiny daily job opened the file 33 times at about 20 ms each (BENCHMARKS.md). PostgreSQL: nothing."""
+        if self.target != "duckdb":
+            yield
+            return
+        path = self.duckdb_path
+        with _duckdb_lock:
+            conn, keepers = _kept.get(path) or (self._open_duckdb(), 0)
+            _kept[path] = (conn, keepers + 1)
+        try:
+            yield
+        finally:
+            with _duckdb_lock:
+                conn, keepers = _kept.pop(path)
+                if keepers > 1:
+                    _kept[path] = (conn, keepers - 1)
+                else:
+                    conn.close()
 
     @contextmanager
     def connect(self) -> Iterator[Any]:
@@ -517,6 +545,31 @@ def _schema_name(name: str) -> str:
             "and underscores, starting with a letter or underscore, at most 55 characters (e.g. commitments)"
         )
     return name
+
+
+def keeps_duckdb_open(step: Callable) -> Callable:
+    """For the body of a `warehouse`-pool step that gets the Warehouse as a resource argument: the DuckDB file
+    stays open while the step runs (Warehouse.kept_open), and no longer. The step holds the pool's slot meanwhile,
+    so no other step waits for the file; between two steps of a run another run's step may need it."""
+
+    def warehouse(kwargs: Mapping[str, Any]) -> Warehouse:
+        return next(value for value in kwargs.values() if isinstance(value, Warehouse))
+
+    if inspect.isgeneratorfunction(step):
+
+        @functools.wraps(step)
+        def yielding(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            with warehouse(kwargs).kept_open():
+                yield from step(*args, **kwargs)
+
+        return yielding
+
+    @functools.wraps(step)
+    def returning(*args: Any, **kwargs: Any) -> Any:
+        with warehouse(kwargs).kept_open():
+            return step(*args, **kwargs)
+
+    return returning
 
 
 def pg_session_options(environ: Mapping[str, str] | None = None) -> str:

@@ -378,6 +378,7 @@ class WhatIfConfig(Config):
 
 
 def build_whatif_job(settings: Settings) -> JobDefinition:
+    # Not keeps_duckdb_open (orchestration/warehouse.py): its dbt runs as a child process, which opens the file.
     @op(pool="warehouse", description="Judge the range under the candidate into <schema>_whatif and compare.")
     def whatif_replay(config: WhatIfConfig, warehouse: Warehouse) -> Output[str]:
         result = replay(settings, warehouse, Path(config.candidate), date.fromisoformat(config.first),

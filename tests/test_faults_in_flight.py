@@ -313,6 +313,48 @@ def test_a_second_process_waits_for_the_duckdb_writer(duckdb_env: Path) -> None:
     holder.wait()
 
 
+def test_a_step_keeps_the_duckdb_file_open_while_it_runs_and_no_longer(duckdb_env: Path) -> None:
+    """A warehouse step keeps its DuckDB file open in its own process (warehouse.keeps_duckdb_open), so its
+    connections join the open database; another process (the next step may be another run's) gets the file as
+    soon as the step ends, whether it returned, yielded its last event or failed, with what it wrote."""
+    from orchestration.warehouse import Warehouse, keeps_duckdb_open
+    from tests.conftest import warehouse_of_env
+
+    def another_process(sql: str) -> subprocess.CompletedProcess:
+        script = f"import duckdb; print(duckdb.connect({str(duckdb_env)!r}).execute({sql!r}).fetchall())"
+        return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+
+    def held() -> bool:
+        probe = another_process("select 1")
+        assert probe.returncode == 0 or "Could not set lock" in probe.stderr, probe.stderr
+        return probe.returncode != 0
+
+    @keeps_duckdb_open
+    def writes(warehouse: Warehouse) -> bool:
+        for n in range(3):  # one connection per operation, each joining the file kept open
+            warehouse.execute(f"insert into kept values ({n})")
+        return held()
+
+    @keeps_duckdb_open
+    def yields(warehouse: Warehouse) -> Iterator[bool]:
+        yield held()
+        yield int(warehouse.query("select count(*) as n from kept").n.iloc[0]) == 3
+
+    @keeps_duckdb_open
+    def fails(warehouse: Warehouse) -> None:
+        raise RuntimeError("the step failed")
+
+    warehouse = warehouse_of_env()
+    warehouse.execute("create table kept (n integer)")
+    assert not held()
+    assert writes(warehouse=warehouse) and not held()
+    assert another_process("select count(*) from kept").stdout.strip() == "[(3,)]"
+    assert list(yields(warehouse=warehouse)) == [True, True] and not held()
+    with pytest.raises(RuntimeError, match="the step failed"):
+        fails(warehouse=warehouse)
+    assert not held()
+
+
 def test_the_wait_for_the_duckdb_file_ends_with_a_clear_message(
     duckdb_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -20,7 +20,7 @@ from orchestration.landing.tables import EXTRACTION_LOG, INTERVAL_RUNS, QUARANTI
 from orchestration.periods import Partitions, Window
 from orchestration.quality.held import held_partitions, refusal
 from orchestration.settings import Settings
-from orchestration.warehouse import Warehouse
+from orchestration.warehouse import Warehouse, keeps_duckdb_open
 
 
 class Translator(DagsterDbtTranslator):
@@ -71,6 +71,7 @@ def _partitioned(
         name=name,
         pool="warehouse",
     )
+    @keeps_duckdb_open
     def _models(context: AssetExecutionContext, dbt: InProcessDbt, warehouse: Warehouse):
         window = Window.from_context(context, settings.business_time_zone)
         held = held_partitions(warehouse, window.last_day)
@@ -98,7 +99,8 @@ def dbt_asset_sets(settings: Settings, extraction: list[AssetsDefinition]) -> di
         name="dbt_reference_models",
         pool="warehouse",
     )
-    def dbt_reference_models(context: AssetExecutionContext, dbt: InProcessDbt):
+    @keeps_duckdb_open
+    def dbt_reference_models(context: AssetExecutionContext, dbt: InProcessDbt, warehouse: Warehouse):
         yield from dbt.cli(["build"], context=context).stream()
 
     return {

@@ -18,7 +18,7 @@ from orchestration.quality.summary import summary_markdown
 from orchestration.reference.catalogue import load_catalogue
 from orchestration.settings import Settings
 from orchestration.sources.config import SourceConfig, load_sources
-from orchestration.warehouse import Warehouse
+from orchestration.warehouse import Warehouse, keeps_duckdb_open
 
 
 def extraction_asset(cfg: SourceConfig, settings: Settings, partitions: Partitions) -> AssetsDefinition:
@@ -39,6 +39,7 @@ def extraction_asset(cfg: SourceConfig, settings: Settings, partitions: Partitio
         # stopped delivering stops the marts downstream.
         check_specs=extraction_check_specs(key, with_gx, cfg.freshness_checked, cfg.volume_checked),
     )
+    @keeps_duckdb_open
     def _extract(context: AssetExecutionContext, warehouse: Warehouse, gx: GreatExpectations) -> MaterializeResult:
         window = Window.from_context(context, settings.business_time_zone)
         catalogue = load_catalogue(settings.processes_file)

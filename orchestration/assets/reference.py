@@ -5,7 +5,7 @@ from dagster import AssetExecutionContext, AssetsDefinition, AssetSpec, Material
 from orchestration.landing.batch import ensure_landing
 from orchestration.reference.publish import REFERENCE_TABLES, load_reference
 from orchestration.settings import Settings
-from orchestration.warehouse import Warehouse
+from orchestration.warehouse import Warehouse, keeps_duckdb_open
 
 DESCRIPTIONS = {
     "processes": "The process catalogue (processes.yaml).",
@@ -26,6 +26,7 @@ def reference_assets(settings: Settings) -> AssetsDefinition:
         pool="warehouse",
         name="reference_tables",
     )
+    @keeps_duckdb_open
     def reference_tables(context: AssetExecutionContext, warehouse: Warehouse):
         """Validate the configuration and publish it to the warehouse; an invalid commitment fails here, by name."""
         ensure_landing(warehouse)

@@ -24,7 +24,7 @@ from orchestration.dbt_project import MANIFEST, REPORTING_TAG
 from orchestration.dbt_runner import InProcessDbt
 from orchestration.reporting.snapshot import publish_snapshot, snapshot_path
 from orchestration.reporting.views import ReportingViews
-from orchestration.warehouse import Warehouse
+from orchestration.warehouse import Warehouse, keeps_duckdb_open
 
 
 class _ReportingTranslator(Translator):
@@ -46,6 +46,7 @@ def reporting_models(extraction: list[AssetsDefinition]) -> AssetsDefinition:
         name="dbt_reporting_models",
         pool="warehouse",
     )
+    @keeps_duckdb_open
     def dbt_reporting_models(context: AssetExecutionContext, dbt: InProcessDbt, warehouse: Warehouse):
         before = views.state(warehouse)
         if before.current:

@@ -16,7 +16,7 @@ from dagster import (
 from orchestration.periods import Partitions, Window, utc_now
 from orchestration.reports.publish import publish_reports
 from orchestration.settings import Settings
-from orchestration.warehouse import Warehouse
+from orchestration.warehouse import Warehouse, keeps_duckdb_open
 
 
 def months_of(window: Window) -> list[date]:
@@ -41,6 +41,7 @@ def report_assets(settings: Settings, reporting_views: AssetsDefinition) -> Asse
         kinds={"python", "html"},
         pool="warehouse",
     )
+    @keeps_duckdb_open
     def department_reports(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
         """Render each department's report of the month from the reporting layer (charts inline, Chinese) and
         send each department its link once, through the outbox of the live alerts."""

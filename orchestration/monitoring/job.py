@@ -29,7 +29,7 @@ from orchestration.monitoring.config import load_alert_config
 from orchestration.monitoring.evaluate import build_current_state, land_increments, utc_text
 from orchestration.reporting.snapshot import publish_snapshot
 from orchestration.settings import Settings
-from orchestration.warehouse import Warehouse
+from orchestration.warehouse import Warehouse, keeps_duckdb_open
 
 JOB_NAME = "monitoring_job"
 # One evaluation at a time; and one still running after 15 minutes (its process killed) is failed by the
@@ -52,6 +52,7 @@ def build_monitoring_job(settings: Settings) -> JobDefinition:
     """The four ops over the given settings' sources and alert rules."""
 
     @op(pool="warehouse", description="Land every source's changes since its cursor.")
+    @keeps_duckdb_open
     def land_changes(context: OpExecutionContext, config: EvaluationConfig, warehouse: Warehouse) -> dict[str, str]:
         as_of = _instant(config.as_of) if config.as_of else datetime.now(UTC)
         changed_since, increments = land_increments(warehouse, settings, as_of, load_alert_config(settings))
@@ -65,6 +66,7 @@ def build_monitoring_job(settings: Settings) -> JobDefinition:
         description="dbt: rebuild the changed work orders, judge the open runs (open_run_states, "
         "rpt_open_runs); publish the read-only DuckDB snapshot.",
     )
+    @keeps_duckdb_open
     def judge_open_runs(window: dict[str, str], warehouse: Warehouse) -> dict[str, str]:
         build_current_state(warehouse, _instant(window["changed_since"]), _instant(window["as_of"]))
         # The live view reaches the snapshot's readers too: the two relations this evaluation rebuilt.
@@ -73,12 +75,14 @@ def build_monitoring_job(settings: Settings) -> JobDefinition:
         return window
 
     @op(pool="warehouse", description="Record the alerts the open runs raise in the outbox (each once).")
+    @keeps_duckdb_open
     def record_alerts(context: OpExecutionContext, window: dict[str, str], warehouse: Warehouse) -> dict[str, str]:
         recorded = outbox.record(warehouse, load_alert_config(settings), _instant(window["as_of"]), context.run_id)
         context.log.info(f"{recorded} new alert deliveries recorded")
         return window
 
     @op(pool="warehouse", description="Deliver every due alert; retry failed ones later.")
+    @keeps_duckdb_open
     def deliver_alerts(context: OpExecutionContext, window: dict[str, str], warehouse: Warehouse) -> None:
         # Wall-clock now, not as_of: retries and claim timeouts are about real time.
         now = max(datetime.now(UTC), _instant(window["as_of"]))

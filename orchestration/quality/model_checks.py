@@ -6,7 +6,7 @@ from dagster import AssetCheckExecutionContext, AssetChecksDefinition, AssetKey,
 from orchestration.periods import Partitions, Window
 from orchestration.quality.gx import GreatExpectations
 from orchestration.settings import Settings
-from orchestration.warehouse import Warehouse
+from orchestration.warehouse import Warehouse, keeps_duckdb_open
 
 GX_CHECK = "gx_suite"
 MARTS = ("node_run_states", "work_order_status", "achievement_rates")
@@ -29,6 +29,7 @@ def _model_check(model: str, suite: str, partitions_def, settings: Settings) -> 
         pool="warehouse",
         description=f"Great Expectations suite expectations/{suite}.json on the rows of the partition window.",
     )
+    @keeps_duckdb_open
     def _check(context: AssetCheckExecutionContext, warehouse: Warehouse, gx: GreatExpectations):
         window = Window.from_context(context, settings.business_time_zone)
         outcome = gx.validate(

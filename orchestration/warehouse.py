@@ -548,25 +548,25 @@ def _schema_name(name: str) -> str:
 
 
 def keeps_duckdb_open(step: Callable) -> Callable:
-    """For the body of a `warehouse`-pool step that gets the Warehouse as a resource argument: the DuckDB file
-    stays open while the step runs (Warehouse.kept_open), and no longer. The step holds the pool's slot meanwhile,
-    so no other step waits for the file; between two steps of a run another run's step may need it."""
-
-    def warehouse(kwargs: Mapping[str, Any]) -> Warehouse:
-        return next(value for value in kwargs.values() if isinstance(value, Warehouse))
+    """For the body of a `warehouse`-pool step, which gets the `warehouse` resource (Dagster passes a resource
+    by its key, as a keyword): the DuckDB file stays open while the step runs (Warehouse.kept_open), and no
+    longer. The step holds the pool's slot meanwhile, so no other step waits for the file; between two steps of
+    a run another run's step may need it."""
+    if "warehouse" not in inspect.signature(step).parameters:
+        raise TypeError(f"{step.__name__} has no `warehouse` parameter for keeps_duckdb_open to keep open")
 
     if inspect.isgeneratorfunction(step):
 
         @functools.wraps(step)
         def yielding(*args: Any, **kwargs: Any) -> Iterator[Any]:
-            with warehouse(kwargs).kept_open():
+            with kwargs["warehouse"].kept_open():
                 yield from step(*args, **kwargs)
 
         return yielding
 
     @functools.wraps(step)
     def returning(*args: Any, **kwargs: Any) -> Any:
-        with warehouse(kwargs).kept_open():
+        with kwargs["warehouse"].kept_open():
             return step(*args, **kwargs)
 
     return returning

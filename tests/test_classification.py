@@ -240,3 +240,57 @@ def test_a_periods_runs_are_found_by_one_index(classified: None, warehouse_targe
         run_pipeline(date(2026, 3, 11), date(2026, 3, 11))
     assert _run_indexes("postgres") == {"fct_node_runs_work_order_id_ix", "fct_node_runs_open_until_start_at_ix"}
     assert day_states("2026-03-11") == states
+
+
+# A node's runs whose completed intervals overlap, touch, are empty or never end: node, visit, start, end,
+# cancelled (UTC, one day); the instants are where one of them changes the count.
+COMPLETION_RUNS = [
+    ("A", 1, "00:00", "01:00", "03:00"), ("A", 2, "02:00", "02:30", None),  # overlapping: one island
+    ("B", 1, "00:00", "01:00", "01:30"), ("B", 2, "02:00", "04:00", "05:00"), ("B", 3, "04:30", "04:40", None),
+    ("C", 1, "00:00", "00:10", "00:05"), ("C", 2, "01:00", None, None),  # cancelled before its end; never ended
+    ("D", 1, "03:00", "02:00", None), ("D", 2, "03:00", "03:00", None),  # ended at or before its start, tied
+    ("E", 1, "00:00", "01:00", "02:00"), ("E", 2, "02:00", "02:00", None),  # touching islands
+]  # fmt: skip
+COMPLETION_INSTANTS = ["00:30", "01:00", "01:15", "01:30", "01:45", "02:00", "02:20", "02:45", "03:00", "03:30",
+                       "04:00", "04:20", "04:45", "05:00", "05:30"]  # fmt: skip
+
+
+def _completed_nodes(at: str) -> int:
+    """SEMANTICS.md: a node is completed at T when one of its runs started and ended before T and was not
+    cancelled before T (run_status_at)."""
+    return len({
+        node for node, _, start, end, cancelled in COMPLETION_RUNS
+        if start < at and end is not None and end < at and not (cancelled is not None and cancelled < at)
+    })  # fmt: skip
+
+
+def test_nodes_completed_at_an_instant_counts_each_node_once(classified: None) -> None:
+    """The count of completed nodes at as_of that the PostgreSQL body of work_order_status sums without a
+    count(distinct) (macros/judging/nodes_completed_at.sql), on each warehouse, against the rule itself: a node
+    counts once however many of its runs are completed, and not at all while its only completed run is
+    cancelled, in the islands of overlapping, touching, empty and open-ended intervals."""
+    from orchestration.dbt_runner import dbt_in_process
+
+    def ts(hhmm: str | None) -> str:
+        return "cast(null as timestamp)" if hhmm is None else f"cast('2026-03-09 {hhmm}:00' as timestamp)"
+
+    runs = ",\n".join(f"('W', '{n}', {v}, {ts(s)}, {ts(e)}, {ts(c)})" for n, v, s, e, c in COMPLETION_RUNS)
+    instants = ",\n".join(f"({ts(at)})" for at in COMPLETION_INSTANTS)
+    sql = f"""
+        with runs as (
+            select * from (values {runs}) as t (work_order_id, node_code, visit, start_at, end_at, cancelled_at)
+        ),
+        intervals as (select r.*, {{{{ completion_interval('r') }}}} from runs as r),
+        islands as (select r.*, {{{{ node_completion_islands('r') }}}} from intervals as r),
+        instants as (select * from (values {instants}) as i (as_of))
+        select cast(i.as_of as varchar) as as_of, {{{{ nodes_completed_at('r', 'i.as_of') }}}} as nodes_completed
+        from instants as i
+        inner join islands as r on r.start_at < i.as_of
+        group by i.as_of
+        order by i.as_of
+    """
+    shown = dbt_in_process("show", "--inline", sql, "--limit", "100").result.results[0].agate_table
+    got = {str(at)[11:16]: int(n) for at, n in shown.rows}
+    want = {at: _completed_nodes(at) for at in COMPLETION_INSTANTS}
+    assert got == want
+    assert min(want.values()) == 0 and max(want.values()) == 4  # from none of the nodes to all that can be

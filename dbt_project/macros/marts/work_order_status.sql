@@ -3,21 +3,41 @@
   from the node run states of the same grain (`run_states`). One body for the three grains, like
   node_run_states (macros/marts/node_run_states.sql).
 
-  The CTEs up to `orders` (one row per period and work order in scope: its current node, open runs,
-  nodes completed, ...) come in two versions that give the same rows (work_order_orders); the rest is one:
-    duckdb__   numbers each run of the work orders in scope once (windows over the runs), then aggregates
-               every (period, work order, run) row with plain counts and maxima, grouped by the two keys;
-               the latest run is looked up by its number afterwards (macros/portability/first_and_latest_runs.sql).
-    default__  (PostgreSQL) ranks the runs per period and work order with two row_number() windows over
-               those rows, and aggregates them by the period's columns and the work order. The duckdb__
-               body gave the same rows on PostgreSQL at 1M node runs, faster for the daily range (55 s
-               against 65 s) but slower for the weekly and monthly ones (32 s against 23 s, 20 s against
-               10 s): its windows over the runs sort text keys, and the CTEs it reads more than once are
-               estimated at a fiftieth of their rows, which turns its joins into external sorts and merge
-               joins.
+  The CTEs from `in_scope` (the work orders with a run in scope, per period) to `orders` (one row per period
+  and work order: its current node, open runs, nodes completed, ...) come in two versions that give the same
+  rows (work_order_orders); the rest is one. Both number each run of those work orders once, by windows over
+  the work order's runs, and then aggregate every (period, work order, run) row with plain counts and maxima
+  grouped by the two keys:
+    duckdb__   looks the latest run up by its number afterwards, and counts the completed nodes from the run
+               that completes each node first, with a count(distinct) for the rare nodes that have a run
+               ended and then cancelled (macros/portability/first_and_latest_runs.sql).
+    default__  (PostgreSQL, and other adapters) finds the first and latest runs and the completed nodes by a
+               test on each row (macros/judging/nodes_completed_at.sql), so it reads its runs and in_scope
+               once each: PostgreSQL keeps no statistics on a CTE read twice, and estimated the duckdb__
+               body's joins at a fiftieth of their rows, then chose external sorts and merge joins (weekly 32 s
+               against 23 s). The version before numbered the (period, work order, run) rows themselves, twice,
+               and sorted them for its group by: 2.9M rows for the daily range at 1M node runs, where the
+               query took 52-54 s; now 35-38 s, with the same rows at every grain.
 -#}
 {% macro work_order_status(grain, run_states) -%}
-with {{ adapter.dispatch('work_order_orders', 'service_commitments')(grain, run_states) }},
+with periods as (
+    {{ evaluated_periods(grain) }}
+),
+
+-- The work orders with a run in scope, with their period's as_of (joined here, so that the runs below
+-- are joined on the work order and as_of at once).
+in_scope as (
+    select
+        s.period_id,
+        s.work_order_id,
+        p.as_of,
+        max(case s.band when 'warning' then 3 when 'acceptable' then 2 when 'normal' then 1 end) as worst_band_rank
+    from {{ run_states }} as s
+    inner join periods as p on p.period_id = s.period_id
+    group by s.period_id, s.work_order_id, p.as_of
+),
+
+{{ adapter.dispatch('work_order_orders', 'service_commitments')(grain, run_states) }},
 
 -- A work order is finished when no run is open at as_of; cancelled when its latest run was cancelled.
 end_to_end as (
@@ -72,73 +92,63 @@ from timed
 {%- endmacro %}
 
 {% macro default__work_order_orders(grain, run_states) -%}
-periods as (
-    {{ evaluated_periods(grain) }}
+-- Every run of those work orders, with what it tells any as_of, from windows over the work order's runs
+-- (macros/portability/first_and_latest_runs.sql, node_completion_islands.sql): each run is sorted once,
+-- not once per period, and the periods below only sum and compare.
+ordered_runs as (
+    select
+        r.*,
+        {{ node_completion_islands('r') }}
+    from (
+        select
+            r.work_order_id, r.process_code, r.node_code, r.visit, r.segment, r.department,
+            r.start_at, r.end_at, r.cancelled_at,
+            {{ first_and_latest_run_columns('r') }},
+            {{ completion_interval('r') }}
+        from {{ ref('fct_node_runs') }} as r
+        where r.work_order_id in (
+            select s.work_order_id
+            from {{ run_states }} as s
+            where s.period_id in (select period_id from periods)
+        )
+    ) as r
 ),
 
-in_scope as (
+-- Per period and work order, over its runs that exist at as_of (the history so far, in scope or not): plain
+-- sums and maxima, grouped by the two keys alone (hashed, not sorted); the period's columns come after.
+run_counts as (
     select
-        period_id,
-        work_order_id,
-        max(case band when 'warning' then 3 when 'acceptable' then 2 when 'normal' then 1 end) as worst_band_rank
-    from {{ run_states }}
-    where period_id in (select period_id from periods)
-    group by period_id, work_order_id
-),
-
--- Every run of those work orders that exists at as_of, in scope or not (the history so far).
-order_runs as (
-    select
-        p.period_id, p.period_grain, p.period_start_date, p.period_start, p.period_end, p.as_of,
-        o.worst_band_rank, r.work_order_id, r.process_code, r.node_code, r.visit, r.segment, r.department,
-        r.start_at, r.end_at, r.cancelled_at,
-        {{ run_status_at('r', 'p.as_of') }} as run_status
-        {{- run_order_columns() }}
+        o.period_id,
+        o.work_order_id,
+        o.worst_band_rank,
+        max(r.process_code) as process_code,
+        max(case when {{ is_first_run('r') }} then r.segment end) as segment,
+        min(r.start_at) as first_start_at,
+        max(case when {{ is_latest_run_at('r', 'o.as_of') }} then r.node_code end) as current_node_code,
+        max(case when {{ is_latest_run_at('r', 'o.as_of') }} then r.department end) as current_department,
+        max(case when {{ is_latest_run_at('r', 'o.as_of') }} and {{ run_status_at('r', 'o.as_of') }} = 'cancelled'
+            then 1 else 0 end) as last_run_cancelled,
+        {{ nodes_completed_at('r', 'o.as_of') }} as nodes_completed,
+        sum(case when {{ run_status_at('r', 'o.as_of') }} = 'in_progress' then 1 else 0 end) as open_runs,
+        max(case when {{ run_status_at('r', 'o.as_of') }} = 'completed' then r.end_at end) as last_end_at
     from in_scope as o
-    inner join periods as p on p.period_id = o.period_id
-    inner join {{ ref('fct_node_runs') }} as r
+    inner join ordered_runs as r
         on r.work_order_id = o.work_order_id
-        and r.start_at < p.as_of
+        and r.start_at < o.as_of
+    group by o.period_id, o.work_order_id, o.worst_band_rank
 ),
 
--- The segment is the first run's; the current node and department, and whether the order was
--- cancelled, the latest run's (macros/portability/first_and_latest_runs.sql).
 orders as (
     select
-        period_id, period_grain, period_start_date, period_start, period_end, as_of, work_order_id,
-        max(process_code) as process_code,
-        {{ first_run_value('segment') }} as segment,
-        {{ latest_run_value('node_code') }} as current_node_code,
-        {{ latest_run_value('department') }} as current_department,
-        count(distinct case when run_status = 'completed' then node_code end) as nodes_completed,
-        sum(case when run_status = 'in_progress' then 1 else 0 end) as open_runs,
-        case when {{ latest_run_value('run_status') }} = 'cancelled' then 1 else 0 end as last_run_cancelled,
-        min(start_at) as first_start_at,
-        max(case when run_status = 'completed' then end_at end) as last_end_at,
-        max(worst_band_rank) as worst_band_rank
-    from order_runs
-    group by period_id, period_grain, period_start_date, period_start, period_end, as_of, work_order_id
+        p.period_id, p.period_grain, p.period_start_date, p.period_start, p.period_end, p.as_of, c.work_order_id,
+        c.process_code, c.segment, c.current_node_code, c.current_department, c.nodes_completed, c.open_runs,
+        c.last_run_cancelled, c.first_start_at, c.last_end_at, c.worst_band_rank
+    from run_counts as c
+    inner join periods as p on p.period_id = c.period_id
 )
 {%- endmacro %}
 
 {% macro duckdb__work_order_orders(grain, run_states) -%}
-periods as (
-    {{ evaluated_periods(grain) }}
-),
-
--- The work orders with a run in scope, with their period's as_of (joined here, so that the runs below
--- are joined on the work order and as_of at once).
-in_scope as (
-    select
-        s.period_id,
-        s.work_order_id,
-        p.as_of,
-        max(case s.band when 'warning' then 3 when 'acceptable' then 2 when 'normal' then 1 end) as worst_band_rank
-    from {{ run_states }} as s
-    inner join periods as p on p.period_id = s.period_id
-    group by s.period_id, s.work_order_id, p.as_of
-),
-
 -- Every run of those work orders, each numbered once (macros/portability/first_and_latest_runs.sql), and
 -- the instant from which it makes its node completed: a node is completed at as_of when one of its runs
 -- is (SEMANTICS.md "State as of an instant T"). A run with an end and no cancellation is completed at

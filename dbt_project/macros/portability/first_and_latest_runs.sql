@@ -21,13 +21,21 @@
   count(distinct) beside them: 14 s of CPU for the daily range at 1M node runs, now 7 s (BENCHMARKS.md
   finding 8).
 
-  PostgreSQL (default__work_order_status): two row_number() windows over the (period, work order, run)
-  rows, read by aggregates over the rows of one period and work order:
-    run_order_columns()      columns the aggregates need, added to the runs' select
-    first_run_value(col)     col of the first run
-    latest_run_value(col)    col of the latest run
-  A `distinct on` rewrite gave the same rows but measured slower there (BENCHMARKS.md, 2026-12-01), and so
-  did the numbering above (macros/marts/work_order_status.sql).
+  PostgreSQL and the other adapters (default__work_order_status): the windows are over each work order's runs
+  (not over its runs per period), and a period finds its first and latest run among the rows it aggregates by
+  a test on the run alone, so that its aggregates stay plain maxima, hashed rather than sorted:
+    first_and_latest_run_columns(r)   columns added to the select of runs `r`:
+        seniority          1, 2, ... by start_at, visit, node_code: the first run is 1 (the first run overall
+                           is every period's, as above)
+        later_start_at     start of the run after it in the order start_at desc, visit desc, node_code: the
+                           same start_at for all but the latest run of a start (highest visit, lowest
+                           node_code); for that one, the next later start, or null for the last start
+    is_first_run(r)              the run is the first
+    is_latest_run_at(r, at)      the run is the latest of those started before `at`: the latest of its
+                                 start, and no later start before `at`
+  The last version numbered every (period, work order, run) row twice, two sorts of 2.9M rows for the daily
+  range at 1M node runs (43-54 s for work_order_status_daily on PostgreSQL); a `distinct on` rewrite measured
+  slower there too (BENCHMARKS.md, 2026-12-01).
 -#}
 {% macro run_numbers(r) -%}
     {%- set by_start = 'partition by ' ~ r ~ '.work_order_id order by ' ~ r ~ '.start_at, ' ~ r ~ '.visit' -%}
@@ -41,16 +49,21 @@
             first_value({{ r }}.start_at) over ({{ by_run }}) as first_start_at
 {%- endmacro %}
 
-{% macro run_order_columns() -%}
-        ,
-        row_number() over (partition by p.period_id, r.work_order_id order by r.start_at desc, r.visit desc, r.node_code) as recency,
-        row_number() over (partition by p.period_id, r.work_order_id order by r.start_at, r.visit, r.node_code) as seniority
+{% macro first_and_latest_run_columns(r) -%}
+            row_number() over (
+                partition by {{ r }}.work_order_id order by {{ r }}.start_at, {{ r }}.visit, {{ r }}.node_code
+            ) as seniority,
+            lag({{ r }}.start_at) over (
+                partition by {{ r }}.work_order_id
+                order by {{ r }}.start_at desc, {{ r }}.visit desc, {{ r }}.node_code
+            ) as later_start_at
 {%- endmacro %}
 
-{% macro first_run_value(column) -%}
-    max(case when seniority = 1 then {{ column }} end)
+{% macro is_first_run(r) -%}
+    {{ r }}.seniority = 1
 {%- endmacro %}
 
-{% macro latest_run_value(column) -%}
-    max(case when recency = 1 then {{ column }} end)
+{% macro is_latest_run_at(r, at) -%}
+    {{ r }}.start_at < {{ at }}
+    and ({{ r }}.later_start_at is null or ({{ r }}.later_start_at > {{ r }}.start_at and {{ r }}.later_start_at >= {{ at }}))
 {%- endmacro %}

@@ -24,15 +24,15 @@
   PostgreSQL and the other adapters (default__work_order_status): the windows are over each work order's runs
   (not over its runs per period), and a period finds its first and latest run among the rows it aggregates by
   a test on the run alone, so that its aggregates stay plain maxima, hashed rather than sorted:
-    first_and_latest_run_columns(r)   columns added to the select of runs `r`:
-        seniority          1, 2, ... by start_at, visit, node_code: the first run is 1 (the first run overall
-                           is every period's, as above)
-        later_start_at     start of the run after it in the order start_at desc, visit desc, node_code: the
-                           same start_at for all but the latest run of a start (highest visit, lowest
-                           node_code); for that one, the next later start, or null for the last start
+    first_and_latest_run_columns(r)   columns added to the select of runs `r`, from windows over one order
+        (start_at, visit, node_code desc), one sort: in it the first run is the last of the first (start_at,
+        visit), and the latest run of a start (highest visit, lowest node_code) is the last of that start
+        first_start_at, first_visit      of the first row
+        later_start_at, later_visit      of the next row: for the last run of a start, the next later start,
+                                         or null for the last start
     is_first_run(r)              the run is the first
-    is_latest_run_at(r, at)      the run is the latest of those started before `at`: the latest of its
-                                 start, and no later start before `at`
+    is_latest_run_at(r, at)      the run is the latest of those started before `at`: the last of its start, and
+                                 no later start before `at`
   The last version numbered every (period, work order, run) row twice, two sorts of 2.9M rows for the daily
   range at 1M node runs (43-54 s for work_order_status_daily on PostgreSQL); a `distinct on` rewrite measured
   slower there too (BENCHMARKS.md, 2026-12-01).
@@ -50,17 +50,17 @@
 {%- endmacro %}
 
 {% macro first_and_latest_run_columns(r) -%}
-            row_number() over (
-                partition by {{ r }}.work_order_id order by {{ r }}.start_at, {{ r }}.visit, {{ r }}.node_code
-            ) as seniority,
-            lag({{ r }}.start_at) over (
-                partition by {{ r }}.work_order_id
-                order by {{ r }}.start_at desc, {{ r }}.visit desc, {{ r }}.node_code
-            ) as later_start_at
+    {%- set in_order = 'partition by ' ~ r ~ '.work_order_id order by ' ~ r ~ '.start_at, ' ~ r ~ '.visit, '
+        ~ r ~ '.node_code desc' -%}
+            first_value({{ r }}.start_at) over ({{ in_order }}) as first_start_at,
+            first_value({{ r }}.visit) over ({{ in_order }}) as first_visit,
+            lead({{ r }}.start_at) over ({{ in_order }}) as later_start_at,
+            lead({{ r }}.visit) over ({{ in_order }}) as later_visit
 {%- endmacro %}
 
 {% macro is_first_run(r) -%}
-    {{ r }}.seniority = 1
+    {{ r }}.start_at = {{ r }}.first_start_at and {{ r }}.visit = {{ r }}.first_visit
+    and ({{ r }}.later_start_at is null or {{ r }}.later_start_at > {{ r }}.start_at or {{ r }}.later_visit > {{ r }}.visit)
 {%- endmacro %}
 
 {% macro is_latest_run_at(r, at) -%}

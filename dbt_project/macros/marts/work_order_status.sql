@@ -93,8 +93,10 @@ from timed
 
 {% macro default__work_order_orders(grain, run_states) -%}
 -- Every run of those work orders, with what it tells any as_of, from windows over the work order's runs
--- (macros/portability/first_and_latest_runs.sql, node_completion_islands.sql): each run is sorted once,
--- not once per period, and the periods below only sum and compare.
+-- (macros/portability/first_and_latest_runs.sql, macros/judging/nodes_completed_at.sql): each run is sorted
+-- once, not once per period, and the periods below only sum and compare. The work orders are found again from
+-- run_states rather than from in_scope: a second read would make PostgreSQL materialise in_scope without
+-- statistics.
 ordered_runs as (
     select
         r.*,

@@ -31,52 +31,78 @@ judged as (
         and band is not null
 ),
 
--- The version of the latest-started judged run: the limit in force when the period's last run began.
-latest as (
-    select
-        j.*,
-        row_number() over (partition by {{ group_by }} order by start_at desc, node_run_id desc) as recency
-    from judged as j
+-- How many commitment versions judged each group's runs, counted from the distinct pairs: PostgreSQL
+-- sorts the runs for a count(distinct), where these two hash aggregates read them once.
+group_versions as (
+    select distinct {{ group_by }}, commitment_version_id
+    from judged
 ),
 
--- PostgreSQL has no count(distinct) over a window.
 versions as (
-    select {{ group_by }}, count(distinct commitment_version_id) as commitment_versions
+    select {{ group_by }}, count(commitment_version_id) as commitment_versions
+    from group_versions
+    group by {{ group_by }}
+),
+
+-- The version of the latest-started judged run: the limit in force when the period's last run began
+-- (ties at that instant: the greatest node_run_id).
+latest_start as (
+    select {{ group_by }}, max(start_at) as latest_start_at
     from judged
     group by {{ group_by }}
 ),
 
--- Completed runs ranked by run time: the k-th smallest of n is the nearest-rank percentile k/n.
+latest as (
+    select
+        j.*,
+        row_number() over (
+            partition by j.period_id, j.process_code, j.node_code, j.segment order by j.node_run_id desc
+        ) as recency
+    from judged as j
+    inner join latest_start as ls
+        on ls.period_id = j.period_id
+        and ls.process_code = j.process_code
+        and ls.node_code = j.node_code
+        and ls.segment = j.segment
+        and ls.latest_start_at = j.start_at
+),
+
+-- Completed runs ranked by run time: the k-th smallest of n is the nearest-rank percentile k/n. Only the
+-- columns the distribution needs go through the sort.
 completed as (
     select
-        {{ group_by }},
-        run_seconds,
-        row_number() over (partition by {{ group_by }} order by run_seconds) as run_rank,
-        count(*) over (partition by {{ group_by }}) as completed_runs
-    from judged
-    where run_status = 'completed'
+        j.period_id,
+        j.process_code,
+        j.node_code,
+        j.segment,
+        j.run_seconds,
+        pr.calibration_normal_target as normal_target,
+        pr.calibration_tolerance_target as tolerance_target,
+        row_number() over (
+            partition by j.period_id, j.process_code, j.node_code, j.segment order by j.run_seconds
+        ) as run_rank,
+        count(*) over (partition by j.period_id, j.process_code, j.node_code, j.segment) as completed_runs
+    from judged as j
+    inner join {{ ref('dim_processes') }} as pr on pr.process_code = j.process_code
+    where j.run_status = 'completed'
 ),
 
 -- Nearest rank (docs/CALIBRATION.md): the smallest run time x with share(run_seconds <= x) >= p, i.e.
 -- the value of rank ceil(p * n). Compared in basis points so that no float product rounds a rank away.
 distribution as (
     select
-        c.period_id,
-        c.process_code,
-        c.node_code,
-        c.segment,
-        max(c.completed_runs) as completed_runs,
+        {{ group_by }},
+        max(completed_runs) as completed_runs,
         {%- for p in [50, 80, 90, 95] %}
-        min(case when c.run_rank * 100 >= {{ p }} * c.completed_runs then c.run_seconds end) as p{{ p }}_seconds,
+        min(case when run_rank * 100 >= {{ p }} * completed_runs then run_seconds end) as p{{ p }}_seconds,
         {%- endfor %}
-        max(c.run_seconds) as max_seconds,
-        min(case when c.run_rank * 10000 >= round(pr.calibration_normal_target * 10000) * c.completed_runs
-            then c.run_seconds end) as normal_quantile_seconds,
-        min(case when c.run_rank * 10000 >= round(pr.calibration_tolerance_target * 10000) * c.completed_runs
-            then c.run_seconds end) as tolerance_quantile_seconds
-    from completed as c
-    inner join {{ ref('dim_processes') }} as pr on pr.process_code = c.process_code
-    group by c.period_id, c.process_code, c.node_code, c.segment
+        max(run_seconds) as max_seconds,
+        min(case when run_rank * 10000 >= round(normal_target * 10000) * completed_runs
+            then run_seconds end) as normal_quantile_seconds,
+        min(case when run_rank * 10000 >= round(tolerance_target * 10000) * completed_runs
+            then run_seconds end) as tolerance_quantile_seconds
+    from completed
+    group by {{ group_by }}
 ),
 
 calibrated as (

@@ -22,12 +22,16 @@ with events as (
 sequenced as (
     select
         *,
-        lead(event_at) over (partition by source_system, work_order_id order by event_number) as next_event_at,
-        lead(event_role) over (partition by source_system, work_order_id order by event_number) as next_event_role,
-        lag(event_at) over (partition by source_system, work_order_id order by event_number) as previous_event_at
+        lead(event_at) over history as next_event_at,
+        lead(event_role) over history as next_event_role,
+        lag(event_at) over history as previous_event_at
     from events
+    window history as (partition by source_system, work_order_id order by event_number)
 ),
 
+-- At most one run per event, so one pass over the history makes them all, in its order: entry-marked, an
+-- activity event opens the run that the next event ends or cancels; completion-marked, an event after the
+-- first (of a node) closes the run begun at the previous event, or cancels it when the event is cancelling.
 single_runs as (
     select
         source_system,
@@ -39,31 +43,26 @@ single_runs as (
         position,
         timestamp_marks,
         event_number,
-        event_at as start_at,
-        case when next_event_role = 'cancelling' then null else next_event_at end as end_at,
-        case when next_event_role = 'cancelling' then next_event_at end as cancelled_at
+        case when timestamp_marks = 'entry' then event_at else previous_event_at end as start_at,
+        case
+            when timestamp_marks = 'entry' and next_event_role = 'cancelling' then null
+            when timestamp_marks = 'entry' then next_event_at
+            when event_role = 'cancelling' then null
+            else event_at
+        end as end_at,
+        case
+            when timestamp_marks = 'entry' and next_event_role = 'cancelling' then next_event_at
+            when timestamp_marks = 'completion' and event_role = 'cancelling' then event_at
+        end as cancelled_at
     from sequenced
-    where timestamp_marks = 'entry' and event_role = 'activity'
-
-    union all
-
-    select
-        source_system,
-        work_order_id,
-        process_code,
-        node_code,
-        segment,
-        department,
-        position,
-        timestamp_marks,
-        event_number,
-        previous_event_at as start_at,
-        case when event_role = 'cancelling' then null else event_at end as end_at,
-        case when event_role = 'cancelling' then event_at end as cancelled_at
-    from sequenced
-    where timestamp_marks = 'completion' and previous_event_at is not null and node_code is not null
+    where
+        (timestamp_marks = 'entry' and event_role = 'activity')
+        or (timestamp_marks = 'completion' and previous_event_at is not null and node_code is not null)
 ),
 
+-- A run continues the one before it when both are of the same node and department and it starts where
+-- that one ended; it is the last of its collapsed run when the next one does not continue it. Every
+-- window here has the same order, so the history is sorted once.
 marked as (
     select
         *,
@@ -82,20 +81,10 @@ marked as (
 grouped as (
     select
         *,
-        sum(starts_new_run) over (
-            partition by source_system, work_order_id order by event_number rows unbounded preceding
-        ) as run_number
+        sum(starts_new_run) over (run_order rows unbounded preceding) as run_number,
+        case when lead(starts_new_run) over run_order = 0 then 0 else 1 end as ends_run
     from marked
-),
-
-ranked as (
-    select
-        *,
-        row_number() over (partition by source_system, work_order_id, run_number order by event_number) as rank_first,
-        row_number() over (
-            partition by source_system, work_order_id, run_number order by event_number desc
-        ) as rank_last
-    from grouped
+    window run_order as (partition by source_system, work_order_id order by event_number)
 )
 
 -- A collapsed run carries the segment/position of the event that yields it: the opening event when
@@ -105,13 +94,13 @@ select
     work_order_id,
     max(process_code) as process_code,
     max(node_code) as node_code,
-    max(case when (timestamp_marks = 'entry' and rank_first = 1) or (timestamp_marks = 'completion' and rank_last = 1) then segment end)
+    max(case when (timestamp_marks = 'entry' and starts_new_run = 1) or (timestamp_marks = 'completion' and ends_run = 1) then segment end)
         as segment,
     max(department) as department,
-    max(case when (timestamp_marks = 'entry' and rank_first = 1) or (timestamp_marks = 'completion' and rank_last = 1) then position end)
+    max(case when (timestamp_marks = 'entry' and starts_new_run = 1) or (timestamp_marks = 'completion' and ends_run = 1) then position end)
         as position,
     min(start_at) as start_at,
-    max(case when rank_last = 1 then end_at end) as end_at,
-    max(case when rank_last = 1 then cancelled_at end) as cancelled_at
-from ranked
+    max(case when ends_run = 1 then end_at end) as end_at,
+    max(case when ends_run = 1 then cancelled_at end) as cancelled_at
+from grouped
 group by source_system, work_order_id, run_number

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import io
 import os
+import select
 import sys
 import threading
 from datetime import datetime
+from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import IO, Any
 
@@ -68,10 +70,14 @@ class RunLog:
         self._saved: dict[int, int] = {}
         self._python: tuple[Any, Any] | None = None
         self._pump: threading.Thread | None = None
+        self._closing = threading.Event()
 
     def __enter__(self) -> RunLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(self.path, "ab", buffering=0)  # noqa: SIM115
+        # multiprocessing's resource tracker (started by the first semaphore a library makes) lives as long as
+        # this process and keeps the stderr it was started with: started now, that is the terminal, not the pipe.
+        resource_tracker.ensure_running()
         read_end, write_end = os.pipe()
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
@@ -86,8 +92,16 @@ class RunLog:
         return self
 
     def _copy(self, read_end: int) -> None:
+        # Until the end of the pipe, or, once the block has ended, until nothing more is waiting in it: a process
+        # the command started may outlive the block holding the pipe, and its end would never come.
         with open(read_end, "rb", buffering=0) as pipe:
-            while chunk := pipe.read(65536):
+            while True:
+                if not select.select([pipe], [], [], 0.05)[0]:
+                    if self._closing.is_set():
+                        return
+                    continue
+                if not (chunk := pipe.read(65536)):
+                    return
                 self._file.write(chunk)
                 if self.echo is not None:
                     self.echo.write(chunk.decode("utf-8", errors="replace"))
@@ -99,6 +113,7 @@ class RunLog:
         for fd, saved in self._saved.items():
             os.dup2(saved, fd)  # closes the pipe's copies on 1 and 2
             os.close(saved)
-        self._writer.release()  # the last write end: the pump sees the end of the pipe
-        self._pump.join(timeout=10)  # a started process that still holds the pipe must not hang the command
+        self._writer.release()  # this process's last write end: what it wrote is in the pipe now
+        self._closing.set()
+        self._pump.join(timeout=10)
         self._file.close()

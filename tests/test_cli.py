@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -198,6 +199,26 @@ def test_the_run_log_takes_this_process_and_its_children_output_and_echoes_it_on
     with RunLog(loud, echo=echo):
         print("shown with --verbose")
     assert loud.read_text() == echo.getvalue() == "shown with --verbose\n"
+
+
+def test_the_run_log_ends_with_its_block_though_a_process_it_started_lives_on(tmp_path: Path) -> None:
+    """A process started in the block that outlives it (multiprocessing's resource tracker does, for one) holds
+    the pipe: the command must not wait for that process, nor lose what was written before the block ended."""
+    path = tmp_path / "run.log"
+    with RunLog(path):
+        lingering = subprocess.Popen(
+            [sys.executable, "-c", "import time; print('from a lingering child', flush=True); time.sleep(60)"]
+        )
+        deadline = time.monotonic() + 30
+        while "from a lingering child" not in path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        print("last line of the block")
+        leaving = time.monotonic()
+    left_after = time.monotonic() - leaving
+    lingering.kill()
+    lingering.wait()
+    assert path.read_text().splitlines() == ["from a lingering child", "last line of the block"]
+    assert left_after < 5, f"the block took {left_after:.1f} s to end: it waited for the lingering process"
 
 
 # --- the commands end to end ------------------------------------------------------------------------------

@@ -19,8 +19,16 @@ with finest as (
         coalesce(segment, '(none)') as segment,
         count(*) as total_runs,
         {%- for s in states %}
-        sum(case when state = '{{ s }}' then 1 else 0 end) as {{ s }}{{ ',' if not loop.last }}
+        sum(case when state = '{{ s }}' then 1 else 0 end) as {{ s }},
         {%- endfor %}
+        -- What a reader adds across periods, and the limits the runs were judged by: counted here, once per
+        -- period, so the BI view (rpt_achievement_rates) does not aggregate every grain's runs at each read.
+        sum(case when start_at >= period_start then 1 else 0 end) as runs_started_in_period,
+        sum(case when run_status = 'completed' then 1 else 0 end) as runs_completed_in_period,
+        min(commitment_version_id) as first_version,
+        max(commitment_version_id) as last_version,
+        min(commitment_seconds) as commitment_seconds,
+        min(tolerance_seconds) as tolerance_seconds
     from {{ run_states }}
     where period_id in (select period_id from ({{ evaluated_periods(grain) }}) as p)
     group by {{ period_columns }}, process_code, node_code, department, position, segment
@@ -36,8 +44,20 @@ rolled as (
         {%- endfor %}
         sum(total_runs) as total_runs,
         {%- for s in states %}
-        sum({{ s }}) as {{ s }}{{ ',' if not loop.last }}
+        sum({{ s }}) as {{ s }},
         {%- endfor %}
+        sum(runs_started_in_period) as runs_started_in_period,
+        sum(runs_completed_in_period) as runs_completed_in_period,
+        {%- if 'node_code' in keep %}
+        -- A node-level row shows its limits when all its runs were judged by one version.
+        case when min(first_version) = max(last_version) then min(first_version) end as commitment_version_id,
+        case when min(first_version) = max(last_version) then min(commitment_seconds) end as commitment_seconds,
+        case when min(first_version) = max(last_version) then min(tolerance_seconds) end as tolerance_seconds
+        {%- else %}
+        {{ typed('null', 'string') }} as commitment_version_id,
+        {{ typed('null', 'bigint') }} as commitment_seconds,
+        {{ typed('null', 'bigint') }} as tolerance_seconds
+        {%- endif %}
     from finest
     group by {{ period_columns }}{% for d in keep %}, {{ d }}{% endfor %}
     {{ 'union all' if not loop.last }}
@@ -72,6 +92,11 @@ select
     {{ typed('case when evaluated_runs > 0 then ' ~ normal ~ ' / evaluated_runs end', 'double') }} as achievement_rate,
     {{ typed('case when completed_judged_runs > 0 then cast(completed_normal as ' ~ type_double() ~ ') / completed_judged_runs end', 'double') }} as completed_achievement_rate,
     {{ typed('case when evaluated_runs > 0 then ' ~ normal ~ ' / evaluated_runs >= ' ~ var('raise_commitment_at') ~ ' else false end', 'boolean') }} as raise_commitment,
-    {{ typed('case when evaluated_runs > 0 then ' ~ normal ~ ' / evaluated_runs < ' ~ var('improve_process_below') ~ ' else false end', 'boolean') }} as improve_process
+    {{ typed('case when evaluated_runs > 0 then ' ~ normal ~ ' / evaluated_runs < ' ~ var('improve_process_below') ~ ' else false end', 'boolean') }} as improve_process,
+    {{ typed('runs_started_in_period', 'bigint') }} as runs_started_in_period,
+    {{ typed('runs_completed_in_period', 'bigint') }} as runs_completed_in_period,
+    {{ typed('commitment_version_id', 'string') }} as commitment_version_id,
+    {{ typed('commitment_seconds', 'bigint') }} as commitment_seconds,
+    {{ typed('tolerance_seconds', 'bigint') }} as tolerance_seconds
 from rated
 {%- endmacro %}

@@ -3,8 +3,11 @@ selections the jobs build (by dbt tag, so Python never names a model)."""
 
 import fcntl
 import hashlib
+import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,21 +53,40 @@ def _parse(target: Path) -> Any:
     return parsed.result
 
 
+@contextmanager
+def _parse_lock() -> Iterator[None]:
+    MANIFEST.parent.mkdir(parents=True, exist_ok=True)
+    with open(MANIFEST.parent / ".parse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def ensure_manifest() -> None:
     """Parse the dbt project when its manifest is missing or older than its sources, or when it was parsed
     for another warehouse profile: the manifest names each model's relation in that profile's schema, and
     a dbt process (what-if, the command line) starts from this parse's partial_parse.msgpack, which dbt
     discards, re-parsing everything, when the profile differs. A lock keeps processes that load the
     definitions at once (code server, runs, tests) from parsing over each other."""
-    MANIFEST.parent.mkdir(parents=True, exist_ok=True)
-    with open(MANIFEST.parent / ".parse.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        stamp = MANIFEST.parent / ".parse_profile"
-        fresh = MANIFEST.exists() and MANIFEST.stat().st_mtime >= _sources_mtime()
-        if fresh and stamp.exists() and stamp.read_text() == _profile_stamp():
-            return
-        _parse(MANIFEST.parent)
-        stamp.write_text(_profile_stamp())
+    with _parse_lock():
+        _ensure_current()
+
+
+def read_manifest() -> dict[str, Any]:
+    """The manifest's JSON, current for this environment's profile, read under the parse lock: another
+    process may be parsing for its own profile meanwhile, and dbt rewrites the file in place (a read
+    between its writes got half a file)."""
+    with _parse_lock():
+        _ensure_current()
+        return json.loads(MANIFEST.read_text(encoding="utf-8"))
+
+
+def _ensure_current() -> None:
+    stamp = MANIFEST.parent / ".parse_profile"
+    fresh = MANIFEST.exists() and MANIFEST.stat().st_mtime >= _sources_mtime()
+    if fresh and stamp.exists() and stamp.read_text() == _profile_stamp():
+        return
+    _parse(MANIFEST.parent)
+    stamp.write_text(_profile_stamp())
 
 
 def parsed_manifest() -> Any:

@@ -34,7 +34,7 @@ import yaml
 from dagster import Config, JobDefinition, MetadataValue, Output, job, op
 
 from orchestration.config_files import shown
-from orchestration.dbt_project import BASE_MODELS, MANIFEST, PERIOD_TAGS, ensure_manifest
+from orchestration.dbt_project import BASE_MODELS, MANIFEST, PERIOD_TAGS, read_manifest
 from orchestration.errors import ConfigError
 from orchestration.reference.commitments import load_commitments
 from orchestration.reference.publish import REFERENCE_TABLES, reference_frames
@@ -136,9 +136,8 @@ def replay(settings: Settings, warehouse: Warehouse, candidate: Path, first: dat
 
 def _models_tagged(selector: str) -> list[str]:
     """The model names a dbt tag selects, from the manifest: Python never names a model of a job."""
-    ensure_manifest()
     tag = selector.removeprefix("tag:")
-    nodes = json.loads(MANIFEST.read_text())["nodes"].values()
+    nodes = read_manifest()["nodes"].values()
     return sorted(n["name"] for n in nodes if n["resource_type"] == "model" and tag in n["tags"])
 
 

@@ -5,7 +5,6 @@ every asset check's result. A short stretch of the help-desk log (38 days: a who
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import pytest
 
@@ -82,9 +81,9 @@ def test_a_range_run_records_each_partition_and_the_checks(benchmark, monkeypatc
     assert daily.checks > 0
     # one materialisation per partition and partitioned asset (the UI's per-partition status), written in
     # batches; the reporting views at the end of the job are unpartitioned, once each
-    from orchestration.dbt_project import MANIFEST, REPORTING_TAG
+    from orchestration.dbt_project import REPORTING_TAG, read_manifest
 
-    nodes = json.loads(MANIFEST.read_text(encoding="utf-8"))["nodes"].values()
+    nodes = read_manifest()["nodes"].values()
     views = sum(n["resource_type"] == "model" and REPORTING_TAG.split(":")[1] in n["tags"] for n in nodes)
     partitioned = daily.events["ASSET_MATERIALIZATION"] - views
     assert views > 0 and partitioned % days == 0 and partitioned >= 2 * days

@@ -6,7 +6,6 @@ tests/test_reporting.py."""
 from __future__ import annotations
 
 import copy
-import json
 import re
 from pathlib import Path
 
@@ -143,10 +142,9 @@ def test_the_reporting_models_compile_from_the_project_and_the_catalog_only() ->
     """The reporting models and every macro they call, down to the last one, read no variable, environment
     variable or query result while dbt compiles them: their SQL follows from the manifest and from which
     relations exist (load_relation), what the fingerprint covers."""
-    from orchestration.dbt_project import MANIFEST, REPORTING_TAG, ensure_manifest
+    from orchestration.dbt_project import REPORTING_TAG, read_manifest
 
-    ensure_manifest()
-    manifest = json.loads(MANIFEST.read_text(encoding="utf-8"))
+    manifest = read_manifest()
     tag = REPORTING_TAG.split(":", 1)[1]
     models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model" and tag in n["tags"]]
     assert len(models) >= 5
@@ -168,11 +166,10 @@ def test_the_reporting_models_compile_from_the_project_and_the_catalog_only() ->
 def test_the_views_and_what_they_read_are_where_dbt_puts_them() -> None:
     """Placed from the warehouse's schema as generate_schema_name does: the relations the manifest parsed for
     this environment names."""
-    from orchestration.dbt_project import MANIFEST, ensure_manifest
+    from orchestration.dbt_project import read_manifest
     from orchestration.reporting.views import ReportingViews
 
-    ensure_manifest()  # for this environment's profile
-    manifest = json.loads(MANIFEST.read_text(encoding="utf-8"))
+    manifest = read_manifest()  # parsed for this environment's profile
     nodes = manifest["nodes"]
     views, reads = ReportingViews(manifest).relations(warehouse_of_env())
     models = sorted((n for n in nodes.values() if "reporting" in n["tags"] and n["resource_type"] == "model"),

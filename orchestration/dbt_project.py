@@ -6,22 +6,39 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from orchestration.settings import DBT_PROJECT_DIR
 
-MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
-# What profiles.yml reads: dbt keeps its partial parse only for the profile it was made with.
-PROFILE_ENV = ("WAREHOUSE_TARGET", "WAREHOUSE_SCHEMA", "WAREHOUSE_DUCKDB_PATH", "COMMITMENTS_DATA_DIR",
-               "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD")  # fmt: skip
+TARGET_ROOT = DBT_PROJECT_DIR / "target"
+# What each dbt target of profiles.yml reads of the environment. dbt keeps a partial parse only for the
+# profile it was made with, and a manifest names every relation in its profile's schema, so each profile
+# has its own manifest directory: processes on different warehouses (the two halves of the tests, a
+# what-if, an operator's command) neither re-parse over each other nor read each other's manifest.
+PROFILE_ENV = {
+    "duckdb": ("WAREHOUSE_SCHEMA", "WAREHOUSE_DUCKDB_PATH", "WAREHOUSE_DUCKDB_MEMORY_LIMIT"),
+    "postgres": ("WAREHOUSE_SCHEMA", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD"),
+}
+KEPT_PROFILES = 16  # manifest directories of the profiles used last (about 3 MB each)
+ARTEFACTS = ("partial_parse.msgpack", "semantic_manifest.json", "manifest.json")  # the manifest last: it dates the set
 
 
-def _profile_stamp() -> str:
-    """A digest of the profile's environment (hashed: the password is among it)."""
-    return hashlib.sha256(repr([os.environ.get(v) for v in PROFILE_ENV]).encode()).hexdigest()
+def _profile_stamp(environ: Mapping[str, str] | None = None) -> str:
+    """A digest of what the environment's dbt profile reads (hashed: the password is among it)."""
+    environ = os.environ if environ is None else environ
+    target = environ.get("WAREHOUSE_TARGET", "duckdb")
+    values = [target, *(environ.get(v) for v in PROFILE_ENV.get(target, ()))]
+    if target == "duckdb" and not environ.get("WAREHOUSE_DUCKDB_PATH"):
+        values.append(environ.get("COMMITMENTS_DATA_DIR"))  # the database path's default
+    return hashlib.sha256(repr(values).encode()).hexdigest()
+
+
+def profile_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the manifest and partial parse of the environment's profile are (ensure_manifest makes them)."""
+    return TARGET_ROOT / "profiles" / _profile_stamp(environ)[:16]
 
 
 def _sources_mtime() -> float:
@@ -41,7 +58,7 @@ def project_args(target: Path) -> list[str]:
 
 def _parse(target: Path) -> Any:
     """Parse in this process (dbt is imported once per process), writing the manifest and partial parse
-    into `target`; keep the parsed Manifest for orchestration/dbt_runner.py."""
+    into `target`, from the partial parse found there; keep the parsed Manifest for orchestration/dbt_runner.py."""
     from dbt.cli.main import dbtRunner
 
     key = (_sources_mtime(), _profile_stamp())
@@ -53,55 +70,73 @@ def _parse(target: Path) -> Any:
     return parsed.result
 
 
+def _scratch(kind: str) -> Path:
+    """A directory of this process's own, holding a copy of the profile's partial parse."""
+    target = TARGET_ROOT / kind / str(os.getpid())
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    partial = profile_dir() / "partial_parse.msgpack"
+    if partial.exists():
+        shutil.copy(partial, target / partial.name)
+    return target
+
+
 @contextmanager
 def _parse_lock() -> Iterator[None]:
-    MANIFEST.parent.mkdir(parents=True, exist_ok=True)
-    with open(MANIFEST.parent / ".parse.lock", "w") as lock:
+    TARGET_ROOT.mkdir(parents=True, exist_ok=True)
+    with open(TARGET_ROOT / ".parse.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
 
-def ensure_manifest() -> None:
-    """Parse the dbt project when its manifest is missing or older than its sources, or when it was parsed
-    for another warehouse profile: the manifest names each model's relation in that profile's schema, and
-    a dbt process (what-if, the command line) starts from this parse's partial_parse.msgpack, which dbt
-    discards, re-parsing everything, when the profile differs. A lock keeps processes that load the
-    definitions at once (code server, runs, tests) from parsing over each other."""
+def ensure_manifest() -> Path:
+    """The manifest of the environment's profile, parsed when it is missing or older than the project's
+    sources. A lock keeps processes that load the definitions at once (code server, runs, tests) from
+    parsing together; the parse writes elsewhere and moves each artefact in whole, so a reader without
+    the lock (dagster-dbt loading the definitions) never sees half a file."""
     with _parse_lock():
-        _ensure_current()
+        return _ensure_current()
 
 
 def read_manifest() -> dict[str, Any]:
-    """The manifest's JSON, current for this environment's profile, read under the parse lock: another
-    process may be parsing for its own profile meanwhile, and dbt rewrites the file in place (a read
-    between its writes got half a file)."""
-    with _parse_lock():
-        _ensure_current()
-        return json.loads(MANIFEST.read_text(encoding="utf-8"))
+    """The manifest's JSON, current for this environment's profile."""
+    return json.loads(ensure_manifest().read_text(encoding="utf-8"))
 
 
-def _ensure_current() -> None:
-    stamp = MANIFEST.parent / ".parse_profile"
-    fresh = MANIFEST.exists() and MANIFEST.stat().st_mtime >= _sources_mtime()
-    if fresh and stamp.exists() and stamp.read_text() == _profile_stamp():
-        return
-    _parse(MANIFEST.parent)
-    stamp.write_text(_profile_stamp())
+def _ensure_current() -> Path:
+    directory = profile_dir()
+    manifest = directory / "manifest.json"
+    if manifest.exists() and manifest.stat().st_mtime >= _sources_mtime():
+        os.utime(directory)  # used: kept by _prune
+        return manifest
+    scratch = _scratch("parsing")
+    _parse(scratch)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in ARTEFACTS:
+        if (scratch / name).exists():
+            os.replace(scratch / name, directory / name)
+    shutil.rmtree(scratch, ignore_errors=True)
+    _prune(directory.parent)
+    return manifest
+
+
+def _prune(profiles: Path) -> None:
+    """Keep the manifest directories of the profiles used last (the tests make one per warehouse slot)."""
+    used = sorted(profiles.iterdir(), key=lambda d: d.stat().st_mtime, reverse=True)
+    for old in used[KEPT_PROFILES:]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def parsed_manifest() -> Any:
     """dbt's Manifest for the project on disk and the environment's profile: parsed once per process and
-    profile (from the shared partial parse when it was made for this profile; a full parse otherwise)."""
+    profile (from the profile's partial parse, which ensure_manifest keeps current)."""
     key = (_sources_mtime(), _profile_stamp())
     if key not in _parsed:
         ensure_manifest()
-    if key not in _parsed:  # the shared manifest is current: parse privately, not over it
-        target = DBT_PROJECT_DIR / "target" / "parsed" / str(os.getpid())
-        target.mkdir(parents=True, exist_ok=True)
-        partial = MANIFEST.parent / "partial_parse.msgpack"
-        if partial.exists():
-            shutil.copy(partial, target / partial.name)
-        _parse(target)
+    if key not in _parsed:  # another process made the profile's manifest: parse privately, not over it
+        scratch = _scratch("parsed")
+        _parse(scratch)
+        shutil.rmtree(scratch, ignore_errors=True)
     return _parsed[key]
 
 

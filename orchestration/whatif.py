@@ -34,7 +34,7 @@ import yaml
 from dagster import Config, JobDefinition, MetadataValue, Output, job, op
 
 from orchestration.config_files import shown
-from orchestration.dbt_project import BASE_MODELS, MANIFEST, PERIOD_TAGS, read_manifest
+from orchestration.dbt_project import BASE_MODELS, PERIOD_TAGS, profile_dir, read_manifest
 from orchestration.errors import ConfigError
 from orchestration.reference.commitments import load_commitments
 from orchestration.reference.publish import REFERENCE_TABLES, reference_frames
@@ -162,7 +162,8 @@ def _dbt_run(whatif: Warehouse, settings: Settings, grain: Grain, dbt_vars: dict
     environment names the what-if schema. Its own target path: the project's manifest stays the published one."""
     target = settings.dbt_project_dir / "target" / "whatif" / str(os.getpid())
     target.mkdir(parents=True, exist_ok=True)
-    partial = MANIFEST.parent / "partial_parse.msgpack"
+    env = {**os.environ, **whatif.dbt_environment()}
+    partial = profile_dir(env) / "partial_parse.msgpack"  # the what-if schema's profile, when it was parsed
     if partial.exists():
         shutil.copy(partial, target / partial.name)
     command = [
@@ -172,7 +173,6 @@ def _dbt_run(whatif: Warehouse, settings: Settings, grain: Grain, dbt_vars: dict
         "--project-dir", str(settings.dbt_project_dir), "--profiles-dir", str(settings.dbt_project_dir),
         "--target-path", str(target),
     ]  # fmt: skip
-    env = {**os.environ, **whatif.dbt_environment()}
     try:
         done = subprocess.run(command, cwd=settings.dbt_project_dir, env=env, capture_output=True, text=True)
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -115,22 +116,47 @@ def warehouse_target(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+# Warehouse slots: the schema and DuckDB file a test's pipeline uses while it runs, then the next one's in this
+# worker. The dbt profile repeats, and with it the manifest parsed for it (orchestration/dbt_project.py keeps
+# one per profile): a fresh schema per test made dbt parse the whole project again for each (about 3 s).
+_SLOT_TOKEN = uuid.uuid4().hex[:8]  # this process's: test runs in parallel on one server never share a schema
+_slots_in_use: set[int] = set()
+
+
+@contextmanager
+def _warehouse_slot() -> Iterator[tuple[str, Path]]:
+    """The lowest free slot (a module's pipeline and a test's own can be open at once): its schema name
+    and an empty directory for its DuckDB file, removed when the slot is given back."""
+    slot = min(set(range(len(_slots_in_use) + 1)) - _slots_in_use)
+    _slots_in_use.add(slot)
+    directory = Path(tempfile.gettempdir()) / f"commitments-tests-{_SLOT_TOKEN}-{slot}"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir()
+    try:
+        yield f"t_{_SLOT_TOKEN}_{slot}", directory / "warehouse.duckdb"
+    finally:
+        _slots_in_use.discard(slot)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 @contextmanager
 def isolated_pipeline(root: Path, target: str) -> Iterator[Path]:
-    """Point every setting at a fresh data dir, source dir and warehouse schema. Yields the data dir;
-    a test activates sources by writing declarations into <data dir>/sources_config."""
-    schema = f"t_{uuid.uuid4().hex[:10]}"
+    """Point every setting at a fresh data dir, source dir and warehouse (a slot's empty schema and DuckDB
+    file: WAREHOUSE_DUCKDB_PATH). Yields the data dir; a test activates sources by writing declarations into
+    <data dir>/sources_config."""
     sources = root / "sources_config"
     sources.mkdir()
     (root / "dagster_home").mkdir()
-    with pytest.MonkeyPatch.context() as mp:
+    with _warehouse_slot() as (schema, duckdb_path), pytest.MonkeyPatch.context() as mp:
+        if target == "postgres":
+            _drop_pg_schemas(schema)  # a test that failed in the middle of its teardown
         mp.setenv("COMMITMENTS_DATA_DIR", str(root))
         mp.setenv("COMMITMENTS_SOURCES_DIR", str(sources))
         mp.setenv("WAREHOUSE_TARGET", target)
         if target == "postgres":
             for variable, value in PG_ENV.items():
                 mp.setenv(variable, value)
-        mp.setenv("WAREHOUSE_DUCKDB_PATH", str(root / "warehouse.duckdb"))
+        mp.setenv("WAREHOUSE_DUCKDB_PATH", str(duckdb_path))
         mp.setenv("WAREHOUSE_SCHEMA", schema)
         mp.setenv("DAGSTER_HOME", str(root / "dagster_home"))
         # GX suites cost seconds per asset; tests about other things run without them. The tests of

@@ -299,8 +299,8 @@ def hold_duckdb(path: Path, seconds: float) -> subprocess.Popen:
 
 @pytest.fixture
 def duckdb_env(tmp_path: Path) -> Iterator[Path]:
-    with isolated_pipeline(tmp_path, "duckdb") as root:
-        yield root / "warehouse.duckdb"
+    with isolated_pipeline(tmp_path, "duckdb"):
+        yield Path(os.environ["WAREHOUSE_DUCKDB_PATH"])
 
 
 def test_a_second_process_waits_for_the_duckdb_writer(duckdb_env: Path) -> None:

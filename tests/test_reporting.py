@@ -431,10 +431,9 @@ def test_metrics_are_defined_once_and_valid() -> None:
     from dbt_semantic_interfaces.implementations.semantic_manifest import PydanticSemanticManifest
     from dbt_semantic_interfaces.validations.semantic_manifest_validator import SemanticManifestValidator
 
-    from orchestration.dbt_project import MANIFEST, ensure_manifest
+    from orchestration.dbt_project import ensure_manifest
 
-    ensure_manifest()
-    raw = json.loads((MANIFEST.parent / "semantic_manifest.json").read_text(encoding="utf-8"))
+    raw = json.loads((ensure_manifest().parent / "semantic_manifest.json").read_text(encoding="utf-8"))
     manifest = PydanticSemanticManifest.parse_obj(raw)
     outcome = SemanticManifestValidator[PydanticSemanticManifest]().validate_semantic_manifest(manifest)
     assert not outcome.has_blocking_issues, [str(issue) for issue in outcome.errors]

@@ -6,6 +6,7 @@ quarantine, extraction log, quality summary), dbt's logs, nor in the error a cal
 from __future__ import annotations
 
 import datetime as dt
+import os
 import socket
 import threading
 import uuid
@@ -184,11 +185,12 @@ def _plant(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 
 def _artefacts(root: Path) -> dict[str, bytes]:
-    """Every file a run left: Dagster's storage and compute logs (DAGSTER_HOME), the DuckDB warehouse and
-    anything else in the data dir, and dbt's logs and run results."""
+    """Every file a run left: Dagster's storage and compute logs (DAGSTER_HOME) and anything else in the data
+    dir, the DuckDB warehouse (its slot, tests/conftest.py), and dbt's logs, run results and manifests."""
     files = [p for p in root.rglob("*") if p.is_file()]
+    files += [p for p in Path(os.environ["WAREHOUSE_DUCKDB_PATH"]).parent.iterdir() if p.is_file()]
     files += [p for p in (PROJECT_DIR / "dbt_project" / "logs").rglob("*") if p.is_file()]
-    files += [p for p in (PROJECT_DIR / "dbt_project" / "target").glob("*.json") if p.is_file()]
+    files += [p for p in (PROJECT_DIR / "dbt_project" / "target").rglob("*.json") if p.is_file()]
     return {str(p): p.read_bytes() for p in files}
 
 

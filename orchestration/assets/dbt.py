@@ -7,6 +7,8 @@ backfill policy, so a backfill of any range is one dbt invocation.
 """
 
 from collections.abc import Mapping
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec, BackfillPolicy, Failure
@@ -14,7 +16,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_
 from dagster_dbt.asset_utils import default_description_fn
 
 from orchestration.assets.period_metadata import with_period_metadata
-from orchestration.dbt_project import BASE_MODELS, MANIFEST, PERIOD_TAGS, REFERENCE_EXCLUDE, ensure_manifest
+from orchestration.dbt_project import BASE_MODELS, PERIOD_TAGS, REFERENCE_EXCLUDE, ensure_manifest
 from orchestration.dbt_runner import InProcessDbt, environment
 from orchestration.landing.tables import EXTRACTION_LOG, INTERVAL_RUNS, QUARANTINE, STATUS_EVENTS
 from orchestration.periods import Partitions, Window
@@ -60,10 +62,10 @@ class Translator(DagsterDbtTranslator):
 
 
 def _partitioned(
-    name: str, select: str, partitions_def: Any, translator: Translator, settings: Settings
+    name: str, select: str, partitions_def: Any, translator: Translator, settings: Settings, manifest: Path
 ) -> AssetsDefinition:
     @dbt_assets(
-        manifest=MANIFEST,
+        manifest=manifest,
         select=select,
         partitions_def=partitions_def,
         backfill_policy=BackfillPolicy.single_run(),
@@ -87,12 +89,12 @@ def _partitioned(
 
 def dbt_asset_sets(settings: Settings, extraction: list[AssetsDefinition]) -> dict[str, AssetsDefinition]:
     """reference (unpartitioned views and dimensions), daily (base table and day results), weekly, monthly."""
-    ensure_manifest()
+    manifest = ensure_manifest()
     translator = Translator(extraction)
     partitions = Partitions.of(settings)
 
     @dbt_assets(
-        manifest=MANIFEST,
+        manifest=manifest,
         select="fqn:*",
         exclude=REFERENCE_EXCLUDE,
         dagster_dbt_translator=translator,
@@ -103,11 +105,10 @@ def dbt_asset_sets(settings: Settings, extraction: list[AssetsDefinition]) -> di
     def dbt_reference_models(context: AssetExecutionContext, dbt: InProcessDbt, warehouse: Warehouse):
         yield from dbt.cli(["build"], context=context).stream()
 
+    partitioned = partial(_partitioned, translator=translator, settings=settings, manifest=manifest)
     return {
         "reference": dbt_reference_models,
-        "daily": _partitioned(
-            "dbt_daily_models", f"{BASE_MODELS} {PERIOD_TAGS['day']}", partitions.daily, translator, settings
-        ),
-        "weekly": _partitioned("dbt_weekly_models", PERIOD_TAGS["week"], partitions.weekly, translator, settings),
-        "monthly": _partitioned("dbt_monthly_models", PERIOD_TAGS["month"], partitions.monthly, translator, settings),
+        "daily": partitioned("dbt_daily_models", f"{BASE_MODELS} {PERIOD_TAGS['day']}", partitions.daily),
+        "weekly": partitioned("dbt_weekly_models", PERIOD_TAGS["week"], partitions.weekly),
+        "monthly": partitioned("dbt_monthly_models", PERIOD_TAGS["month"], partitions.monthly),
     }

@@ -20,7 +20,7 @@ from dagster_dbt import DagsterDbtTranslatorSettings, dbt_assets
 from dagster_dbt.asset_utils import get_manifest_and_translator_from_dbt_assets
 
 from orchestration.assets.dbt import Translator
-from orchestration.dbt_project import MANIFEST, REPORTING_TAG
+from orchestration.dbt_project import REPORTING_TAG, ensure_manifest
 from orchestration.dbt_runner import InProcessDbt
 from orchestration.reporting.snapshot import publish_snapshot, snapshot_path
 from orchestration.reporting.views import ReportingViews
@@ -36,7 +36,7 @@ def reporting_models(extraction: list[AssetsDefinition]) -> AssetsDefinition:
     """Unpartitioned, in every job after its other assets (the views depend on what each job builds)."""
 
     @dbt_assets(
-        manifest=MANIFEST,
+        manifest=ensure_manifest(),
         select=REPORTING_TAG,
         # The views' dbt tests are not run by the jobs (below), so they are not the jobs' asset checks either:
         # a check planned in every run and never evaluated would read as missing in the UI.

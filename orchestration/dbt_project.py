@@ -46,8 +46,10 @@ def _sources_mtime() -> float:
     return max(p.stat().st_mtime for p in [*sources, DBT_PROJECT_DIR / "dbt_project.yml"])
 
 
-# dbt's Manifest objects parsed in this process, by project version and profile (at most one kept).
+# dbt's Manifest objects parsed in this process, by project version and profile: the last few, as a process
+# may alternate between warehouses (a test worker does).
 _parsed: dict[tuple[float, str], Any] = {}
+KEPT_PARSED = 4
 
 
 def project_args(target: Path) -> list[str]:
@@ -56,17 +58,21 @@ def project_args(target: Path) -> list[str]:
             "--target-path", str(target), "--log-path", str(target)]  # fmt: skip
 
 
-def _parse(target: Path) -> Any:
-    """Parse in this process (dbt is imported once per process), writing the manifest and partial parse
-    into `target`, from the partial parse found there; keep the parsed Manifest for orchestration/dbt_runner.py."""
+def _parse(target: Path, *, write_json: bool = True) -> Any:
+    """Parse in this process (dbt is imported once per process), from the partial parse found in `target`,
+    writing the manifest there (unless `write_json` is false) and the partial parse; keep the parsed Manifest
+    for orchestration/dbt_runner.py."""
     from dbt.cli.main import dbtRunner
 
     key = (_sources_mtime(), _profile_stamp())
-    parsed = dbtRunner().invoke(["parse", "--quiet", *project_args(target)])
+    flags = [] if write_json else ["--no-write-json"]
+    parsed = dbtRunner().invoke(["parse", "--quiet", *flags, *project_args(target)])
     if not parsed.success:
         raise RuntimeError(f"dbt parse failed: {parsed.exception}")
-    _parsed.clear()
+    _parsed.pop(key, None)
     _parsed[key] = parsed.result
+    for old in list(_parsed)[:-KEPT_PARSED]:
+        del _parsed[old]
     return parsed.result
 
 
@@ -135,7 +141,7 @@ def parsed_manifest() -> Any:
         ensure_manifest()
     if key not in _parsed:  # another process made the profile's manifest: parse privately, not over it
         scratch = _scratch("parsed")
-        _parse(scratch)
+        _parse(scratch, write_json=False)  # its Manifest is what is needed here: writing it took 0.6 s
         shutil.rmtree(scratch, ignore_errors=True)
     return _parsed[key]
 

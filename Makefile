@@ -27,7 +27,8 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	WAREHOUSE_DUCKDB_PATH=$(CURDIR)/.lint.duckdb $(BIN)/sqlfluff lint dbt_project/models
+	# One process per core (--processes 0): 43 -> 24 s on two cores.
+	WAREHOUSE_DUCKDB_PATH=$(CURDIR)/.lint.duckdb $(BIN)/sqlfluff lint --processes 0 dbt_project/models
 
 # Two workers, one per core; a unit of work is a test module on one warehouse, heavy modules first (tests/conftest.py).
 test: lint

@@ -27,8 +27,12 @@ def unexpected_counts(warehouse: Warehouse, expectations: list[dict[str, Any]], 
     counts = [_unexpected(e["type"], e["kwargs"]) for e in expectations]
     if not counts or any(c is None for c in counts):
         return None
+    # The window is read once by the row-by-row expectations and once by each uniqueness expectation, as a
+    # subquery each time, not a CTE: PostgreSQL writes a CTE read twice out whole first (at 1M node runs, 0.9 s
+    # of node_run_states_daily's 2.55 s history window).
+    select = ", ".join(c.replace(_WINDOW, f"({window})") for c in counts)
     try:
-        (row,) = warehouse.execute(f"with w as ({window}) select {', '.join(counts)} from w")
+        (row,) = warehouse.execute(f"select {select} from ({window}) as w")
     except Exception:  # noqa: BLE001 - e.g. a column the window lacks: GX reports that as a failed expectation
         return None
     return [int(v or 0) for v in row]
@@ -97,6 +101,10 @@ _TYPES: dict[str, tuple[Any, set[str]]] = {
 }
 
 
+# Where a uniqueness expectation reads the window (unexpected_counts puts the window's query there).
+_WINDOW = "<window>"
+
+
 def _rows(condition: str) -> str:
     return f"count(*) filter (where {condition})"
 
@@ -107,7 +115,7 @@ def _repeated(columns: list[str]) -> str:
     so on PostgreSQL such a repeat goes to GX, whose verdict stands."""
     key = ", ".join(_q(c) for c in columns)
     present = " or ".join(f"{_q(c)} is not null" for c in columns)
-    groups = f"select count(*) as n from w where {present} group by {key} having count(*) > 1"
+    groups = f"select count(*) as n from {_WINDOW} as w where {present} group by {key} having count(*) > 1"
     return f"(select sum(n) from ({groups}) as repeated)"
 
 

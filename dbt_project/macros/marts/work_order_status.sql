@@ -108,10 +108,13 @@ ordered_runs as (
             {{ first_and_latest_run_columns('r') }},
             {{ completion_interval('r') }}
         from {{ ref('fct_node_runs') }} as r
+        -- Grouped: PostgreSQL hashes the ids (1.58M run states to 257k work orders at 1M runs); a bare `in`
+        -- sorted them all for a unique, 0.9 s more of the daily history's query.
         where r.work_order_id in (
             select s.work_order_id
             from {{ run_states }} as s
             where s.period_id in (select period_id from periods)
+            group by s.work_order_id
         )
     ) as r
 ),

@@ -98,7 +98,7 @@ def run(args: MonitoringBenchmarkOptions) -> None:
     from demo.generator import orders_for_runs
     from demo.monitoring import WEBHOOK_ENV, advance_sources
     from demo.receiver import WebhookReceiver
-    from demo.ticket_api_server import serve_in_background
+    from demo.ticket_api_server import serve_in_subprocess
     from orchestration.monitoring.evaluate import evaluate
     from orchestration.warehouse import Warehouse
 
@@ -125,7 +125,8 @@ def run(args: MonitoringBenchmarkOptions) -> None:
     )
     del truth
     (root / "sources" / "ticket_events.jsonl").touch()
-    server, os.environ["TICKET_API_URL"] = serve_in_background(root / "sources" / "ticket_events.jsonl", token="")
+    server = serve_in_subprocess(root / "sources" / "ticket_events.jsonl", token="")
+    os.environ["TICKET_API_URL"] = server.url
     warehouse = Warehouse.from_settings(Settings.load())
     lines: list[str] = []
     try:

@@ -1078,7 +1078,7 @@ def run(args: BenchmarkOptions) -> None:
     CHECKS["on"] = not args.no_checks
 
     from demo.generator import orders_for_runs
-    from demo.ticket_api_server import serve_in_background
+    from demo.ticket_api_server import serve_in_subprocess
 
     targets = ["duckdb", "postgres"] if args.warehouse == "both" else [args.warehouse]
     factors = [int(f) for f in args.history_factors.split(",") if f.strip()]
@@ -1109,8 +1109,9 @@ def run(args: BenchmarkOptions) -> None:
             world.pandas_seconds = seconds()
             del truth
             print(f"  pandas classification {world.pandas_seconds:.2f} s, {world.pandas_rows:,} rows", flush=True)
-            server, url = serve_in_background(world.directory / "sources" / "ticket_events.jsonl", token="")
-            os.environ["TICKET_API_URL"] = url
+            # In a process of its own, as a source system: its store and its serving are not the pipeline's.
+            server = serve_in_subprocess(world.directory / "sources" / "ticket_events.jsonl", token="")
+            os.environ["TICKET_API_URL"] = server.url
             worlds.append(world)
             try:
                 for target in targets:

@@ -52,13 +52,14 @@ def point_at_demo_sources() -> None:
 
 
 def start_ticket_api() -> object:
-    """Serve the demo ticket API on a free loopback port unless TICKET_API_URL points elsewhere."""
-    from demo.ticket_api_server import serve_in_background
+    """Serve the demo ticket API on a free loopback port, in a process of its own as a real source system
+    would be, unless TICKET_API_URL points elsewhere. The returned object's shutdown() stops it."""
+    from demo.ticket_api_server import serve_in_subprocess
 
     if os.environ.get("TICKET_API_URL"):
         return None
-    server, url = serve_in_background(Settings.load().data_dir / "sources" / "ticket_events.jsonl")
-    os.environ["TICKET_API_URL"] = url
+    server = serve_in_subprocess(Settings.load().data_dir / "sources" / "ticket_events.jsonl")
+    os.environ["TICKET_API_URL"] = server.url
     return server
 
 

@@ -19,6 +19,10 @@ import hmac
 import io
 import json
 import os
+import re
+import signal
+import subprocess
+import sys
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -224,6 +228,44 @@ def serve_in_background(
     return server, f"http://{bound_host}:{bound_port}"
 
 
+class ServerProcess:
+    """The API served by a process of its own (`serve_in_subprocess`); shutdown() stops it."""
+
+    def __init__(self, process: subprocess.Popen, url: str) -> None:
+        self.process, self.url = process, url
+
+    def shutdown(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def serve_in_subprocess(store_path: Path, token: str | None = None, start_timeout: float = 300.0) -> ServerProcess:
+    """Start the API in a child process on a free loopback port, as a source system runs beside the pipeline:
+    the store it holds in memory (1.9 GB of JSON lines at 10M node runs) and the time it spends serving are
+    then not the pipeline's. Returns once the store is loaded and the port listens. The token is read from
+    TICKET_API_TOKEN unless given ("" turns the check off)."""
+    env = dict(os.environ)
+    if token is not None:
+        env["TICKET_API_TOKEN"] = token
+    command = [sys.executable, "-m", "demo.ticket_api_server", "--store", str(store_path), "--port", "0"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
+    ready: list[str] = []
+    reader = threading.Thread(target=lambda: ready.append(process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    reader.join(start_timeout)
+    found = re.search(r"on (http://\S+?)" + re.escape(ENDPOINT), ready[0]) if ready else None
+    if found is None:
+        process.kill()
+        raise RuntimeError(f"the ticket API did not start within {start_timeout:.0f} s (exit {process.poll()})")
+    # Its later lines (a store it could not reload) go on being read, so that a full pipe never blocks it.
+    threading.Thread(target=lambda: [print(line, end="") for line in process.stdout], daemon=True).start()  # type: ignore[union-attr]
+    return ServerProcess(process, found.group(1))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve the demo ticket API over a JSON-lines store.")
     parser.add_argument("--store", type=Path, default=Path("data/sources/ticket_events.jsonl"))
@@ -235,6 +277,7 @@ def main(argv: list[str] | None = None) -> None:
     auth = "bearer token required" if server.token else "no token"
     url = f"http://{args.host}:{server.server_address[1]}{ENDPOINT}"
     print(f"ticket API on {url} ({len(server.store):,} events, {auth})", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stopped by its parent: close the port on the way out
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import os
 import re
 import sqlite3
 from contextlib import closing
@@ -18,7 +19,7 @@ import requests
 import yaml
 
 from demo import generator as gen
-from demo.ticket_api_server import serve_in_background
+from demo.ticket_api_server import serve_in_background, serve_in_subprocess
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 START = dt.date(2026, 10, 1)
@@ -572,3 +573,22 @@ def test_api_reloads_a_regenerated_store(tmp_path: Path) -> None:
         assert 0 < before < after
     finally:
         server.shutdown()
+
+
+def test_api_in_a_process_of_its_own_serves_the_same_pages_and_stops(data_dir: Path) -> None:
+    store = data_dir / "sources" / "ticket_events.jsonl"
+    child = serve_in_subprocess(store, token="s3cret")
+    server, base = serve_in_background(store, token="")
+    try:
+        assert child.process.pid != os.getpid() and child.process.poll() is None
+        url = child.url + "/api/v1/status-changes"
+        assert requests.get(url, timeout=10).status_code == 401
+        auth = {"Authorization": "Bearer s3cret"}
+        rows, _ = _fetch_all(url, {"page_size": 700}, headers=auth)
+        assert rows == _fetch_all(base + "/api/v1/status-changes", {"page_size": 5000})[0]
+    finally:
+        server.shutdown()
+        child.shutdown()
+    assert child.process.returncode is not None
+    with pytest.raises(requests.ConnectionError):
+        requests.get(url, timeout=5)

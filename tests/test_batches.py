@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -20,7 +21,7 @@ from demo import generator as gen
 from demo.ticket_api_server import serve_in_background
 from orchestration.landing.batch import ensure_landing, extract_batches, land_batches
 from orchestration.landing.normalise import normalise
-from orchestration.landing.rules import row_hashes
+from orchestration.landing.rules import SeenRows, row_hashes
 from orchestration.landing.tables import EXTRACTION_LOG, LANDING_BY_SHAPE, QUARANTINE
 from orchestration.periods import Window
 from orchestration.quality.checks import ROWS_RECONCILE
@@ -495,3 +496,17 @@ def test_a_source_is_read_one_batch_ahead_in_order_and_closed_when_the_caller_st
     assert int(next(frames).i[0]) == 0
     frames.close()
     assert closed.is_set() and not any(t.name == "source reader" for t in threading.enumerate())
+
+
+def test_rows_seen_are_found_however_many_batches_apart_and_a_first_hash_alone_is_no_match() -> None:
+    """`duplicate_row`'s memory of a window: a row's copy is found in any later batch (its runs merged on
+    the way), a copy within one batch too, and two rows sharing only their first hash stay two rows."""
+    rng = np.random.default_rng(7)
+    seen = SeenRows()
+    batches = [rng.integers(1, 2**62, size=(50, 2)).astype(np.uint64) for _ in range(12)]
+    batches[5][3] = batches[0][10]  # five batches apart
+    batches[11][0] = batches[1][0]  # ten batches apart
+    batches[7][4] = batches[7][2]  # within one batch
+    batches[9][1] = (batches[2][6][0], batches[2][6][1] + 1)  # the first hash collides, the second does not
+    found = [np.flatnonzero(seen.add(keys)).tolist() for keys in batches]
+    assert found == [[], [], [], [], [], [3], [], [4], [], [], [], [0]]

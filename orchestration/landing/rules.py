@@ -27,13 +27,15 @@ _OPEN_END = pd.Timestamp("2200-01-01")
 
 class SeenRows:
     """The rows of a window seen so far, as two independent 64-bit hashes of their values and partition
-    (a false match needs both to collide: about 1 in 10^20 for ten million rows), kept as sorted runs of
-    numbers rather than the rows: what `duplicate_row` needs to find a copy in an earlier batch."""
-
-    _MAX_RUNS = 8
+    (a false match needs both to collide: about 1 in 10^20 for ten million rows), kept as runs of numbers
+    sorted by the first hash rather than the rows: what `duplicate_row` needs to find a copy in an earlier
+    batch. The runs are merged as a binary counter adds: a run is merged into the one before it while that
+    one is no longer, so a window of k batches keeps about log2(k) runs and each hash is merged about log2(k)
+    times, each merge a linear pass (a stable sort of two sorted runs; at 43 batches of 200k rows 16.3 s
+    when every eighth batch re-sorted all the rows seen)."""
 
     def __init__(self) -> None:
-        self._runs: list[tuple[np.ndarray, np.ndarray]] = []  # (first, second hash), sorted by both
+        self._runs: list[tuple[np.ndarray, np.ndarray]] = []  # (first, second hash), sorted by the first
 
     def add(self, keys: np.ndarray) -> np.ndarray:
         """Mark the rows (n, 2) seen before: earlier in `keys` or in an earlier call. Returns that mask."""
@@ -46,13 +48,14 @@ class SeenRows:
             copy[order] |= _member(first[order], second[order], run)
         if (~copy).any():
             self._runs.append(_sorted_run(first[~copy], second[~copy]))
-        if len(self._runs) > self._MAX_RUNS:
-            self._runs = [_sorted_run(*(np.concatenate(part) for part in zip(*self._runs, strict=True)))]
+        while len(self._runs) > 1 and len(self._runs[-2][0]) <= len(self._runs[-1][0]):
+            later, earlier = self._runs.pop(), self._runs.pop()
+            self._runs.append(_sorted_run(*(np.concatenate(pair) for pair in zip(earlier, later, strict=True))))
         return copy
 
 
 def _sorted_run(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.lexsort((second, first))
+    order = np.argsort(first, kind="stable")  # timsort: two sorted runs put together merge in one pass
     return first[order], second[order]
 
 

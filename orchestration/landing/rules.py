@@ -73,26 +73,25 @@ def _member(first: np.ndarray, second: np.ndarray, run: tuple[np.ndarray, np.nda
 
 
 def row_hashes(values: pd.DataFrame, partition_date: pd.Series) -> np.ndarray:
-    """Two 64-bit hashes of each row's values and its partition, by DuckDB's `hash` over the columns (in
-    C++, on both cores: a fifth of the time of pandas' SipHash over one text per row). Each value is hashed
-    as text, so that it reads the same whichever batch holds it; the second hash puts a byte before each
-    value, so that two texts whose hashes collide collide in the first hash only."""
-    texts = pd.DataFrame(
-        {
-            "day": partition_date.astype(_ARROW_TEXT),
-            **{f"c{i}": values[c].astype(_ARROW_TEXT) for i, c in enumerate(values)},
-        }
-    )
+    """Two 64-bit hashes of each row's values and its partition (`hash_pair`), each value as text, so that it
+    reads the same whichever batch holds it."""
+    return np.column_stack(hash_pair([partition_date, *(values[c] for c in values)]))
+
+
+def hash_pair(columns: list[pd.Series]) -> tuple[np.ndarray, np.ndarray]:
+    """Two 64-bit hashes of the rows of `columns` (aligned Series), as text, by DuckDB's `hash` over the
+    columns (in C++, on both cores: a fifth of the time of pandas' SipHash); the second puts a byte before
+    each value, so that two texts whose hashes collide collide in the first hash only."""
+    texts = pd.DataFrame({f"c{i}": column.astype(_ARROW_TEXT) for i, column in enumerate(columns)})
     names = list(texts.columns)
     first, second = ", ".join(names), ", ".join(f"'\x01' || {name}" for name in names)
     with duckdb.connect() as con:
         con.register("batch", texts)
         hashes = con.sql(f"select hash({first}) as a, hash({second}) as b from batch").fetchnumpy()
-    return np.column_stack([hashes["a"], hashes["b"]])
+    return hashes["a"], hashes["b"]
 
 
 _ARROW_TEXT = pd.StringDtype("pyarrow")
-_HASH_KEYS = ("0123456789abcdef", "fedcba9876543210")
 
 
 @dataclass
@@ -510,16 +509,17 @@ def runs_of(b: Batch) -> pd.DataFrame:
     (partition, then delivery)."""
     c, ok = b.columns, b.ok.to_numpy()
     key = c["source_row_key"][ok].astype(_ARROW_TEXT).reset_index(drop=True)
-    group = pd.DataFrame({k: c[k][ok].to_numpy() for k in ("work_order_id", "process_code", "node_code")})
+    group = [c[k][ok].reset_index(drop=True) for k in ("work_order_id", "process_code", "node_code")]
     stop = c["end_at"].fillna(c["cancelled_at"]).fillna(_OPEN_END)
     before = b.state.rows_before if b.state is not None else 0
-    runs = {"key": key}
-    for i, hash_key in enumerate(_HASH_KEYS, start=1):
-        runs[f"key_{i}"] = pd.util.hash_pandas_object(key, index=False, hash_key=hash_key).to_numpy()
-        runs[f"group_{i}"] = pd.util.hash_pandas_object(group, index=False, hash_key=hash_key).to_numpy()
+    (key_1, key_2), (group_1, group_2) = hash_pair([key]), hash_pair(group)
     return pd.DataFrame(
         {
-            **runs,
+            "key": key,
+            "key_1": key_1,
+            "key_2": key_2,
+            "group_1": group_1,
+            "group_2": group_2,
             "start": c["start_at"][ok].to_numpy(),
             "stop": stop[ok].to_numpy(),
             "day": c["partition_date"][ok].to_numpy(),

@@ -23,7 +23,7 @@ from typing import Any
 
 from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource
 
-from orchestration.dbt_project import parsed_manifest, project_args
+from orchestration.dbt_project import cheap_behavior_flag_source, parsed_manifest, project_args
 from orchestration.settings import DBT_PROJECT_DIR, Settings
 from orchestration.warehouse import Warehouse, pg_session_options
 
@@ -71,6 +71,7 @@ def invoke(args: Sequence[str], target: Path, env: dict[str, str] | None = None)
     from dbt_common.events.base_types import EventLevel
     from dbt_common.events.functions import msg_to_json
 
+    cheap_behavior_flag_source()
     lines: list[bytes] = []
 
     def collect(msg: Any) -> None:

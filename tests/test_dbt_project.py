@@ -56,3 +56,18 @@ def test_the_profile_is_what_the_target_reads(monkeypatch: pytest.MonkeyPatch) -
     in_two = dbt_project.profile_dir()
     monkeypatch.setenv("COMMITMENTS_DATA_DIR", "/one")  # the database file's default directory
     assert dbt_project.profile_dir() != in_two
+
+
+def test_behaviour_flags_name_their_declaring_module_without_reading_the_stack_source() -> None:
+    """dbt names the module that declared an adapter's behaviour flag in its warnings; the cheap lookup
+    (orchestration/dbt_project.py) names the same one dbt's inspect.stack() does."""
+    from dbt_common.behavior_flags import Behavior
+
+    from orchestration.dbt_project import cheap_behavior_flag_source
+
+    flag = {"name": "t_flag", "default": False, "description": "a test flag"}
+    cheap_behavior_flag_source()
+    # the first caller outside dbt_common.behavior_flags: here, this test module, as inspect.stack() finds
+    assert Behavior([flag], {})._flags[0]._behavior_change_event.flag_source == __name__
+    adapter_flags = Behavior.__init__.__module__  # and not the flags' own module
+    assert Behavior([flag], {})._flags[0]._behavior_change_event.flag_source != adapter_flags

@@ -9,6 +9,7 @@ source's partitions) asks the window, so there is one definition of each.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -35,6 +36,7 @@ class Partitions:
 
     @classmethod
     def of(cls, settings: Settings) -> Partitions:
+        partition_keys_once_a_day()
         start, tz = settings.first_partition.isoformat(), settings.business_time_zone.key
         return cls(
             daily=DailyPartitionsDefinition(start_date=start, timezone=tz),
@@ -44,6 +46,35 @@ class Partitions:
 
     def by_grain(self) -> dict[str, Any]:
         return {"daily": self.daily, "weekly": self.weekly, "monthly": self.monthly}
+
+
+@functools.cache  # once per process
+def partition_keys_once_a_day() -> None:
+    """Dagster lists every partition of an upstream asset each time a step of an unpartitioned asset starts
+    (its inputs' data versions), only to find more than it looks at (`SKIP_PARTITION_DATA_VERSION_DEPENDENCY_
+    THRESHOLD`, 100) and use the latest materialisation instead. The reporting views read marts of every grain:
+    each run listed the 6,181 days since 2010 once per daily mart, 0.3 s a list (the help-desk history: 4.1 s of
+    the reporting steps of its five runs, BENCHMARKS.md). A time-window definition's keys depend on the
+    definition and its last partition only: listed once per definition and last partition, then copied.
+    Dagster is pinned (pyproject.toml); tests/test_periods.py checks the lists are Dagster's own."""
+    from dagster._core.definitions.partitions.context import partition_loading_context
+    from dagster._core.definitions.partitions.definition.time_window import TimeWindowPartitionsDefinition
+
+    listed = TimeWindowPartitionsDefinition.get_partition_keys
+    lists: dict[tuple[Any, float | None], tuple[str, ...]] = {}
+
+    def get_partition_keys(self: Any, current_time: datetime | None = None, dynamic_partitions_store: Any = None):
+        with partition_loading_context(current_time, dynamic_partitions_store):
+            last = self._get_last_partition_window(self._get_current_timestamp())
+            key = (self, last.start.timestamp() if last else None)
+            if key not in lists:
+                if len(lists) >= 64:  # a long-lived process (the webserver) crosses days
+                    lists.clear()
+                lists[key] = tuple(listed(self))  # in the same loading context: the same current time
+            return list(lists[key])
+
+    functools.update_wrapper(get_partition_keys, listed)  # `__wrapped__`: Dagster's own, for the tests
+    TimeWindowPartitionsDefinition.get_partition_keys = get_partition_keys
 
 
 @dataclass(frozen=True)

@@ -347,6 +347,25 @@ def test_each_department_report_opens_offline_and_matches_the_marts(demo: dict, 
         assert text(browser, "late-count") == fmt_count(late.n.iloc[0])
 
 
+def test_reports_rendered_by_several_processes_are_those_one_renders(demo: dict, tmp_path: Path) -> None:
+    """A backfill's months rendered in shares by processes of their own (render_months): the same files, byte for
+    byte, as one process writes; here the worker renders March, this process February (no data: no report)."""
+    from orchestration.reports.queries import Reporting
+    from orchestration.reports.render import render_months
+
+    warehouse = warehouse_of_env()
+    reporting = Reporting(warehouse.query, warehouse.schema_name)
+    months, generated = [date(2026, 2, 1), MONTH], datetime(2026, 4, 2, 8, 0, tzinfo=UTC)
+    one = render_months(reporting, months, tmp_path / "one", generated, processes=1)
+    several = render_months(reporting, months, tmp_path / "several", generated, processes=2, parallel_from=0)
+    departments = set(marts_rates("department").department) - {"(none)", "*"}
+    assert one[date(2026, 2, 1)] == {} and sorted(one[MONTH]) == sorted(departments)
+    assert {m: sorted(d) for m, d in several.items()} == {m: sorted(d) for m, d in one.items()}
+    for department, path in one[MONTH].items():
+        assert several[MONTH][department].read_bytes() == path.read_bytes(), department
+    assert not list((tmp_path / "several").rglob("*.partial"))
+
+
 def test_reports_are_sent_once_per_department_month_and_channel(demo: dict) -> None:
     outbox = query("select * from {s}_landing.alert_outbox where level = 'report'")
     departments = set(marts_rates("department", "department <> '(none)'").department)

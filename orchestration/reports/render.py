@@ -6,6 +6,11 @@ as much as one month, and rendering every department costs about as much as one.
 from __future__ import annotations
 
 import html
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
@@ -234,20 +239,63 @@ def department_report(data: MonthData, department: str, generated: datetime, lan
     )
 
 
+# A backfill's reports are rendered by this many processes at most (one the run's own)...
+PROCESSES = 4
+# ...and only from this many reports: a process of its own starts in about 1.5 s (its imports), what rendering
+# some twenty reports takes.
+PARALLEL_FROM = 24
+
+
 def render_months(
-    reporting: Reporting, months: list[date], reports_dir: Path, generated: datetime
-) -> dict[date, dict[str, Path]]:
+    reporting: Reporting, months: list[date], reports_dir: Path, generated: datetime, processes: int | None = None,
+    parallel_from: int = PARALLEL_FROM,
+) -> dict[date, dict[str, Path]]:  # fmt: skip
     """Every department's report of each month under `<reports_dir>/<YYYY-MM>/`; returns month -> department ->
-    file. A report is written whole to a temporary name, then renamed: a reader never sees half a file."""
+    file. A report is written whole to a temporary name, then renamed: a reader never sees half a file.
+
+    The charts are pure Python (pygal, about 40 ms a report), so a backfill of years (142 reports for the
+    help-desk history: 17 s alone) renders shares of its months in processes of their own besides this one,
+    when there are cores for them; the warehouse is read here only, in the four queries for all months."""
+    data = list(MonthData.read_months(reporting, months).values())
+    processes = min(processes or len(os.sched_getaffinity(0)), PROCESSES, len(data))
+    if processes < 2 or sum(len(d.departments()) for d in data) < parallel_from:
+        return _write_months(data, reports_dir, generated)
+    shares = [data[i::processes] for i in range(processes)]  # interleaved: later months, with more nodes, spread
+    with tempfile.TemporaryDirectory(prefix="reports-") as tmp:
+        others = []
+        for i, share in enumerate(shares[1:]):
+            task = Path(tmp) / f"share-{i}.pickle"
+            task.write_bytes(pickle.dumps((share, reports_dir, generated)))
+            # A new interpreter on this module, not multiprocessing's spawn, which would import the caller's
+            # main module again in each worker (a script without a __main__ guard would run its pipeline twice).
+            others.append(subprocess.Popen([sys.executable, "-m", __name__, str(task)]))
+        written = _write_months(shares[0], reports_dir, generated)
+        failed = [other.args for other in others if other.wait() != 0]
+    if failed:
+        raise RuntimeError(f"rendering a share of the months' reports failed (its error above): {failed}")
+    for share in shares[1:]:
+        written.update(_write_months(share, reports_dir, generated, write=False))
+    return dict(sorted(written.items()))
+
+
+def _write_months(
+    months: list[MonthData], reports_dir: Path, generated: datetime, write: bool = True
+) -> dict[date, dict[str, Path]]:
+    """The months' reports, each department's; `write=False` only names the files (a worker wrote them)."""
     written: dict[date, dict[str, Path]] = {}
-    for month, data in MonthData.read_months(reporting, months).items():
-        out = reports_dir / month.strftime("%Y-%m")
-        out.mkdir(parents=True, exist_ok=True)
-        written[month] = {}
+    for data in months:
+        out = reports_dir / data.month.strftime("%Y-%m")
+        written[data.month] = {}
         for department in data.departments():
             path = out / report_file_name(department)
-            partial = path.with_suffix(".html.partial")
-            partial.write_text(department_report(data, department, generated), encoding="utf-8")
-            partial.replace(path)
-            written[month][department] = path
+            if write:
+                out.mkdir(parents=True, exist_ok=True)
+                partial = path.with_suffix(".html.partial")
+                partial.write_text(department_report(data, department, generated), encoding="utf-8")
+                partial.replace(path)
+            written[data.month][department] = path
     return written
+
+
+if __name__ == "__main__":  # a worker of render_months: its share of the months, from the file it names
+    _write_months(*pickle.loads(Path(sys.argv[1]).read_bytes()))

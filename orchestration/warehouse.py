@@ -55,9 +55,12 @@ MEMORY_LIMIT_VARIABLE, DEFAULT_MEMORY_LIMIT = "WAREHOUSE_DUCKDB_MEMORY_LIMIT", "
 # PostgreSQL: the pipeline's sessions (its own and dbt's) run without JIT compilation. PostgreSQL compiles a plan
 # whose estimated cost passes jit_above_cost, which every mart's query over a window does, and each runs once:
 # at 1M node runs the compilation took 4.4 s of a 19.2 s work_order_status query, and without it the daily job's
-# node_run_states_daily took 16-18 s instead of 20-24 s (BENCHMARKS.md). The environment's PGOPTIONS come after,
+# node_run_states_daily took 16-18 s instead of 20-24 s (BENCHMARKS.md). They also sort and hash in 128 MB of
+# memory per operation instead of the server's default 4 MB: the marts' window functions and joins over a backfill's
+# range sorted on disk (the 1M demo's history on PostgreSQL: 493.6 -> 431.5 s, its dbt stage 276.5 -> 232.1 s; one
+# more day 33.3 -> 25.2 s). A server shared with other work may want less: the environment's PGOPTIONS come after,
 # and win.
-PG_SESSION_OPTIONS = "-c jit=off"
+PG_SESSION_OPTIONS = "-c jit=off -c work_mem=128MB"
 ANALYZE_MIN_ROWS = 1000  # smaller loads leave PostgreSQL's statistics to autovacuum
 Frames = Mapping[str, pd.DataFrame]  # rows per landing table
 

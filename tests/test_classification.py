@@ -176,15 +176,19 @@ def test_postgres_plans_each_mart_on_statistics_of_what_dbt_just_built(classifie
 def test_postgres_sessions_of_the_pipeline_and_of_dbt_run_without_jit(
     classified: None, warehouse_target: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The pipeline's own PostgreSQL sessions and dbt's plan without JIT compilation (orchestration/warehouse.py,
-    PG_SESSION_OPTIONS): each query runs once, and the compilation cost more than it saved. The options the
-    environment gives (PGOPTIONS) are kept beside it."""
+    """The pipeline's own PostgreSQL sessions and dbt's plan without JIT compilation and sort in 128 MB
+    (orchestration/warehouse.py, PG_SESSION_OPTIONS): each query runs once, and the compilation cost more than it
+    saved; a backfill's sorts no longer spill. The options the environment gives (PGOPTIONS) come after, and win."""
     if warehouse_target == "duckdb":
         return  # DuckDB compiles nothing per query
     from orchestration.dbt_runner import dbt_in_process
 
-    monkeypatch.setenv("PGOPTIONS", "-c work_mem=8MB")
     settings = "select current_setting('jit') as jit, current_setting('work_mem') as work_mem"
+    monkeypatch.delenv("PGOPTIONS", raising=False)
+    assert query(settings).iloc[0].tolist() == ["off", "128MB"]
+    shown = dbt_in_process("show", "--inline", settings).result.results[0].agate_table
+    assert [list(row) for row in shown.rows] == [["off", "128MB"]]
+    monkeypatch.setenv("PGOPTIONS", "-c work_mem=8MB")
     assert query(settings).iloc[0].tolist() == ["off", "8MB"]
     shown = dbt_in_process("show", "--inline", settings).result.results[0].agate_table
     assert [list(row) for row in shown.rows] == [["off", "8MB"]]

@@ -257,44 +257,36 @@ def render_months(
     help-desk history: 17 s alone) renders shares of its months in processes of their own besides this one,
     when there are cores for them; the warehouse is read here only, in the four queries for all months."""
     data = list(MonthData.read_months(reporting, months).values())
+    written = {d.month: {dept: reports_dir / d.month.strftime("%Y-%m") / report_file_name(dept)
+                         for dept in d.departments()} for d in data}  # fmt: skip
     processes = min(processes or len(os.sched_getaffinity(0)), PROCESSES, len(data))
-    if processes < 2 or sum(len(d.departments()) for d in data) < parallel_from:
-        return _write_months(data, reports_dir, generated)
+    if processes < 2 or sum(map(len, written.values())) < parallel_from:
+        _write_months(data, written, generated)
+        return written
     shares = [data[i::processes] for i in range(processes)]  # interleaved: later months, with more nodes, spread
     with tempfile.TemporaryDirectory(prefix="reports-") as tmp:
         others = []
         for i, share in enumerate(shares[1:]):
             task = Path(tmp) / f"share-{i}.pickle"
-            task.write_bytes(pickle.dumps((share, reports_dir, generated)))
+            task.write_bytes(pickle.dumps((share, {d.month: written[d.month] for d in share}, generated)))
             # A new interpreter on this module, not multiprocessing's spawn, which would import the caller's
             # main module again in each worker (a script without a __main__ guard would run its pipeline twice).
             others.append(subprocess.Popen([sys.executable, "-m", __name__, str(task)]))
-        written = _write_months(shares[0], reports_dir, generated)
+        _write_months(shares[0], written, generated)
         failed = [other.args for other in others if other.wait() != 0]
     if failed:
         raise RuntimeError(f"rendering a share of the months' reports failed (its error above): {failed}")
-    for share in shares[1:]:
-        written.update(_write_months(share, reports_dir, generated, write=False))
-    return dict(sorted(written.items()))
-
-
-def _write_months(
-    months: list[MonthData], reports_dir: Path, generated: datetime, write: bool = True
-) -> dict[date, dict[str, Path]]:
-    """The months' reports, each department's; `write=False` only names the files (a worker wrote them)."""
-    written: dict[date, dict[str, Path]] = {}
-    for data in months:
-        out = reports_dir / data.month.strftime("%Y-%m")
-        written[data.month] = {}
-        for department in data.departments():
-            path = out / report_file_name(department)
-            if write:
-                out.mkdir(parents=True, exist_ok=True)
-                partial = path.with_suffix(".html.partial")
-                partial.write_text(department_report(data, department, generated), encoding="utf-8")
-                partial.replace(path)
-            written[data.month][department] = path
     return written
+
+
+def _write_months(months: list[MonthData], files: dict[date, dict[str, Path]], generated: datetime) -> None:
+    """Each department's report of the months, to the file `files` names for it."""
+    for data in months:
+        for department, path in files[data.month].items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(".html.partial")
+            partial.write_text(department_report(data, department, generated), encoding="utf-8")
+            partial.replace(path)
 
 
 if __name__ == "__main__":  # a worker of render_months: its share of the months, from the file it names

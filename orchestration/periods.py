@@ -53,7 +53,7 @@ def partition_keys_once_a_day() -> None:
     """Dagster lists every partition of an upstream asset each time a step of an unpartitioned asset starts
     (its inputs' data versions), only to find more than it looks at (`SKIP_PARTITION_DATA_VERSION_DEPENDENCY_
     THRESHOLD`, 100) and use the latest materialisation instead. The reporting views read marts of every grain:
-    each run listed the 6,181 days since 2010 once per daily mart, 0.3 s a list (the help-desk history: 4.1 s of
+    each run listed the 6,181 days since 2010 once per daily mart, 0.3 s a list (help-desk, January-June 2010: 4.1 s of
     the reporting steps of its five runs, BENCHMARKS.md). A time-window definition's keys depend on the
     definition and its last partition only: listed once per definition and last partition, then copied.
     Dagster is pinned (pyproject.toml); tests/test_periods.py checks the lists are Dagster's own."""

@@ -20,6 +20,14 @@ brought level all the same. The digests of the copies are kept in the snapshot (
 publish leaves them, so a publish reads each mart once; a copy is read for its digest only when none is kept
 (a first publish, a copy made whole by the live evaluation).
 
+A mart is not read at all when dbt has not written it since its copy was levelled. Every build of a mart
+records a new write id (dbt_project/macros/reporting/record_mart_write.sql, in `<schema>_landing.mart_writes`),
+and the snapshot keeps the id each copy was levelled at (`_snapshot.writes`): the same id, the same rows. A job
+writes a few marts, and reading all the others after every job was most of the publishes' cost at 10M node runs
+(60 s of the history: the weekly and monthly jobs' publishes read every daily mart again). This trusts that
+marts are written by dbt only, as the pipeline does; a relation without a recorded write (a view copied as a
+table, a table written by hand) is compared by its digests after every job, as before.
+
 A reporting view is a view in the snapshot too, with the warehouse's definition, when every relation it
 reads (`reads`, from the dbt manifest) is in the snapshot: DuckDB binds a view's names in the database that
 holds it, so it reads the snapshot's own copies and the snapshot still stands alone. It is then written only
@@ -47,9 +55,13 @@ PERIOD_KEY = "period_id"
 START_DAY_KEY = "cast(cast(start_at as date) as varchar)"
 # Above this share of a relation's periods changed, copying it whole is cheaper than deleting and inserting.
 WHOLE_ABOVE = 0.5
-# The snapshot's own records, in a schema of their own: the digests of its copies.
+# The snapshot's own records, in a schema of their own: the digests of its copies, and the write id of the
+# warehouse's mart each copy was levelled at.
 RECORDS_SCHEMA = "_snapshot"
 DIGESTS_RECORD = f"{RECORDS_SCHEMA}.digests"
+WRITES_RECORD = f"{RECORDS_SCHEMA}.writes"
+# Where every build of a mart records its write id (dbt_project/macros/reporting/record_mart_write.sql).
+MART_WRITES = "mart_writes"
 # What earlier versions recorded there (the views' fingerprint their copies followed), dropped when found.
 RETIRED_RECORDS = (f"{RECORDS_SCHEMA}.views",)
 
@@ -122,7 +134,7 @@ def _publish(
     elif previous:
         _drop_what_is_gone(conn, listed, relations, had_views)
     columns = {**_columns(conn, "current_database()", listed), **_columns(conn, "'snapshot'", listed)}
-    kept = _KeptDigests(conn, previous)
+    kept = _KeptDigests(conn, previous, _mart_writes(conn, schemas[0]))
     if only:  # what it reads is not known: a view stays a view only where it already is, as defined
         as_views = {r for r in relations if r in views and had_views.get(r) == views[r]}
     else:
@@ -158,7 +170,7 @@ def _bring_tables(
             conn.execute(f"drop view snapshot.{relation}")
         if whole or relation in had_views:
             rows = _copy(conn, relation)
-            kept.forget(relation)
+            kept.level(relation)
         else:
             rows = _refresh(conn, relation, columns, kept)
         if rows is not None:
@@ -197,23 +209,34 @@ def _in_reading_order(as_views: Collection[str], reads: Mapping[str, Collection[
     return ordered
 
 
-def _recorded(conn: Any, record: str) -> bool:
+def _recorded(conn: Any, record: str, database: str = "snapshot") -> bool:
     schema, table = record.split(".")
     return bool(
         conn.execute(
-            "select count(*) from duckdb_tables() where database_name = 'snapshot' "
+            f"select count(*) from duckdb_tables() where database_name = {_quoted(database)} "
             f"and schema_name = {_quoted(schema)} and table_name = {_quoted(table)}"
         ).fetchone()[0]
     )
 
 
-class _KeptDigests:
-    """The digests of the snapshot's copies (per relation: per period, or under None), as kept in the
-    snapshot by the last publish and brought level here as copies change."""
+def _mart_writes(conn: Any, schema: str) -> dict[str, str]:
+    """Per mart (`schema.name`), the id of its last build, as dbt recorded it; {} before any."""
+    record = f"{schema}_landing.{MART_WRITES}"
+    if not _recorded(conn, record, conn.execute("select current_database()").fetchone()[0]):
+        return {}
+    return dict(conn.execute(f"select relation, write_id from {record}").fetchall())
 
-    def __init__(self, conn: Any, previous: bool) -> None:
+
+class _KeptDigests:
+    """The digests of the snapshot's copies (per relation: per period, or under None) and the mart write each
+    copy was levelled at, as kept in the snapshot by the last publish and brought level here as copies change.
+    `writes` are the warehouse's current write ids."""
+
+    def __init__(self, conn: Any, previous: bool, writes: Mapping[str, str]) -> None:
         self.conn = conn
+        self.writes = writes
         self.known: dict[str, dict[Any, tuple[int, int]]] = {}
+        self.levelled_at: dict[str, str] = {}
         if previous and _recorded(conn, DIGESTS_RECORD):
             for relation, key, n, h in conn.execute(
                 f"select relation, period, n, h from snapshot.{DIGESTS_RECORD}"
@@ -221,16 +244,31 @@ class _KeptDigests:
                 digests = self.known.setdefault(relation, {})
                 if n:  # a row with none: an empty copy
                     digests[key] = (n, int(h))
+        if previous and _recorded(conn, WRITES_RECORD):
+            self.levelled_at = dict(conn.execute(f"select relation, write_id from snapshot.{WRITES_RECORD}").fetchall())
 
     def of(self, relation: str) -> dict[Any, tuple[int, int]] | None:
         return self.known.get(relation)
 
-    def level(self, relation: str, source: dict[Any, tuple[int, int]]) -> None:
-        """The copy now holds `source`'s rows."""
-        self.known[relation] = dict(source)
+    def unwritten(self, relation: str) -> bool:
+        """dbt has not written the mart since its copy was levelled: the copy holds its rows."""
+        write = self.writes.get(relation)
+        return write is not None and self.levelled_at.get(relation) == write
+
+    def level(self, relation: str, source: dict[Any, tuple[int, int]] | None = None) -> None:
+        """The copy now holds the relation's rows, whose digests are `source` (None: not read)."""
+        if source is None:
+            self.known.pop(relation, None)
+        else:
+            self.known[relation] = dict(source)
+        if relation in self.writes:
+            self.levelled_at[relation] = self.writes[relation]
+        else:
+            self.levelled_at.pop(relation, None)
 
     def forget(self, relation: str) -> None:
         self.known.pop(relation, None)
+        self.levelled_at.pop(relation, None)
 
     def write(self) -> None:
         import pandas as pd
@@ -246,6 +284,10 @@ class _KeptDigests:
             "period::varchar as period, n::bigint as n, h::varchar as h from kept_digests"
         )
         self.conn.unregister("kept_digests")
+        self.conn.execute(f"create or replace table snapshot.{WRITES_RECORD} (relation varchar, write_id varchar)")
+        if self.levelled_at:
+            levelled = sorted(self.levelled_at.items())
+            self.conn.executemany(f"insert into snapshot.{WRITES_RECORD} values (?, ?)", levelled)
 
 
 def _columns(conn: Any, database: str, listed: str) -> dict[tuple[str, str], list[tuple[str, str]]]:
@@ -313,15 +355,19 @@ def _refresh(
 ) -> int | None:
     """Bring the snapshot's copy of one relation level with it: the rows written, None when it already was."""
     if columns.get(("snapshot", relation)) != columns.get(("warehouse", relation)):  # not copied yet, or
-        kept.forget(relation)  # other columns or types
-        return _copy(conn, relation)
+        rows = _copy(conn, relation)  # other columns or types
+        kept.level(relation)
+        return rows
+    if kept.unwritten(relation):
+        return None
     key = _period_key(columns, relation)
     copy = kept.of(relation)
     if copy is None:
         copy = _digests(conn, f"snapshot.{relation}", key)
     if not copy:  # an empty copy (a view before its marts existed): no need to read it twice
-        kept.forget(relation)
-        return _copy(conn, relation) or None
+        rows = _copy(conn, relation)
+        kept.level(relation)
+        return rows or None
     source = _digests(conn, relation, key)
     kept.level(relation, source)
     if source == copy:

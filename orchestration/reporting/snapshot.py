@@ -14,19 +14,20 @@ Each table is compared with its copy by a digest of its rows (count and sum of r
 changes for the work orders it landed, mostly of recent days), as a whole otherwise: equal, it is left; a few
 periods or days differ, their rows are deleted and copied again; otherwise (new columns, most of them, none)
 the table is copied whole. Copied whole after each day, fct_node_runs was most of one more day's reporting
-step at 10M node runs (14 s). Reading every table for its digest costs a fraction of writing it; nothing is
-assumed about what the job changed, so a snapshot that missed a publish (a failed step, a run elsewhere) is
-brought level all the same. The digests of the copies are kept in the snapshot (`_snapshot.digests`), as each
-publish leaves them, so a publish reads each mart once; a copy is read for its digest only when none is kept
-(a first publish, a copy made whole by the live evaluation).
+step at 10M node runs (14 s). Reading a table for its digest costs a fraction of writing it; nothing is
+assumed about which periods the job changed, so a snapshot that missed a publish (a failed step, a run
+elsewhere) is brought level all the same. The digests of the copies are kept in the snapshot
+(`_snapshot.digests`), as each publish leaves them (a copy made whole has its digests read with it), so a
+publish reads each mart it compares once; a copy is read for its digests only when none are kept (a snapshot
+written by an earlier version).
 
 A mart is not read at all when dbt has not written it since its copy was levelled. Every build of a mart
 records a new write id (dbt_project/macros/reporting/record_mart_write.sql, in `<schema>_landing.mart_writes`),
 and the snapshot keeps the id each copy was levelled at (`_snapshot.writes`): the same id, the same rows. A job
-writes a few marts, and reading all the others after every job was most of the publishes' cost at 10M node runs
-(60 s of the history: the weekly and monthly jobs' publishes read every daily mart again). This trusts that
-marts are written by dbt only, as the pipeline does; a relation without a recorded write (a view copied as a
-table, a table written by hand) is compared by its digests after every job, as before.
+writes the marts of its grain; the weekly and monthly jobs' publishes read every daily mart again, and each day's
+every weekly and monthly one. This trusts that marts are written by dbt only, as the pipeline does; a relation
+without a recorded write (a view copied as a table, a table written by hand) is compared by its digests after
+every job, as before.
 
 A reporting view is a view in the snapshot too, with the warehouse's definition, when every relation it
 reads (`reads`, from the dbt manifest) is in the snapshot: DuckDB binds a view's names in the database that
@@ -169,8 +170,7 @@ def _bring_tables(
         if relation in had_views:  # a view there before, a table copy now
             conn.execute(f"drop view snapshot.{relation}")
         if whole or relation in had_views:
-            rows = _copy(conn, relation)
-            kept.level(relation)
+            rows = _copy_levelled(conn, relation, columns, kept)
         else:
             rows = _refresh(conn, relation, columns, kept)
         if rows is not None:
@@ -255,12 +255,9 @@ class _KeptDigests:
         write = self.writes.get(relation)
         return write is not None and self.levelled_at.get(relation) == write
 
-    def level(self, relation: str, source: dict[Any, tuple[int, int]] | None = None) -> None:
-        """The copy now holds the relation's rows, whose digests are `source` (None: not read)."""
-        if source is None:
-            self.known.pop(relation, None)
-        else:
-            self.known[relation] = dict(source)
+    def level(self, relation: str, source: dict[Any, tuple[int, int]]) -> None:
+        """The copy now holds the relation's rows, whose digests are `source`."""
+        self.known[relation] = dict(source)
         if relation in self.writes:
             self.levelled_at[relation] = self.writes[relation]
         else:
@@ -321,6 +318,17 @@ def _drop_what_is_gone(conn: Any, listed: str, relations: list[str], had_views: 
             conn.execute(f"drop table snapshot.{_ident(schema)}.{_ident(name)}")
 
 
+def _copy_levelled(
+    conn: Any, relation: str, columns: dict[tuple[str, str], list[tuple[str, str]]], kept: _KeptDigests
+) -> int:
+    """Copy the relation whole and keep the copy's digests: read now, while the rows are at hand, rather than
+    by the publish after the next write, which would otherwise read the copy as well as the mart (one more day
+    after a backfill read every daily mart's copy)."""
+    rows = _copy(conn, relation)
+    kept.level(relation, _digests(conn, relation, _period_key(columns, relation)))
+    return rows
+
+
 def _copy(conn: Any, relation: str) -> int:
     # A view copied becomes a table: its reads are not all in the snapshot.
     conn.execute(f"create or replace table snapshot.{relation} as select * from {relation}")
@@ -355,9 +363,7 @@ def _refresh(
 ) -> int | None:
     """Bring the snapshot's copy of one relation level with it: the rows written, None when it already was."""
     if columns.get(("snapshot", relation)) != columns.get(("warehouse", relation)):  # not copied yet, or
-        rows = _copy(conn, relation)  # other columns or types
-        kept.level(relation)
-        return rows
+        return _copy_levelled(conn, relation, columns, kept)  # other columns or types
     if kept.unwritten(relation):
         return None
     key = _period_key(columns, relation)
@@ -365,9 +371,7 @@ def _refresh(
     if copy is None:
         copy = _digests(conn, f"snapshot.{relation}", key)
     if not copy:  # an empty copy (a view before its marts existed): no need to read it twice
-        rows = _copy(conn, relation)
-        kept.level(relation)
-        return rows or None
+        return _copy_levelled(conn, relation, columns, kept) or None
     source = _digests(conn, relation, key)
     kept.level(relation, source)
     if source == copy:

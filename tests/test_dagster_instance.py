@@ -141,10 +141,36 @@ def test_default_instance_uses_local_storage(tmp_path: Path, monkeypatch: pytest
         assert type(instance.event_log_storage).__name__ == "BatchedSqliteEventLogStorage"
         assert (tmp_path / "history" / "runs" / "index.db").exists()
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+        from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+        _tables_asked_once(instance, SqliteEventLogStorage, monkeypatch)
         # one live evaluation at a time (the monitoring job tags its runs)
         limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
         assert {"key": "dagster/concurrency_key", "value": "monitoring", "limit": 1} in limits
         _planned_once_when_unpartitioned(instance)
+
+
+def _tables_asked_once(instance, base: type, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dagster asks whether a table exists before each check evaluation and each batch of asset events it
+    stores (on SQLite over a new connection each time): a table found is not asked about again, one missing is
+    asked about until it exists."""
+    from dagster import AssetCheckResult, asset, asset_check, materialize
+
+    asked: list[str] = []
+    real = base.has_table
+    monkeypatch.setattr(base, "has_table", lambda storage, name: asked.append(name) or real(storage, name))
+
+    @asset
+    def mart() -> int:
+        return 1
+
+    checks = [asset_check(asset=mart, name=f"check_{i}")(lambda: AssetCheckResult(passed=True)) for i in range(3)]
+    for _ in range(2):
+        assert materialize([mart, *checks], instance=instance).success
+    assert sorted(asked) == sorted(set(asked)) and "asset_check_executions" in asked, asked
+    storage = instance.event_log_storage
+    assert not storage.has_table("not_there_yet") and not storage.has_table("not_there_yet")
+    assert asked.count("not_there_yet") == 2
 
 
 def _connections_opened(*storages) -> list[str]:
@@ -214,6 +240,9 @@ def test_postgres_instance_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPat
             assert len(opened) <= 2, opened
             _planned_once_when_unpartitioned(instance)
             _usable_after_fork(instance)
+            from dagster_postgres import PostgresEventLogStorage
+
+            _tables_asked_once(instance, PostgresEventLogStorage, monkeypatch)
             # a run launched in a process of its own rebuilds the storages from the instance's reference
             with DagsterInstance.from_ref(instance.get_ref()) as child:
                 assert type(child.event_log_storage).__name__ == "BatchedPostgresEventLogStorage"

@@ -371,10 +371,10 @@ def test_readers_of_the_duckdb_snapshot_never_block_a_run(reported: dict) -> Non
 
 
 def test_each_marts_copy_was_levelled_at_its_last_write(reported: dict) -> None:
-    """DuckDB: each publish read only the marts dbt had written since the one before (every build records a
-    write id: dbt_project/macros/reporting/record_mart_write.sql); after all the runs, every mart's copy still
-    holds exactly the mart's rows, and was levelled at its last write. PostgreSQL has no snapshot: the builds
-    record nothing."""
+    """DuckDB: each publish read only what dbt had built since the one before (every build records what it may
+    change and a write id: dbt_project/macros/reporting/mart_writes.sql); after all the runs, every mart's copy
+    still holds exactly the mart's rows, and was levelled at its last build. PostgreSQL has no snapshot: the
+    builds record nothing."""
     import duckdb
 
     from orchestration.reporting.snapshot import MART_WRITES, WRITES_RECORD, snapshot_path
@@ -386,7 +386,10 @@ def test_each_marts_copy_was_levelled_at_its_last_write(reported: dict) -> None:
     if warehouse.target == "postgres":
         assert MART_WRITES not in set(recorded.table_name)
         return
-    writes = dict(warehouse.execute(f"select relation, write_id from {s}_landing.{MART_WRITES}"))
+    recorded = warehouse.execute(
+        f"select relation, write_id, base_write_id, changed_whole, changed_to from {s}_landing.{MART_WRITES}"
+    )
+    writes = {relation: write for relation, write, *_ in recorded}
     assert set(writes) == {f"{s}.{m}" for m in marts} and len(set(writes.values())) == len(marts)
     with duckdb.connect(warehouse.duckdb_path, read_only=True) as conn:
         conn.execute(f"attach '{snapshot_path(warehouse)}' as snap (read_only)")
@@ -395,6 +398,10 @@ def test_each_marts_copy_was_levelled_at_its_last_write(reported: dict) -> None:
         # own two relations only (open_run_states levelled at its write): the next job's publish compares these.
         behind = {r.split(".")[1] for r, write in writes.items() if levelled.get(r) != write}
         assert behind == {"fct_node_runs", "fct_work_order_pauses"}
+        # Left to copy: nothing of the marts levelled at their last build; the whole of those behind (built by
+        # work order, not by period).
+        left = {r.split(".")[1]: (base == write, whole, end) for r, write, base, whole, end in recorded}
+        assert all(left[m] == (True, False, None) for m in marts - behind) and all(left[m][1] for m in behind)
         for mart in sorted(marts - behind):
             for a, b in ((f"{s}.{mart}", f"snap.{s}.{mart}"), (f"snap.{s}.{mart}", f"{s}.{mart}")):
                 assert conn.execute(f"select count(*) from (from {a} except all from {b})").fetchone()[0] == 0, mart

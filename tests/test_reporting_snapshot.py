@@ -260,48 +260,127 @@ def test_runs_without_periods_are_compared_by_the_day_they_started(duckdb_wareho
     assert copied == [tuple(r) for r in w.execute(f"select * from {runs} order by run_id")]
 
 
-def test_a_mart_dbt_has_not_written_since_its_copy_is_not_read(duckdb_warehouse, monkeypatch) -> None:
-    """Every dbt build of a mart records a new write id (dbt_project/macros/reporting/record_mart_write.sql): a
-    mart whose id is the one its copy was levelled at is neither read nor written, so a job pays for the marts it
-    wrote only. A relation without a recorded write (the view copied as a table here) is compared every time. A
-    copy's digests are kept from when it was written: the snapshot's copies are never read for them."""
+def _dbt_build(w, relation: str, window: tuple[str, str] | None = None) -> None:
+    """What dbt_project/macros/reporting/mart_writes.sql records around a build of a mart: before it, what the
+    build may change (the periods starting in `window`, else the whole table); after it, a new write id."""
+    start, end = (f"date '{window[0]}'", f"date '{window[1]}'") if window else ("null", "null")
+    w.execute(
+        f"create table if not exists {w.landing_schema}.mart_writes (relation varchar primary key, write_id varchar, "
+        "base_write_id varchar, changed_whole boolean not null, changed_from date, changed_to date); "
+        f"insert into {w.landing_schema}.mart_writes (relation, changed_whole, changed_from, changed_to) "
+        f"values ('{relation}', {'false' if window else 'true'}, {start}, {end}) on conflict (relation) do update set "
+        "changed_whole = mart_writes.changed_whole or excluded.changed_whole, "
+        "changed_from = least(mart_writes.changed_from, excluded.changed_from), "
+        "changed_to = greatest(mart_writes.changed_to, excluded.changed_to); "
+        f"update {w.landing_schema}.mart_writes set write_id = cast(uuid() as varchar) where relation = '{relation}'"
+    )
+
+
+def test_a_mart_dbt_has_not_built_since_its_copy_is_not_read(duckdb_warehouse, monkeypatch) -> None:
+    """A mart whose last build is the one its copy was levelled at is neither read nor written, so a job pays
+    for the marts it wrote only. A relation without a recorded build (the view copied as a table here) is
+    compared every time. A copy's digests are kept from when it was written: the copies are never read whole."""
     from orchestration.reporting import snapshot
 
     w, s = duckdb_warehouse, duckdb_warehouse.schema_name
     marts, dims, view = f"{s}.marts", f"{s}.dims", f"{s}_reporting.rpt"
-
-    def written_by_dbt(relation: str) -> None:  # what the macro runs after a build
-        w.execute(f"create table if not exists {s}_landing.mart_writes (relation varchar primary key, "
-                  f"write_id varchar not null); insert or replace into {s}_landing.mart_writes "
-                  f"values ('{relation}', cast(uuid() as varchar))")  # fmt: skip
-
-    written_by_dbt(marts)
-    written_by_dbt(dims)
+    _dbt_build(w, marts)
+    _dbt_build(w, dims)
     assert snapshot.publish_snapshot(w) == {marts: 30, dims: 2, view: 30}
     read: list[str] = []
     digests = snapshot._digests
     monkeypatch.setattr(snapshot, "_digests", lambda conn, r, key: read.append(r) or digests(conn, r, key))
     assert snapshot.publish_snapshot(w) == {}
     assert read == [view]  # the marts not read at all
-    # a job rebuilds a period of one mart: that mart is compared, the other still not read
+    # a build of one mart (without period_start_date, so compared whole), the other still not read
     read.clear()
     w.execute(f"delete from {marts} where period_id = 'day:3'")
     w.execute(f"insert into {marts} values ('day:3', 0, 'warning'), ('day:3', 1, 'normal')")
-    written_by_dbt(marts)
+    _dbt_build(w, marts, ("2026-10-03", "2026-10-04"))
     assert snapshot.publish_snapshot(w) == {marts: 2, view: 2}
     assert sorted(read) == sorted([marts, view])
     _level(w)
-    # the write id a copy was levelled at is kept with the snapshot: the next publish starts from it
     read.clear()
     assert snapshot.publish_snapshot(w) == {}
     assert read == [view]
-    # what the id trusts: marts are written by dbt. A change by hand is published with the mart's next build.
+    # what the ids trust: marts are written by dbt. A change by hand is published with the mart's next build.
     w.execute(f"update {dims} set label = 'normal' where state = 'normal'")
     assert snapshot.publish_snapshot(w) == {view: 29}
-    written_by_dbt(dims)
+    _dbt_build(w, dims)
     assert snapshot.publish_snapshot(w) == {dims: 2}
     _level(w)
-    # a new id for a mart whose rows did not change: read, and nothing written
-    written_by_dbt(marts)
+    # a build that changed nothing: read, nothing written
+    _dbt_build(w, marts)
     assert snapshot.publish_snapshot(w) == {}
     _level(w)
+
+
+def test_a_period_mart_built_for_a_window_is_read_over_its_periods_only(duckdb_warehouse, monkeypatch) -> None:
+    """A period mart built for a window (delete+insert of the periods that start in it) is compared over those
+    periods only, in the mart and in its copy, until a publish has copied them; builds before a publish add
+    their windows up. Compared whole: after a build of the whole table (a first build, a full refresh), and by
+    a snapshot levelled at other builds than the range's base (one put back from before)."""
+    import shutil
+
+    import duckdb
+
+    from orchestration.reporting import snapshot
+
+    w, s = duckdb_warehouse, duckdb_warehouse.schema_name
+    mart = f"{s}.rates"
+    w.execute(f"create table {mart} as select 'day:' || p as period_id, date '2026-10-01' + cast(p as integer) "
+              f"as period_start_date, r as run, 'normal' as state from generate_series(0, {PERIODS - 1}) as a(p), "
+              "generate_series(0, 2) as b(r)")  # fmt: skip
+    _dbt_build(w, mart)
+    assert snapshot.publish_snapshot(w)[mart] == 3 * PERIODS
+    read: list[str] = []
+    digests = snapshot._digests
+    monkeypatch.setattr(snapshot, "_digests", lambda conn, r, key: read.append(r) or digests(conn, r, key))
+
+    def rebuild(day: int) -> None:
+        w.execute(f"update {mart} set state = 'warning' where period_id = 'day:{day}'")
+        _dbt_build(w, mart, (f"2026-10-{1 + day:02}", f"2026-10-{2 + day:02}"))
+
+    def mart_read() -> list[str]:
+        return [r for r in read if "rates" in r]
+
+    def level() -> None:
+        with duckdb.connect(w.duckdb_path, read_only=True) as conn:
+            conn.execute(f"attach '{snapshot.snapshot_path(w)}' as snap (read_only)")
+            for a, b in ((mart, f"snap.{mart}"), (f"snap.{mart}", mart)):
+                assert conn.execute(f"select count(*) from (from {a} except all from {b})").fetchone()[0] == 0
+        read.clear()
+
+    rebuild(3)
+    assert snapshot.publish_snapshot(w) == {mart: 3}
+    assert len(mart_read()) == 2 and all("period_start_date >= cast('2026-10-04' as date)" in r for r in mart_read())
+    level()
+    # the range emptied by the publish: the next one starts from the build the copy was levelled at
+    ((write, base, whole, start),) = w.execute(
+        f"select write_id, base_write_id, changed_whole, changed_from from {w.landing_schema}.mart_writes "
+        f"where relation = '{mart}'"
+    )
+    assert (base, whole, start) == (write, False, None)
+    # two builds before a publish: both windows compared, and the days between them
+    rebuild(5)
+    rebuild(8)
+    assert snapshot.publish_snapshot(w) == {mart: 6}
+    assert len(mart_read()) == 2 and all("'2026-10-06'" in r and "'2026-10-10'" in r for r in mart_read())
+    level()
+    # a snapshot put back from before the last publish: levelled at another build than the range's base
+    before = snapshot.snapshot_path(w).with_suffix(".before")
+    shutil.copyfile(snapshot.snapshot_path(w), before)
+    rebuild(1)
+    assert snapshot.publish_snapshot(w) == {mart: 3}
+    shutil.copyfile(before, snapshot.snapshot_path(w))
+    read.clear()
+    rebuild(2)
+    assert snapshot.publish_snapshot(w) == {mart: 6}  # days 1 and 2, found by comparing the whole mart
+    assert mart_read() == [mart]
+    level()
+    # a build of the whole table
+    w.execute(f"update {mart} set run = run + 10 where period_id = 'day:9'")
+    _dbt_build(w, mart)
+    assert snapshot.publish_snapshot(w) == {mart: 3}
+    assert mart_read() == [mart]
+    level()

@@ -21,13 +21,16 @@ elsewhere) is brought level all the same. The digests of the copies are kept in 
 publish reads each mart it compares once; a copy is read for its digests only when none are kept (a snapshot
 written by an earlier version).
 
-A mart is not read at all when dbt has not written it since its copy was levelled. Every build of a mart
-records a new write id (dbt_project/macros/reporting/record_mart_write.sql, in `<schema>_landing.mart_writes`),
-and the snapshot keeps the id each copy was levelled at (`_snapshot.writes`): the same id, the same rows. A job
-writes the marts of its grain; the weekly and monthly jobs' publishes read every daily mart again, and each day's
-every weekly and monthly one. This trusts that marts are written by dbt only, as the pipeline does; a relation
-without a recorded write (a view copied as a table, a table written by hand) is compared by its digests after
-every job, as before.
+A mart is read only where dbt has written it since its copy was levelled. Every build of a mart records, in
+`<schema>_landing.mart_writes` (dbt_project/macros/reporting/mart_writes.sql), a new write id and what it may
+have changed: the periods starting in its window, for a period mart updated by period, else the whole table;
+the range grows until a publish has copied it. The snapshot keeps the id each copy was levelled at
+(`_snapshot.writes`). The same id: the same rows, not read. A range whose base is the copy's id: only the
+periods in it are compared (their digests, mart and copy), and each publish empties the range it levelled. Any
+other: the whole mart is compared, as above. A job writes the marts of its grain, and a day one period of each:
+otherwise the weekly and monthly jobs' publishes read every daily mart again, and each day every mart whole.
+This trusts that marts are written by dbt only, as the pipeline does; a relation without a recorded write (a
+view copied as a table, a table written by hand) is compared whole after every job, as before.
 
 A reporting view is a view in the snapshot too, with the warehouse's definition, when every relation it
 reads (`reads`, from the dbt manifest) is in the snapshot: DuckDB binds a view's names in the database that
@@ -41,11 +44,12 @@ evaluation's publish of its two relations), is copied as a table and compared li
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from orchestration.reporting.views import catalog
 from orchestration.warehouse import Warehouse
@@ -61,7 +65,7 @@ WHOLE_ABOVE = 0.5
 RECORDS_SCHEMA = "_snapshot"
 DIGESTS_RECORD = f"{RECORDS_SCHEMA}.digests"
 WRITES_RECORD = f"{RECORDS_SCHEMA}.writes"
-# Where every build of a mart records its write id (dbt_project/macros/reporting/record_mart_write.sql).
+# Where every build of a mart records its write id and what it may have changed (macros/reporting/mart_writes.sql).
 MART_WRITES = "mart_writes"
 # What earlier versions recorded there (the views' fingerprint their copies followed), dropped when found.
 RETIRED_RECORDS = (f"{RECORDS_SCHEMA}.views",)
@@ -104,12 +108,14 @@ def publish_snapshot(
     try:
         with warehouse.connect() as conn:
             conn.execute(f"attach {_quoted(str(partial))} as snapshot")
-            written = _publish(conn, schemas, only, previous, reads or {})
+            written, kept = _publish(conn, schemas, only, previous, reads or {})
             # Written to the file before it is renamed: a commit leaves the changes in the file's WAL, which
             # only a checkpoint (here, detaching) moves in (the WAL would not follow the rename).
             conn.commit()
             conn.execute("detach snapshot")
             conn.begin()
+            # A transaction writes to one database: the warehouse's record after the snapshot's.
+            _empty_levelled_ranges(conn, warehouse.schema_name, kept)
         os.replace(partial, final)
     finally:
         partial.unlink(missing_ok=True)
@@ -122,7 +128,7 @@ def _publish(
     only: Sequence[str],
     previous: bool,
     reads: Mapping[str, Collection[str]],
-) -> dict[str, int]:
+) -> tuple[dict[str, int], _KeptDigests]:
     listed = ", ".join(_quoted(s) for s in schemas)
     found, sql = catalog(conn, "duckdb", schemas)
     relations = sorted(f"{s}.{n}" for s, n in found)
@@ -153,7 +159,7 @@ def _publish(
     kept.write()
     for record in RETIRED_RECORDS:
         conn.execute(f"drop table if exists snapshot.{record}")
-    return written
+    return written, kept
 
 
 def _bring_tables(
@@ -219,12 +225,40 @@ def _recorded(conn: Any, record: str, database: str = "snapshot") -> bool:
     )
 
 
-def _mart_writes(conn: Any, schema: str) -> dict[str, str]:
-    """Per mart (`schema.name`), the id of its last build, as dbt recorded it; {} before any."""
+class _Write(NamedTuple):
+    """A mart's last build and what the builds since `base` (the write a snapshot was levelled at when the
+    range was last emptied) may have changed: the periods starting in [start, end), or all of it (`whole`)."""
+
+    write_id: str | None
+    base: str | None
+    whole: bool
+    start: dt.date | None
+    end: dt.date | None
+
+
+def _mart_writes(conn: Any, schema: str) -> dict[str, _Write]:
+    """Per mart (`schema.name`), its writes as dbt recorded them; {} before any."""
     record = f"{schema}_landing.{MART_WRITES}"
     if not _recorded(conn, record, conn.execute("select current_database()").fetchone()[0]):
         return {}
-    return dict(conn.execute(f"select relation, write_id from {record}").fetchall())
+    found = conn.execute(
+        f"select relation, write_id, base_write_id, changed_whole, changed_from, changed_to from {record}"
+    ).fetchall()
+    return {relation: _Write(*rest) for relation, *rest in found}
+
+
+def _empty_levelled_ranges(conn: Any, schema: str, kept: _KeptDigests) -> None:
+    """The marts levelled at their last write have nothing left to copy since it: their ranges start again
+    from there. Done before the new snapshot replaces the old one: should it never do so, the old one was
+    levelled at other writes than these bases, and its next publish compares those marts whole."""
+    levelled = [(w.write_id, r) for r, w in kept.writes.items() if w.write_id and kept.levelled_at.get(r) == w.write_id
+                and (w.base != w.write_id or w.whole or w.start is not None)]  # fmt: skip
+    if levelled:
+        conn.executemany(
+            f"update {schema}_landing.{MART_WRITES} set base_write_id = write_id, changed_whole = false, "
+            "changed_from = null, changed_to = null where write_id = ? and relation = ?",
+            levelled,
+        )
 
 
 class _KeptDigests:
@@ -232,7 +266,7 @@ class _KeptDigests:
     copy was levelled at, as kept in the snapshot by the last publish and brought level here as copies change.
     `writes` are the warehouse's current write ids."""
 
-    def __init__(self, conn: Any, previous: bool, writes: Mapping[str, str]) -> None:
+    def __init__(self, conn: Any, previous: bool, writes: Mapping[str, _Write]) -> None:
         self.conn = conn
         self.writes = writes
         self.known: dict[str, dict[Any, tuple[int, int]]] = {}
@@ -253,13 +287,23 @@ class _KeptDigests:
     def unwritten(self, relation: str) -> bool:
         """dbt has not written the mart since its copy was levelled: the copy holds its rows."""
         write = self.writes.get(relation)
-        return write is not None and self.levelled_at.get(relation) == write
+        return write is not None and write.write_id is not None and self.levelled_at.get(relation) == write.write_id
+
+    def changed_range(self, relation: str) -> tuple[dt.date, dt.date] | None:
+        """The period start dates [start, end) outside which the mart is as its copy, when known: its writes
+        since the write the copy was levelled at changed only these periods."""
+        write = self.writes.get(relation)
+        if write is None or write.whole or write.start is None or write.end is None or relation not in self.known:
+            return None
+        from_levelled = write.base is not None and self.levelled_at.get(relation) == write.base
+        return (write.start, write.end) if from_levelled else None
 
     def level(self, relation: str, source: dict[Any, tuple[int, int]]) -> None:
         """The copy now holds the relation's rows, whose digests are `source`."""
         self.known[relation] = dict(source)
-        if relation in self.writes:
-            self.levelled_at[relation] = self.writes[relation]
+        write = self.writes.get(relation)
+        if write is not None and write.write_id is not None:
+            self.levelled_at[relation] = write.write_id
         else:
             self.levelled_at.pop(relation, None)
 
@@ -367,6 +411,9 @@ def _refresh(
     if kept.unwritten(relation):
         return None
     key = _period_key(columns, relation)
+    in_range = kept.changed_range(relation) if key == PERIOD_KEY else None
+    if in_range is not None and any(c == "period_start_date" for c, _ in columns[("warehouse", relation)]):
+        return _refresh_range(conn, relation, kept, in_range)
     copy = kept.of(relation)
     if copy is None:
         copy = _digests(conn, f"snapshot.{relation}", key)
@@ -379,9 +426,25 @@ def _refresh(
     changed = {k for k in source.keys() | copy.keys() if source.get(k) != copy.get(k)}
     if key is None or None in changed or len(changed) > WHOLE_ABOVE * max(len(source), 1):
         return _copy(conn, relation)
-    values = _values(changed)
-    conn.execute(f"delete from snapshot.{relation} where {key} in ({values})")
-    inserted = conn.execute(f"insert into snapshot.{relation} select * from {relation} where {key} in ({values})")
+    return _copy_keys(conn, relation, key, changed)
+
+
+def _refresh_range(conn: Any, relation: str, kept: _KeptDigests, in_range: tuple[dt.date, dt.date]) -> int | None:
+    """Bring the copy level over the periods starting in `in_range`, outside which it already is: those
+    periods' digests, of the mart and of the copy, compared; the rows of those that differ copied again."""
+    within = f"period_start_date >= cast('{in_range[0]}' as date) and period_start_date < cast('{in_range[1]}' as date)"
+    source = _digests(conn, f"(select * from {relation} where {within})", PERIOD_KEY)
+    copy = _digests(conn, f"(select * from snapshot.{relation} where {within})", PERIOD_KEY)
+    kept.level(relation, {**{k: v for k, v in (kept.of(relation) or {}).items() if k not in copy}, **source})
+    changed = {k for k in source.keys() | copy.keys() if source.get(k) != copy.get(k)}
+    return _copy_keys(conn, relation, PERIOD_KEY, changed) if changed else None
+
+
+def _copy_keys(conn: Any, relation: str, key: str, values: Collection[Any]) -> int:
+    """The copy's rows of these periods (or start days) replaced by the relation's: the rows written."""
+    listed = _values(values)
+    conn.execute(f"delete from snapshot.{relation} where {key} in ({listed})")
+    inserted = conn.execute(f"insert into snapshot.{relation} select * from {relation} where {key} in ({listed})")
     return inserted.fetchone()[0]
 
 

@@ -423,7 +423,7 @@ def _refresh(
     kept.level(relation, source)
     if source == copy:
         return None
-    changed = {k for k in source.keys() | copy.keys() if source.get(k) != copy.get(k)}
+    changed = _differing(source, copy)
     if key is None or None in changed or len(changed) > WHOLE_ABOVE * max(len(source), 1):
         return _copy(conn, relation)
     return _copy_keys(conn, relation, key, changed)
@@ -436,8 +436,13 @@ def _refresh_range(conn: Any, relation: str, kept: _KeptDigests, in_range: tuple
     source = _digests(conn, f"(select * from {relation} where {within})", PERIOD_KEY)
     copy = _digests(conn, f"(select * from snapshot.{relation} where {within})", PERIOD_KEY)
     kept.level(relation, {**{k: v for k, v in (kept.of(relation) or {}).items() if k not in copy}, **source})
-    changed = {k for k in source.keys() | copy.keys() if source.get(k) != copy.get(k)}
+    changed = _differing(source, copy)
     return _copy_keys(conn, relation, PERIOD_KEY, changed) if changed else None
+
+
+def _differing(source: dict[Any, tuple[int, int]], copy: dict[Any, tuple[int, int]]) -> set[Any]:
+    """The periods (or start days) whose digests differ, or that only one side has."""
+    return {k for k in source.keys() | copy.keys() if source.get(k) != copy.get(k)}
 
 
 def _copy_keys(conn: Any, relation: str, key: str, values: Collection[Any]) -> int:

@@ -25,7 +25,7 @@ per-partition events Dagster would have built: the same rows, so the UI still sh
 planned, in progress or failed (Dagster's own storages would store the one event, and a failed run would
 mark no partition failed).
 
-Two costs remain per event, and both are cut without changing a stored byte:
+What remains per event is cut without changing a stored byte:
 - serialising: a range run's per-partition events of one asset are copies of one event but for their
   partition and time, yet each was serialised whole (0.25 ms for a dbt model's materialisation, 4.5 s of a
   four-year backfill). Each group is serialised once, as a template the others are rendered from

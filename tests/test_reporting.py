@@ -382,9 +382,9 @@ def test_each_marts_copy_was_levelled_at_its_last_write(reported: dict) -> None:
     warehouse, s = warehouse_of_env(), warehouse_of_env().schema_name
     marts = set(query("select table_name from information_schema.tables where table_schema = '{s}' "
                       "and table_type = 'BASE TABLE'").table_name)  # fmt: skip
-    recorded = query("select table_name from information_schema.tables where table_schema = '{s}_landing'")
+    landing = query("select table_name from information_schema.tables where table_schema = '{s}_landing'")
     if warehouse.target == "postgres":
-        assert MART_WRITES not in set(recorded.table_name)
+        assert MART_WRITES not in set(landing.table_name)
         return
     recorded = warehouse.execute(
         f"select relation, write_id, base_write_id, changed_whole, changed_to from {s}_landing.{MART_WRITES}"

@@ -22,6 +22,7 @@ def _instance(home: Path, config: str, monkeypatch: pytest.MonkeyPatch):
     return DagsterInstance.from_config(str(home))
 
 
+CLOCK_COLUMNS = ("create_timestamp", "update_timestamp")
 RANGE = {"dagster/asset_partition_range_start": "2024-01-01", "dagster/asset_partition_range_end": "2024-01-30"}
 
 
@@ -123,6 +124,79 @@ def _a_failed_range_is_failed_per_partition(instance) -> None:
     failed = status.deserialize_failed_partition_subsets(days).get_partition_keys()
     assert sorted(failed) == [f"2024-02-{d:02}" for d in range(1, 11)]
     assert len(instance.get_materialized_partitions(AssetKey("z_days"))) == 30
+
+
+def test_a_batch_is_stored_as_dagsters_own_storage_stores_it(tmp_path: Path) -> None:
+    """Every table the batched SQLite storage writes holds, for the same events, the rows Dagster's own SQLite
+    storage writes storing them one by one: the run's file, the index with its ids, the asset tags (data
+    versions), the assets' latest events and the checks. The batch is inserted through the DBAPI
+    (orchestration/event_log.py, `_insert_many`), so the values pass the column types' bind processors here."""
+    import sqlalchemy as sa
+    from dagster import (
+        AssetCheckResult,
+        AssetCheckSpec,
+        BackfillPolicy,
+        DagsterInstance,
+        DailyPartitionsDefinition,
+        DataVersion,
+        MaterializeResult,
+        asset,
+        materialize,
+    )
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    from orchestration.event_log import BatchedSqliteEventLogStorage
+
+    days = DailyPartitionsDefinition("2024-01-01")
+
+    @asset(partitions_def=days, backfill_policy=BackfillPolicy.single_run(),
+           check_specs=[AssetCheckSpec("rows_positive", asset="days")])  # fmt: skip
+    def days(context):
+        yield MaterializeResult(metadata={"rows": 3}, data_version=DataVersion("v1"))
+        yield AssetCheckResult(check_name="rows_positive", passed=True)
+
+    with DagsterInstance.ephemeral() as source:
+        result = materialize([days], instance=source, tags=RANGE)
+        assert result.success
+        events = source.all_logs(result.run_id)
+
+    def tables(storage) -> dict[str, list[dict]]:
+        read = {}
+        with storage.run_connection(result.run_id) as conn:
+            read["run file"] = [
+                dict(r) for r in conn.execute(sa.text("select * from event_logs order by id")).mappings()
+            ]
+        with storage.index_connection() as conn:
+            for table in ("event_logs", "asset_event_tags", "asset_keys", "asset_check_executions"):
+                rows = conn.execute(sa.text(f"select * from {table} order by 1")).mappings().fetchall()
+                # minus the columns the database fills from its clock
+                read[table] = [{k: v for k, v in row.items() if k not in CLOCK_COLUMNS} for row in rows]
+        return read
+
+    stored = {}
+    for kind in (SqliteEventLogStorage, BatchedSqliteEventLogStorage):
+        storage = kind(str(tmp_path / kind.__name__))
+        # as a range's run hands its events over: its planned events in a batch, then each event up to the
+        # step's materialisations, which come in a batch, then the rest
+        kinds = [e.dagster_event_type if e.dagster_event else None for e in events]
+        planned = [e for e, k in zip(events, kinds, strict=True) if k == "ASSET_MATERIALIZATION_PLANNED"]
+        materialised = [e for e, k in zip(events, kinds, strict=True) if k == "ASSET_MATERIALIZATION"]
+        first = kinds.index("ASSET_MATERIALIZATION")
+        storage.store_event_batch(planned)
+        for event in events[:first]:
+            if event not in planned:
+                storage.store_event(event)
+        storage.store_event_batch(materialised)
+        for event in events[first:]:
+            if event not in materialised:
+                storage.store_event(event)
+        stored[kind] = tables(storage)
+        storage.dispose()
+    ours, dagsters = stored[BatchedSqliteEventLogStorage], stored[SqliteEventLogStorage]
+    assert len(planned) == len(materialised) == 30
+    assert len(dagsters["asset_event_tags"]) == 30 and len(dagsters["asset_check_executions"]) >= 1
+    for table in dagsters:
+        assert ours[table] == dagsters[table], table
 
 
 def test_dagsters_own_storage_plans_an_unpartitioned_asset_per_partition() -> None:

@@ -128,9 +128,10 @@ def _a_failed_range_is_failed_per_partition(instance) -> None:
 
 def test_a_batch_is_stored_as_dagsters_own_storage_stores_it(tmp_path: Path) -> None:
     """Every table the batched SQLite storage writes holds, for the same events, the rows Dagster's own SQLite
-    storage writes storing them one by one: the run's file, the index with its ids, the asset tags (data
-    versions), the assets' latest events and the checks. The batch is inserted through the DBAPI
-    (orchestration/event_log.py, `_insert_many`), so the values pass the column types' bind processors here."""
+    storage writes storing them one by one: the run's file (created with the same schema and revision), the
+    index with its ids, the asset tags (data versions), the assets' latest events and the checks. The batch
+    is inserted through the DBAPI (orchestration/event_log.py, `_insert_many`), so the values pass the column
+    types' bind processors here."""
     import sqlalchemy as sa
     from dagster import (
         AssetCheckResult,
@@ -162,7 +163,12 @@ def test_a_batch_is_stored_as_dagsters_own_storage_stores_it(tmp_path: Path) -> 
 
     def tables(storage) -> dict[str, list[dict]]:
         read = {}
-        with storage.run_connection(result.run_id) as conn:
+        with storage.run_connection(result.run_id) as conn:  # a new file each: created as Dagster creates it
+            read["run file's schema"] = conn.execute(sa.text("select type, name, sql from sqlite_master")).fetchall()
+            read["run file's version, journal"] = [
+                conn.execute(sa.text("select version_num from alembic_version")).scalar_one(),
+                conn.execute(sa.text("pragma journal_mode")).scalar_one(),
+            ]
             read["run file"] = [
                 dict(r) for r in conn.execute(sa.text("select * from event_logs order by id")).mappings()
             ]
@@ -194,6 +200,7 @@ def test_a_batch_is_stored_as_dagsters_own_storage_stores_it(tmp_path: Path) -> 
         storage.dispose()
     ours, dagsters = stored[BatchedSqliteEventLogStorage], stored[SqliteEventLogStorage]
     assert len(planned) == len(materialised) == 30
+    assert ours["run file's version, journal"][1] == "wal" and len(ours["run file's schema"]) > 5
     assert len(dagsters["asset_event_tags"]) == 30 and len(dagsters["asset_check_executions"]) >= 1
     for table in dagsters:
         assert ours[table] == dagsters[table], table

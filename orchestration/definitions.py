@@ -11,6 +11,7 @@ from orchestration.assets.extraction import extraction_assets
 from orchestration.assets.reference import reference_assets
 from orchestration.assets.reporting import reporting_models
 from orchestration.assets.reports import report_assets
+from orchestration.console_log import console_logger
 from orchestration.dbt_runner import InProcessDbt
 from orchestration.errors import ConfigError
 from orchestration.monitoring.job import build_monitoring_job, monitoring_schedule
@@ -66,6 +67,7 @@ def build_defs(settings: Settings | None = None) -> Definitions:
         # whatif_job: a range judged under a candidate commitments file, beside the marts (orchestration/whatif.py).
         jobs=[reference_job, daily_job, weekly_job, monthly_job, monitoring_job, build_whatif_job(settings)],
         schedules=schedules,
+        loggers={"console": console_logger},  # used by the runs the runner starts (orchestration/console_log.py)
         resources={
             "warehouse": warehouse,
             "gx": GreatExpectations.from_settings(settings),

@@ -26,6 +26,7 @@ from dagster import DagsterInstance, DagsterRunStatus, Definitions, ExecuteInPro
 # slot never gets there. Private, but the only way to see the signal (dagster is pinned in pyproject.toml).
 from dagster._utils.interrupts import check_captured_interrupt
 
+from orchestration.console_log import RUN_CONFIG
 from orchestration.event_log import EVENT_BATCH_SIZE
 from orchestration.periods import PeriodRange
 
@@ -174,7 +175,7 @@ def execute(
     run_id = run_id or str(uuid.uuid4())  # known before the run starts, for the watcher
     with _interruptible_while_waiting(instance, run_id):
         return defs.resolve_job_def(run.job).execute_in_process(
-            instance=instance, tags=tags, run_id=run_id, raise_on_error=raise_on_error
+            instance=instance, tags=tags, run_id=run_id, raise_on_error=raise_on_error, run_config=RUN_CONFIG
         )
 
 

@@ -183,9 +183,9 @@ def _insert_many(conn: Any, table: sqlalchemy.Table, rows: Sequence[dict[str, An
 
 def _insert_many_returning_ids(conn: Any, rows: Sequence[dict[str, Any]]) -> list[int]:
     """SQLite: the events in one `executemany`, their ids in the rows' order. SQLAlchemy's RETURNING in
-    parameter order runs one statement per row on SQLite. The index's ids are AUTOINCREMENT, so increasing
-    in the order of insertion, and this transaction holds the database's write lock from its first insert:
-    the last len(rows) ids up to the last inserted are these rows'."""
+    parameter order runs one statement per row on SQLite. The index's ids are its rowids, which SQLite gives
+    a new row as one more than the largest in the table, and this transaction holds the database's write
+    lock from its first insert: the len(rows) largest ids up to the last inserted are these rows', in order."""
     _insert_many(conn, SqlEventLogStorageTable, rows)
     last = conn.exec_driver_sql("select last_insert_rowid()").scalar_one()
     ids = conn.exec_driver_sql(

@@ -126,13 +126,9 @@ def _a_failed_range_is_failed_per_partition(instance) -> None:
     assert len(instance.get_materialized_partitions(AssetKey("z_days"))) == 30
 
 
-def test_a_batch_is_stored_as_dagsters_own_storage_stores_it(tmp_path: Path) -> None:
-    """Every table the batched SQLite storage writes holds, for the same events, the rows Dagster's own SQLite
-    storage writes storing them one by one: the run's file (created with the same schema and revision), the
-    index with its ids, the asset tags (data versions), the assets' latest events and the checks. The batch
-    is inserted through the DBAPI (orchestration/event_log.py, `_insert_many`), so the values pass the column
-    types' bind processors here."""
-    import sqlalchemy as sa
+def _ranged_run_events() -> list:
+    """The events of a run over 30 day partitions of an asset with a data version (an indexed asset tag) and
+    a check, as Dagster hands them to a storage."""
     from dagster import (
         AssetCheckResult,
         AssetCheckSpec,
@@ -144,13 +140,8 @@ def test_a_batch_is_stored_as_dagsters_own_storage_stores_it(tmp_path: Path) -> 
         asset,
         materialize,
     )
-    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
-    from orchestration.event_log import BatchedSqliteEventLogStorage
-
-    days = DailyPartitionsDefinition("2024-01-01")
-
-    @asset(partitions_def=days, backfill_policy=BackfillPolicy.single_run(),
+    @asset(partitions_def=DailyPartitionsDefinition("2024-01-01"), backfill_policy=BackfillPolicy.single_run(),
            check_specs=[AssetCheckSpec("rows_positive", asset="days")])  # fmt: skip
     def days(context):
         yield MaterializeResult(metadata={"rows": 3}, data_version=DataVersion("v1"))
@@ -159,49 +150,101 @@ def test_a_batch_is_stored_as_dagsters_own_storage_stores_it(tmp_path: Path) -> 
     with DagsterInstance.ephemeral() as source:
         result = materialize([days], instance=source, tags=RANGE)
         assert result.success
-        events = source.all_logs(result.run_id)
+        return source.all_logs(result.run_id)
 
-    def tables(storage) -> dict[str, list[dict]]:
+
+def _store_as_a_run_does(storage, events: list) -> None:
+    """As a range's run hands its events over: its planned events in a batch, then each event up to the
+    step's materialisations, which come in a batch, then the rest."""
+    kinds = [e.dagster_event_type if e.dagster_event else None for e in events]
+    planned = [e for e, k in zip(events, kinds, strict=True) if k == "ASSET_MATERIALIZATION_PLANNED"]
+    materialised = [e for e, k in zip(events, kinds, strict=True) if k == "ASSET_MATERIALIZATION"]
+    assert len(planned) == len(materialised) == 30
+    first = kinds.index("ASSET_MATERIALIZATION")
+    storage.store_event_batch(planned)
+    for event in events[:first]:
+        if event not in planned:
+            storage.store_event(event)
+    storage.store_event_batch(materialised)
+    for event in events[first:]:
+        if event not in materialised:
+            storage.store_event(event)
+
+
+INDEX_TABLES = ("event_logs", "asset_event_tags", "asset_keys", "asset_check_executions")
+
+
+def _rows(conn, table: str) -> list[dict]:
+    """The table's rows by id, minus the columns the database fills from its clock."""
+    import sqlalchemy as sa
+
+    rows = conn.execute(sa.text(f"select * from {table} order by 1")).mappings().fetchall()
+    return [{k: v for k, v in row.items() if k not in CLOCK_COLUMNS} for row in rows]
+
+
+def test_a_batch_is_stored_as_dagsters_own_storage_stores_it(tmp_path: Path) -> None:
+    """Every table the batched SQLite storage writes holds, for the same events, the rows Dagster's own SQLite
+    storage writes: the run's file (created with the same schema and revision), the index with its ids, the
+    asset tags (data versions), the assets' latest events and the checks. The batch is inserted through the
+    DBAPI (orchestration/event_log.py, `_insert_many`), so the values pass the column types' bind processors
+    here."""
+    import sqlalchemy as sa
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    from orchestration.event_log import BatchedSqliteEventLogStorage
+
+    events = _ranged_run_events()
+    stored = {}
+    for kind in (SqliteEventLogStorage, BatchedSqliteEventLogStorage):
+        storage = kind(str(tmp_path / kind.__name__))
+        _store_as_a_run_does(storage, events)
         read = {}
-        with storage.run_connection(result.run_id) as conn:  # a new file each: created as Dagster creates it
+        with storage.run_connection(events[0].run_id) as conn:  # a new file each: created as Dagster creates it
             read["run file's schema"] = conn.execute(sa.text("select type, name, sql from sqlite_master")).fetchall()
             read["run file's version, journal"] = [
                 conn.execute(sa.text("select version_num from alembic_version")).scalar_one(),
                 conn.execute(sa.text("pragma journal_mode")).scalar_one(),
             ]
-            read["run file"] = [
-                dict(r) for r in conn.execute(sa.text("select * from event_logs order by id")).mappings()
-            ]
+            read["run file"] = _rows(conn, "event_logs")
         with storage.index_connection() as conn:
-            for table in ("event_logs", "asset_event_tags", "asset_keys", "asset_check_executions"):
-                rows = conn.execute(sa.text(f"select * from {table} order by 1")).mappings().fetchall()
-                # minus the columns the database fills from its clock
-                read[table] = [{k: v for k, v in row.items() if k not in CLOCK_COLUMNS} for row in rows]
-        return read
-
-    stored = {}
-    for kind in (SqliteEventLogStorage, BatchedSqliteEventLogStorage):
-        storage = kind(str(tmp_path / kind.__name__))
-        # as a range's run hands its events over: its planned events in a batch, then each event up to the
-        # step's materialisations, which come in a batch, then the rest
-        kinds = [e.dagster_event_type if e.dagster_event else None for e in events]
-        planned = [e for e, k in zip(events, kinds, strict=True) if k == "ASSET_MATERIALIZATION_PLANNED"]
-        materialised = [e for e, k in zip(events, kinds, strict=True) if k == "ASSET_MATERIALIZATION"]
-        first = kinds.index("ASSET_MATERIALIZATION")
-        storage.store_event_batch(planned)
-        for event in events[:first]:
-            if event not in planned:
-                storage.store_event(event)
-        storage.store_event_batch(materialised)
-        for event in events[first:]:
-            if event not in materialised:
-                storage.store_event(event)
-        stored[kind] = tables(storage)
+            read.update({table: _rows(conn, table) for table in INDEX_TABLES})
+        stored[kind] = read
         storage.dispose()
     ours, dagsters = stored[BatchedSqliteEventLogStorage], stored[SqliteEventLogStorage]
-    assert len(planned) == len(materialised) == 30
     assert ours["run file's version, journal"][1] == "wal" and len(ours["run file's schema"]) > 5
     assert len(dagsters["asset_event_tags"]) == 30 and len(dagsters["asset_check_executions"]) >= 1
+    for table in dagsters:
+        assert ours[table] == dagsters[table], table
+
+
+def test_a_batch_is_stored_as_dagsters_own_postgres_storage_stores_it() -> None:
+    """The same on PostgreSQL, each storage in a database of its own: the events with their ids, the asset
+    tags, the assets' latest events and the checks are the rows Dagster's own PostgreSQL storage writes."""
+    require_server("PostgreSQL", PG_HOST, PG_PORT)
+    import psycopg2
+    from dagster_postgres import PostgresEventLogStorage
+
+    from orchestration.event_log import BatchedPostgresEventLogStorage
+
+    events = _ranged_run_events()
+    admin = psycopg2.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="test")
+    admin.autocommit = True
+    stored, databases = {}, []
+    try:
+        for kind in (PostgresEventLogStorage, BatchedPostgresEventLogStorage):
+            databases.append(f"dagster_{uuid.uuid4().hex[:8]}")
+            admin.cursor().execute(f"create database {databases[-1]}")
+            storage = kind(f"postgresql+psycopg2://postgres@{PG_HOST}:{PG_PORT}/{databases[-1]}")
+            _store_as_a_run_does(storage, events)
+            with storage.index_connection() as conn:
+                stored[kind] = {table: _rows(conn, table) for table in INDEX_TABLES}
+            storage.dispose()
+    finally:
+        for database in databases:
+            admin.cursor().execute(f"drop database if exists {database} with (force)")
+        admin.close()
+    ours, dagsters = stored[BatchedPostgresEventLogStorage], stored[PostgresEventLogStorage]
+    assert len(dagsters["event_logs"]) == len(events) and len(dagsters["asset_event_tags"]) == 30
     for table in dagsters:
         assert ours[table] == dagsters[table], table
 

@@ -18,11 +18,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import coloredlogs
 from dagster import Field, InitLoggerContext, logger
 from dagster._core.events import DagsterEventType
 from dagster._core.log_manager import LOG_RECORD_METADATA_ATTR
-from dagster._utils.log import default_date_format_string, default_format_string
+from dagster._utils.log import create_console_logger
 
 RUN_CONFIG = {"loggers": {"console": {}}}
 _MATERIALIZATION = DagsterEventType.ASSET_MATERIALIZATION.value
@@ -55,13 +54,6 @@ class _OneMaterialisationLinePerAsset(logging.Logger):
 def console_logger(init_context: InitLoggerContext) -> logging.Logger:
     level = init_context.logger_config["log_level"]
     out = _OneMaterialisationLinePerAsset("dagster", level)
-    # as dagster._utils.log.create_console_logger installs Dagster's own console
-    coloredlogs.install(
-        logger=out,
-        level=level,
-        fmt=default_format_string(),
-        datefmt=default_date_format_string(),
-        field_styles={"levelname": {"color": "blue"}, "asctime": {"color": "green"}},
-        level_styles={"debug": {}, "error": {"color": "red"}},
-    )
+    for handler in create_console_logger("dagster", level).handlers:  # Dagster's own console: stream, format
+        out.addHandler(handler)
     return out

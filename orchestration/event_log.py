@@ -312,8 +312,23 @@ class _PlannedChecksOnce:
             conn.execute(AssetCheckExecutionsTable.insert(), [{**row, "partition": p} for p in partitions])
 
 
-class _AssetTagRows:
-    """The asset tags of a batch as rows, for one insert."""
+class _IndexedAssetEvents:
+    """What the index keeps of a batch's asset events besides their rows: their tags, as rows in one insert,
+    and each asset's latest event."""
+
+    def _insert_rows(self, conn: Any, table: sqlalchemy.Table, rows: list[dict[str, Any]]) -> None:
+        conn.execute(table.insert(), rows)
+
+    def _index_asset_events(
+        self, conn: Any, events: Sequence[EventLogEntry], rows: Sequence[dict[str, Any]], ids: Sequence[int]
+    ) -> None:
+        """In the index's transaction, for asset events whose rows are stored under these ids."""
+        tags = self._asset_tag_rows(events, rows, ids)
+        # only where the table exists, as Dagster's _store_asset_event_tags
+        if tags and self.has_table(AssetEventTagsTable.name):  # type: ignore[attr-defined]
+            self._insert_rows(conn, AssetEventTagsTable, tags)
+        for event, event_id in _last_per_asset(events, rows, ids):
+            self._store_asset_event(conn, event, event_id)  # type: ignore[attr-defined]
 
     def _asset_tag_rows(
         self, events: Sequence[EventLogEntry], rows: Sequence[dict[str, Any]], ids: Sequence[int]
@@ -411,7 +426,12 @@ def _event_log_scripts() -> ScriptDirectory:
 
 
 class BatchedSqliteEventLogStorage(
-    _TablesFoundOnce, _PlannedPerPartition, _SerialisedOnce, _AssetTagRows, _PlannedChecksOnce, SqliteEventLogStorage
+    _TablesFoundOnce,
+    _PlannedPerPartition,
+    _SerialisedOnce,
+    _IndexedAssetEvents,
+    _PlannedChecksOnce,
+    SqliteEventLogStorage,
 ):
     """SQLite event log (a file per run plus the cross-run index file) writing a batch in two transactions,
     over connections it keeps."""
@@ -455,6 +475,9 @@ class BatchedSqliteEventLogStorage(
             with engine.connect() as conn, conn.begin():
                 yield conn
 
+    def _insert_rows(self, conn: Any, table: sqlalchemy.Table, rows: list[dict[str, Any]]) -> None:
+        _insert_many(conn, table, rows)  # through the DBAPI: SQLAlchemy's executemany is per-row Python here
+
     def _initdb(self, engine: Engine, for_index_shard: bool = False) -> None:
         """A run's new file as Dagster creates it (its tables, WAL, stamped at the head revision), with the
         migration scripts read once per process: Dagster's own path reads them twice for every run (about
@@ -496,11 +519,7 @@ class BatchedSqliteEventLogStorage(
             asset_events, asset_rows = [e for e, _ in asset], [row for _, row in asset]
             with self.index_transaction() as conn:
                 ids = _insert_many_returning_ids(conn, asset_rows)
-                tags = self._asset_tag_rows(asset_events, asset_rows, ids)
-                if tags and self.has_table(AssetEventTagsTable.name):  # as Dagster's _store_asset_event_tags
-                    _insert_many(conn, AssetEventTagsTable, tags)
-                for event, event_id in _last_per_asset(asset_events, asset_rows, ids):
-                    self._store_asset_event(conn, event, event_id)
+                self._index_asset_events(conn, asset_events, asset_rows, ids)
         for event, row in zip(events, rows, strict=True):
             if row["dagster_event_type"] in _ASSET_CHECK_EVENT_TYPES:  # one per check, not per partition
                 with self.index_connection() as conn:
@@ -540,7 +559,7 @@ class BatchedPostgresEventLogStorage(
     _TablesFoundOnce,
     _PlannedPerPartition,
     _SerialisedOnce,
-    _AssetTagRows,
+    _IndexedAssetEvents,
     _PlannedChecksOnce,
     PostgresEventLogStorage,
 ):
@@ -576,11 +595,7 @@ class BatchedPostgresEventLogStorage(
         ]
         if asset:
             with self.index_transaction() as conn:
-                tags = self._asset_tag_rows(*zip(*asset, strict=True))
-                if tags and self.has_table(AssetEventTagsTable.name):  # as Dagster's _store_asset_event_tags
-                    conn.execute(AssetEventTagsTable.insert(), tags)
-                for event, event_id in _last_per_asset(*zip(*asset, strict=True)):
-                    self._store_asset_event(conn, event, event_id)
+                self._index_asset_events(conn, *zip(*asset, strict=True))
         for event, row, event_id in zip(events, rows, ids, strict=True):
             if row["dagster_event_type"] in _ASSET_CHECK_EVENT_TYPES:
                 self.store_asset_check_event(event, event_id)

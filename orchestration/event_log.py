@@ -23,7 +23,8 @@ through Dagster's event and logging pipeline). These storages say they take one 
 whole range (`supports_partition_subset_in_asset_materialization_planned_events`) and store it as the N
 per-partition events Dagster would have built: the same rows, so the UI still shows per partition what is
 planned, in progress or failed (Dagster's own storages would store the one event, and a failed run would
-mark no partition failed).
+mark no partition failed). The rows are rendered from the first partition's event, without building the
+others (`_batch_rows`).
 
 What remains per event is cut without changing a stored byte:
 - serialising: a range run's per-partition events of one asset are copies of one event but for their
@@ -244,24 +245,62 @@ class _SerialisedOnce:
     def prepare_insert_event_batch(self, events: Sequence[EventLogEntry]) -> Any:
         return SqlEventLogStorageTable.insert().values(self._event_rows(events))
 
+    def _batch_rows(self, events: Sequence[EventLogEntry]) -> tuple[list[EventLogEntry], list[dict[str, Any]]]:
+        """The rows of a batch, a range's planned event as its per-partition rows, with the event each row
+        stands for. The range's event stands for each of its rows: of a planned event the index reads only
+        the run and time (Dagster's `_get_asset_entry_values`), the same in each. Building each partition's
+        event to serialise it cost 60-70 us a partition, 0.6 s of the planned events of a four-year daily run."""
+        out_events: list[EventLogEntry] = []
+        rows: list[dict[str, Any]] = []
+        others: list[EventLogEntry] = []
+        for entry in [*events, None]:
+            keys = None if entry is None else _range_keys(entry)
+            if entry is not None and keys is None:
+                others.append(entry)
+                continue
+            rows.extend(self._event_rows(others))
+            out_events.extend(others)
+            others = []
+            if entry is not None and keys:
+                rows.extend(self._planned_rows(entry, keys))
+                out_events.extend([entry] * len(keys))
+        return out_events, rows
+
+    def _planned_rows(self, entry: EventLogEntry, keys: list[str]) -> list[dict[str, Any]]:
+        """The rows of the per-partition events of a range's planned event, rendered from the first one's."""
+        first = _planned_for(entry, keys[0])
+        row = self._event_to_row(first)  # type: ignore[attr-defined]
+        template = _Template(_with_partition(first, None, 0.0), first, keys[0])
+        if template.text is None:
+            return [row, *(self._event_to_row(_planned_for(entry, key)) for key in keys[1:])]  # type: ignore[attr-defined]
+        # one time for all: the range's
+        return [row, *({**row, "event": template.render(key, entry.timestamp), "partition": key} for key in keys[1:])]
+
+
+def _range_keys(entry: EventLogEntry) -> list[str] | None:
+    """The partitions of a planned event over a range of partitions; None for any other event."""
+    dagster_event = entry.dagster_event
+    if dagster_event is None or dagster_event.event_type_value != _PLANNED:
+        return None
+    subset = dagster_event.event_specific_data.partitions_subset
+    return None if subset is None else list(subset.get_partition_keys())
+
+
+def _planned_for(entry: EventLogEntry, key: str) -> EventLogEntry:
+    """A range's planned event for one of its partitions, as Dagster would otherwise have built it
+    (`DagsterEvent.build_asset_materialization_planned_event` with one partition)."""
+    dagster_event = entry.get_dagster_event()
+    planned = dagster_event.event_specific_data._replace(partition=key, partitions_subset=None)
+    return entry._replace(dagster_event=dagster_event._replace(event_specific_data=planned))
+
 
 def _per_partition(events: Sequence[EventLogEntry]) -> list[EventLogEntry]:
-    """Each planned event over a range of partitions as the per-partition events Dagster would otherwise
-    have built (`DagsterEvent.build_asset_materialization_planned_event` with one partition)."""
+    """Each planned event over a range of partitions as its per-partition events: what Dagster's own storage
+    paths take."""
     out: list[EventLogEntry] = []
     for entry in events:
-        dagster_event = entry.dagster_event
-        data = dagster_event.event_specific_data if dagster_event else None
-        if not (
-            dagster_event
-            and dagster_event.event_type == DagsterEventType.ASSET_MATERIALIZATION_PLANNED
-            and data.partitions_subset is not None
-        ):
-            out.append(entry)
-            continue
-        for key in data.partitions_subset.get_partition_keys():
-            planned = data._replace(partition=key, partitions_subset=None)
-            out.append(entry._replace(dagster_event=dagster_event._replace(event_specific_data=planned)))
+        keys = _range_keys(entry)
+        out.extend([entry] if keys is None else (_planned_for(entry, key) for key in keys))
     return out
 
 
@@ -284,11 +323,11 @@ class _PlannedPerPartition:
         return True
 
     def store_event(self, event: EventLogEntry) -> None:
-        events = _per_partition([event])
-        if len(events) == 1 and events[0] is event:
+        keys = _range_keys(event)
+        if keys is None:
             super().store_event(event)  # type: ignore[misc]
-        elif events:
-            self.store_event_batch(events)  # type: ignore[attr-defined]
+        elif keys:
+            self.store_event_batch([event])  # type: ignore[attr-defined]
 
 
 class _PlannedChecksOnce:
@@ -505,11 +544,10 @@ class BatchedSqliteEventLogStorage(
         self._dispose_engines()
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
-        events = _per_partition(events)
         if len({event.run_id for event in events}) != 1:
-            super().store_event_batch(events)
+            super().store_event_batch(_per_partition(events))
             return
-        rows = self._event_rows(events)  # serialised once, for both files
+        events, rows = self._batch_rows(events)  # serialised once, for both files
         with self.run_connection(events[0].run_id) as conn:
             _insert_many(conn, SqlEventLogStorageTable, rows)
         asset = [
@@ -580,12 +618,13 @@ class BatchedPostgresEventLogStorage(
         )
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
-        events = _per_partition(events)
         kinds = {e.dagster_event.event_type_value if e.dagster_event else None for e in events}
         if not events or not (kinds <= _PLANNED_TYPES or kinds in ({_MATERIALIZATION}, {_OBSERVATION})):
-            super().store_event_batch(events)
+            super().store_event_batch(_per_partition(events))
             return
-        rows = self._event_rows(events)
+        events, rows = self._batch_rows(events)
+        if not rows:
+            return
         with self._connect() as conn:
             ids = _insert_returning_ids(conn, rows)
         asset = [

@@ -150,18 +150,38 @@ def _ranged_run_events() -> list:
     with DagsterInstance.ephemeral() as source:
         result = materialize([days], instance=source, tags=RANGE)
         assert result.success
-        return source.all_logs(result.run_id)
+        events = source.all_logs(result.run_id)
+    # Planned at one instant, as a storage that takes the range's planned event stores each partition's.
+    planned = [i for i, e in enumerate(events) if e.dagster_event_type == "ASSET_MATERIALIZATION_PLANNED"]
+    return [e._replace(timestamp=events[planned[0]].timestamp) if i in planned else e for i, e in enumerate(events)]
 
 
-def _store_as_a_run_does(storage, events: list) -> None:
-    """As a range's run hands its events over: its planned events in a batch, then each event up to the
-    step's materialisations, which come in a batch, then the rest."""
+def _the_range_planned(planned: list):
+    """The one planned event over the partitions of these per-partition ones, as Dagster hands it to a storage
+    that supports it."""
+    from dagster import DailyPartitionsDefinition
+
+    first = planned[0].dagster_event
+    keys = [e.dagster_event.event_specific_data.partition for e in planned]
+    data = first.event_specific_data._replace(
+        partition=None, partitions_subset=DailyPartitionsDefinition("2024-01-01").subset_with_partition_keys(keys)
+    )
+    return planned[0]._replace(dagster_event=first._replace(event_specific_data=data))
+
+
+def _store_as_a_run_does(storage, events: list, range_planned: bool = False) -> None:
+    """As a range's run hands its events over: its planned events in a batch (or, `range_planned`, as one
+    event for the range), then each event up to the step's materialisations, which come in a batch, then the
+    rest."""
     kinds = [e.dagster_event_type if e.dagster_event else None for e in events]
     planned = [e for e, k in zip(events, kinds, strict=True) if k == "ASSET_MATERIALIZATION_PLANNED"]
     materialised = [e for e, k in zip(events, kinds, strict=True) if k == "ASSET_MATERIALIZATION"]
     assert len(planned) == len(materialised) == 30
     first = kinds.index("ASSET_MATERIALIZATION")
-    storage.store_event_batch(planned)
+    if range_planned:
+        storage.store_event(_the_range_planned(planned))
+    else:
+        storage.store_event_batch(planned)
     for event in events[:first]:
         if event not in planned:
             storage.store_event(event)
@@ -195,9 +215,10 @@ def test_a_batch_is_stored_as_dagsters_own_storage_stores_it(tmp_path: Path) -> 
 
     events = _ranged_run_events()
     stored = {}
-    for kind in (SqliteEventLogStorage, BatchedSqliteEventLogStorage):
-        storage = kind(str(tmp_path / kind.__name__))
-        _store_as_a_run_does(storage, events)
+    for kind, range_planned in ((SqliteEventLogStorage, False), (BatchedSqliteEventLogStorage, False),
+                                (BatchedSqliteEventLogStorage, True)):  # fmt: skip
+        storage = kind(str(tmp_path / f"{kind.__name__}{range_planned}"))
+        _store_as_a_run_does(storage, events, range_planned)
         read = {}
         with storage.run_connection(events[0].run_id) as conn:  # a new file each: created as Dagster creates it
             read["run file's schema"] = conn.execute(sa.text("select type, name, sql from sqlite_master")).fetchall()
@@ -208,13 +229,15 @@ def test_a_batch_is_stored_as_dagsters_own_storage_stores_it(tmp_path: Path) -> 
             read["run file"] = _rows(conn, "event_logs")
         with storage.index_connection() as conn:
             read.update({table: _rows(conn, table) for table in INDEX_TABLES})
-        stored[kind] = read
+        stored[(kind, range_planned)] = read
         storage.dispose()
-    ours, dagsters = stored[BatchedSqliteEventLogStorage], stored[SqliteEventLogStorage]
-    assert ours["run file's version, journal"][1] == "wal" and len(ours["run file's schema"]) > 5
+    dagsters = stored[(SqliteEventLogStorage, False)]
     assert len(dagsters["asset_event_tags"]) == 30 and len(dagsters["asset_check_executions"]) >= 1
-    for table in dagsters:
-        assert ours[table] == dagsters[table], table
+    for range_planned in (False, True):
+        ours = stored[(BatchedSqliteEventLogStorage, range_planned)]
+        assert ours["run file's version, journal"][1] == "wal" and len(ours["run file's schema"]) > 5
+        for table in dagsters:
+            assert ours[table] == dagsters[table], (table, range_planned)
 
 
 def test_a_batch_is_stored_as_dagsters_own_postgres_storage_stores_it() -> None:
@@ -231,22 +254,25 @@ def test_a_batch_is_stored_as_dagsters_own_postgres_storage_stores_it() -> None:
     admin.autocommit = True
     stored, databases = {}, []
     try:
-        for kind in (PostgresEventLogStorage, BatchedPostgresEventLogStorage):
+        for kind, range_planned in ((PostgresEventLogStorage, False), (BatchedPostgresEventLogStorage, False),
+                                    (BatchedPostgresEventLogStorage, True)):  # fmt: skip
             databases.append(f"dagster_{uuid.uuid4().hex[:8]}")
             admin.cursor().execute(f"create database {databases[-1]}")
             storage = kind(f"postgresql+psycopg2://postgres@{PG_HOST}:{PG_PORT}/{databases[-1]}")
-            _store_as_a_run_does(storage, events)
+            _store_as_a_run_does(storage, events, range_planned)
             with storage.index_connection() as conn:
-                stored[kind] = {table: _rows(conn, table) for table in INDEX_TABLES}
+                stored[(kind, range_planned)] = {table: _rows(conn, table) for table in INDEX_TABLES}
             storage.dispose()
     finally:
         for database in databases:
             admin.cursor().execute(f"drop database if exists {database} with (force)")
         admin.close()
-    ours, dagsters = stored[BatchedPostgresEventLogStorage], stored[PostgresEventLogStorage]
+    dagsters = stored[(PostgresEventLogStorage, False)]
     assert len(dagsters["event_logs"]) == len(events) and len(dagsters["asset_event_tags"]) == 30
-    for table in dagsters:
-        assert ours[table] == dagsters[table], table
+    for range_planned in (False, True):
+        ours = stored[(BatchedPostgresEventLogStorage, range_planned)]
+        for table in dagsters:
+            assert ours[table] == dagsters[table], (table, range_planned)
 
 
 def test_dagsters_own_storage_plans_an_unpartitioned_asset_per_partition() -> None:

@@ -55,7 +55,10 @@ What remains per event is cut without changing a stored byte:
 - on PostgreSQL, Dagster's storages connect anew for every statement (a `NullPool`, so that instances do
   not accumulate connections): a four-year help-desk backfill opened 2,513 connections, about 6 s of its
   orchestration. The event log and run storages keep one connection per process (`_KeptPostgresConnection`);
-  the webserver still replaces it with its own pool (`optimize_for_webserver`).
+  the webserver still replaces it with its own pool (`optimize_for_webserver`). Their commits return before
+  the server flushes them to disk (`synchronous_commit=off` for these sessions only), as SQLite's commit
+  with `synchronous=NORMAL` above: a crash of the server loses at most its last fraction of a second of
+  commits and leaves the database consistent; a single event's store took 3.2 ms, 2.0 ms without the wait.
 
 They build on Dagster's private storage modules: dagster is pinned (pyproject.toml), and
 tests/test_dagster_instance.py and tests/test_jobs_benchmark.py fail if an upgrade moves them.
@@ -436,6 +439,15 @@ def _remember_pid(_dbapi_connection: Any, record: Any) -> None:
     record.info["pid"] = os.getpid()
 
 
+def _commit_without_flush_wait(dbapi_connection: Any, _record: Any) -> None:
+    """The session's commits return before the server flushes their WAL (module docstring)."""
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("set synchronous_commit to off")
+    dbapi_connection.autocommit = autocommit
+
+
 def _same_process_only(_dbapi_connection: Any, record: Any, proxy: Any) -> None:
     """A connection inherited through fork is never used: the parent still talks on its socket (SQLAlchemy's
     documented recipe for pools and os.fork)."""
@@ -463,6 +475,7 @@ class _KeptPostgresConnection:
             pool_recycle=_PG_RECYCLE_SECONDS, pool_pre_ping=True,
         )  # fmt: skip
         sqlalchemy.event.listen(self._engine, "connect", _remember_pid)
+        sqlalchemy.event.listen(self._engine, "connect", _commit_without_flush_wait)
         sqlalchemy.event.listen(self._engine, "checkout", _same_process_only)
 
     def dispose(self) -> None:

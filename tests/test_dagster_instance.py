@@ -388,6 +388,12 @@ def test_postgres_instance_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPat
             assert len(instance.get_runs()) == 1
             # a run's dozens of events and run updates over the storages' kept connections, not one each
             assert len(opened) <= 2, opened
+            # whose commits do not wait for the server's disk (orchestration/event_log.py)
+            import sqlalchemy as sa
+
+            for storage in (instance.event_log_storage, instance.run_storage):
+                with storage._engine.connect() as conn:
+                    assert conn.execute(sa.text("show synchronous_commit")).scalar_one() == "off"
             _planned_once_when_unpartitioned(instance)
             _usable_after_fork(instance)
             from dagster_postgres import PostgresEventLogStorage

@@ -589,6 +589,8 @@ class BatchedSqliteEventLogStorage(
             super().store_event_batch(_per_partition(events))
             return
         events, rows = self._batch_rows(events)  # serialised once, for both files
+        if not rows:  # a range of no partitions
+            return
         with self.run_connection(events[0].run_id) as conn:
             _insert_many(conn, SqlEventLogStorageTable, rows)
         asset = [

@@ -240,6 +240,27 @@ def test_a_batch_is_stored_as_dagsters_own_storage_stores_it(tmp_path: Path) -> 
             assert ours[table] == dagsters[table], (table, range_planned)
 
 
+def test_a_range_of_no_partitions_is_stored_as_nothing(tmp_path: Path) -> None:
+    """A planned event over an empty range, alone or in a batch, stores no row (as its per-partition events:
+    none) and fails nothing."""
+    from dagster import DailyPartitionsDefinition
+
+    from orchestration.event_log import BatchedSqliteEventLogStorage
+
+    events = _ranged_run_events()
+    ranged = _the_range_planned([e for e in events if e.dagster_event_type == "ASSET_MATERIALIZATION_PLANNED"])
+    data = ranged.dagster_event.event_specific_data._replace(
+        partitions_subset=DailyPartitionsDefinition("2024-01-01").empty_subset()
+    )
+    empty = ranged._replace(dagster_event=ranged.dagster_event._replace(event_specific_data=data))
+    storage = BatchedSqliteEventLogStorage(str(tmp_path))
+    storage.store_event(empty)
+    storage.store_event_batch([empty])
+    storage.store_event(ranged)
+    assert len(storage.get_logs_for_run(ranged.run_id)) == 30
+    storage.dispose()
+
+
 def test_a_batch_is_stored_as_dagsters_own_postgres_storage_stores_it() -> None:
     """The same on PostgreSQL, each storage in a database of its own: the events with their ids, the asset
     tags, the assets' latest events and the checks are the rows Dagster's own PostgreSQL storage writes."""

@@ -128,12 +128,6 @@ def _last_per_asset(
     return list(last.values())
 
 
-def _insert_returning_ids(conn: Any, rows: list[dict[str, Any]]) -> list[int]:
-    """One statement for many events (SQLAlchemy's insertmanyvalues), their ids in the rows' order."""
-    statement = SqlEventLogStorageTable.insert().returning(SqlEventLogStorageTable.c.id, sort_by_parameter_order=True)
-    return [int(row[0]) for row in conn.execute(statement, rows).fetchall()]
-
-
 _MATERIALIZATION, _PLANNED = (
     DagsterEventType.ASSET_MATERIALIZATION.value,
     DagsterEventType.ASSET_MATERIALIZATION_PLANNED.value,
@@ -308,12 +302,16 @@ class _SerialisedOnce:
         return [row, *({**row, "event": template.render(key, entry.timestamp), "partition": key} for key in keys[1:])]
 
 
-def _range_keys(entry: EventLogEntry) -> list[str] | None:
+def _range_subset(entry: EventLogEntry) -> Any:
     """The partitions of a planned event over a range of partitions; None for any other event."""
     dagster_event = entry.dagster_event
     if dagster_event is None or dagster_event.event_type_value != _PLANNED:
         return None
-    subset = dagster_event.event_specific_data.partitions_subset
+    return dagster_event.event_specific_data.partitions_subset
+
+
+def _range_keys(entry: EventLogEntry) -> list[str] | None:
+    subset = _range_subset(entry)
     return None if subset is None else list(subset.get_partition_keys())
 
 
@@ -354,10 +352,9 @@ class _PlannedPerPartition:
         return True
 
     def store_event(self, event: EventLogEntry) -> None:
-        keys = _range_keys(event)
-        if keys is None:
+        if _range_subset(event) is None:
             super().store_event(event)  # type: ignore[misc]
-        elif keys:
+        else:  # a range of no partitions stores nothing there
             self.store_event_batch([event])  # type: ignore[attr-defined]
 
 
@@ -604,7 +601,7 @@ class BatchedSqliteEventLogStorage(
         for event, row in zip(events, rows, strict=True):
             if row["dagster_event_type"] in _ASSET_CHECK_EVENT_TYPES:  # one per check, not per partition
                 with self.index_connection() as conn:
-                    (event_id,) = _insert_returning_ids(conn, [row])
+                    (event_id,) = _insert_many_returning_ids(conn, [row])
                 self.store_asset_check_event(event, event_id)
 
 

@@ -240,12 +240,13 @@ def test_a_batch_is_stored_as_dagsters_own_storage_stores_it(tmp_path: Path) -> 
             assert ours[table] == dagsters[table], (table, range_planned)
 
 
-def test_a_range_of_no_partitions_is_stored_as_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_range_of_no_partitions_is_stored_as_nothing(tmp_path: Path, kind: str) -> None:
     """A planned event over an empty range, alone or in a batch, stores no row (as its per-partition events:
-    none) and fails nothing."""
+    none) and fails nothing, on either storage."""
     from dagster import DailyPartitionsDefinition
 
-    from orchestration.event_log import BatchedSqliteEventLogStorage
+    from orchestration.event_log import BatchedPostgresEventLogStorage, BatchedSqliteEventLogStorage
 
     events = _ranged_run_events()
     ranged = _the_range_planned([e for e in events if e.dagster_event_type == "ASSET_MATERIALIZATION_PLANNED"])
@@ -253,12 +254,29 @@ def test_a_range_of_no_partitions_is_stored_as_nothing(tmp_path: Path) -> None:
         partitions_subset=DailyPartitionsDefinition("2024-01-01").empty_subset()
     )
     empty = ranged._replace(dagster_event=ranged.dagster_event._replace(event_specific_data=data))
-    storage = BatchedSqliteEventLogStorage(str(tmp_path))
-    storage.store_event(empty)
-    storage.store_event_batch([empty])
-    storage.store_event(ranged)
-    assert len(storage.get_logs_for_run(ranged.run_id)) == 30
-    storage.dispose()
+    database = f"dagster_{uuid.uuid4().hex[:8]}"
+    if kind == "postgres":
+        require_server("PostgreSQL", PG_HOST, PG_PORT)
+        import psycopg2
+
+        admin = psycopg2.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="test")
+        admin.autocommit = True
+        admin.cursor().execute(f"create database {database}")
+    try:
+        storage = (
+            BatchedSqliteEventLogStorage(str(tmp_path))
+            if kind == "sqlite"
+            else BatchedPostgresEventLogStorage(f"postgresql+psycopg2://postgres@{PG_HOST}:{PG_PORT}/{database}")
+        )
+        storage.store_event(empty)
+        storage.store_event_batch([empty])
+        storage.store_event(ranged)
+        assert len(storage.get_logs_for_run(ranged.run_id)) == 30
+        storage.dispose()
+    finally:
+        if kind == "postgres":
+            admin.cursor().execute(f"drop database if exists {database} with (force)")
+            admin.close()
 
 
 def test_a_batch_is_stored_as_dagsters_own_postgres_storage_stores_it() -> None:

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from demo import generator as gen
 from demo.ticket_api_server import serve_in_background
-from orchestration.landing.batch import ensure_landing, extract_batches, land_batches
+from orchestration.landing.batch import _written_behind, ensure_landing, extract_batches, land_batches
 from orchestration.landing.normalise import normalise
 from orchestration.landing.rules import SeenRows, row_hashes
 from orchestration.landing.tables import EXTRACTION_LOG, LANDING_BY_SHAPE, QUARANTINE
@@ -218,6 +218,92 @@ def test_a_failure_in_a_later_batch_leaves_the_previous_load_whole(
             f"where table_schema = '{warehouse.schema_name}_loading'"
         )
         assert int(left.n[0]) == 0
+
+
+def test_a_failed_write_in_a_later_batch_leaves_the_previous_load_whole(
+    warehouse: Warehouse, tmp_path: Path, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The warehouse refuses a batch while the next one is being read: the error is the load's, and the
+    window keeps its previous rows (on DuckDB, its loading tables are dropped)."""
+    drops = _drops(tmp_path / "drops", LINES)
+    cfg = _file_source("atomic_write", drops, SMALL)
+    _land(warehouse, cfg, _window(), catalogue)
+    before = _landed(warehouse, cfg.name)
+    _drops(drops, {DAYS[0]: [f"N{i},W{i},INSTALLING,2026-10-05 09:00:00,装维" for i in range(20)]})
+    inserts = []
+    insert = Warehouse._insert
+
+    def refusing_the_third(self: Warehouse, *args: object, **kwargs: object) -> int:
+        inserts.append(threading.current_thread().name)
+        if len(inserts) == 3:
+            raise RuntimeError("the warehouse refused the batch")
+        return insert(self, *args, **kwargs)
+
+    monkeypatch.setattr(Warehouse, "_insert", refusing_the_third)
+    with pytest.raises(RuntimeError, match="refused"):
+        land_batches(warehouse, cfg.name, cfg.shape, _window(), extract_batches(cfg, _window(), catalogue))
+    assert len(inserts) == 3 and all(name.startswith("landing writer") for name in inserts)
+    monkeypatch.undo()
+    _same(before, _landed(warehouse, cfg.name))
+    if warehouse.target == "duckdb":
+        left = warehouse.query(
+            "select count(*) as n from information_schema.tables "
+            f"where table_schema = '{warehouse.schema_name}_loading'"
+        )
+        assert int(left.n[0]) == 0
+
+
+def test_a_batch_is_written_while_the_next_is_read() -> None:
+    """The first batch's write lasts until the second batch has been read: written in line, it would wait for
+    a read that never comes. The writes keep their order."""
+    written: list[int] = []
+    second_read = threading.Event()
+
+    def add(frames: dict) -> None:
+        if not written:
+            assert second_read.wait(10), "the next batch was not read while this one was written"
+        written.append(frames["t"])
+
+    def batches() -> Iterator[int]:
+        yield 1
+        second_read.set()
+        yield 2
+        yield 3
+
+    with _written_behind(add) as (write, waited):
+        for batch in batches():
+            write({"t": batch})
+    assert written == [1, 2, 3]
+    assert waited[0] >= 0
+
+
+def test_a_failed_write_stops_the_load_at_the_next_batch() -> None:
+    written: list[int] = []
+
+    def add(frames: dict) -> None:
+        if frames["t"] == 1:
+            raise ValueError("COPY failed")
+        written.append(frames["t"])
+
+    with pytest.raises(ValueError, match="COPY failed"), _written_behind(add) as (write, _):
+        for batch in (1, 2, 3):
+            write({"t": batch})
+    assert written == []
+
+
+def test_a_failed_read_waits_for_the_write_under_way() -> None:
+    """The load's transaction is rolled back only once the batch being written is done with it."""
+    release, done = threading.Event(), []
+
+    def add(frames: dict) -> None:
+        assert release.wait(10)
+        done.append(frames["t"])
+
+    with pytest.raises(FileDropError), _written_behind(add) as (write, _):
+        write({"t": 1})
+        threading.Timer(0.2, release.set).start()
+        raise FileDropError("the next file is missing")
+    assert done == [1]
 
 
 def test_overlapping_runs_in_different_batches_are_still_quarantined(

@@ -1,13 +1,19 @@
 """A source's window: read and normalised batch by batch (`extract_batches`), then landed in place of the
 window's previous load (`land_batches`), with its counts in the extraction log. `extract` and `land` are
-the same for a window held whole (a short one: tests, the live evaluation)."""
+the same for a window held whole (a short one: tests, the live evaluation).
+
+The warehouse takes each batch in a thread of its own (`_written_behind`) while the next batch is read and
+normalised: a COPY or a DuckDB insert mostly waits on the warehouse without the GIL, and the landing of a
+backfill had followed its extraction, both in line."""
 
 from __future__ import annotations
 
 import pickle
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain
@@ -22,7 +28,7 @@ from orchestration.periods import Window
 from orchestration.reference.catalogue import Catalogue
 from orchestration.sources.config import SourceConfig
 from orchestration.sources.read import read_batches
-from orchestration.warehouse import Warehouse
+from orchestration.warehouse import Frames, Warehouse
 
 
 def ensure_landing(warehouse: Warehouse) -> None:
@@ -128,38 +134,63 @@ def land_batches(
 ) -> Landed:
     """Replace the window's partitions of this source in landing, quarantine and the extraction log with
     the batches' rows, all or nothing (`Warehouse.replacing_partitions`: a failure in any batch, or a killed
-    run, leaves the previous load whole). Only one batch is in memory at a time."""
+    run, leaves the previous load whole). A batch is written while the next one is read: two batches are in
+    memory at most. `seconds`: "land" is the time spent waiting for the warehouse, "extract" the rest."""
     landed = Landed(source_system, shape)
     index = pd.DatetimeIndex(pd.to_datetime(window.days), name="partition_date").astype("datetime64[us]")
     accepted = pd.Series(0, index=index, dtype="int64")
     quarantined = pd.Series(0, index=index, dtype="int64")
     tables = [LANDING_BY_SHAPE[shape].name, QUARANTINE.name, EXTRACTION_LOG.name]
-    opened = time.perf_counter()
+    started = time.perf_counter()
     with warehouse.replacing_partitions(window.partition_filter(source_system), tables) as add:
-        began = time.perf_counter()
-        landed.seconds["land"] += began - opened
-        for batch in batches:
-            read = time.perf_counter()
-            landed.seconds["extract"] += read - began
-            accepted = accepted.add(batch.rows.groupby("partition_date").size(), fill_value=0)
-            quarantined = quarantined.add(batch.quarantine.groupby("partition_date").size(), fill_value=0)
-            landed.received += batch.received
-            landed.accepted += batch.accepted
-            landed.quarantined += len(batch.quarantine)
-            for reason, rows in batch.quarantine.reason_code.value_counts().items():
-                landed.reasons[str(reason)] = landed.reasons.get(str(reason), 0) + int(rows)
-            add({tables[0]: batch.rows, tables[1]: batch.quarantine})
-            began = time.perf_counter()
-            landed.seconds["land"] += began - read
-        ended = time.perf_counter()  # the last batch asked for, and none came
-        landed.seconds["extract"] += ended - began
-        began = ended
-        landed.log = _log(
-            source_system, accepted.reindex(index, fill_value=0), quarantined.reindex(index, fill_value=0)
-        )
-        add({tables[2]: landed.log})
-    landed.seconds["land"] += time.perf_counter() - began
+        opened = time.perf_counter()
+        with _written_behind(add) as (write, waited):
+            for batch in batches:
+                accepted = accepted.add(batch.rows.groupby("partition_date").size(), fill_value=0)
+                quarantined = quarantined.add(batch.quarantine.groupby("partition_date").size(), fill_value=0)
+                landed.received += batch.received
+                landed.accepted += batch.accepted
+                landed.quarantined += len(batch.quarantine)
+                for reason, rows in batch.quarantine.reason_code.value_counts().items():
+                    landed.reasons[str(reason)] = landed.reasons.get(str(reason), 0) + int(rows)
+                write({tables[0]: batch.rows, tables[1]: batch.quarantine})
+            landed.log = _log(
+                source_system, accepted.reindex(index, fill_value=0), quarantined.reindex(index, fill_value=0)
+            )
+            write({tables[2]: landed.log})
+        drained = time.perf_counter()
+    ended = time.perf_counter()
+    landed.seconds["land"] = opened - started + waited[0] + ended - drained  # ended - drained: the commit
+    landed.seconds["extract"] = ended - started - landed.seconds["land"]
     return landed
+
+
+@contextmanager
+def _written_behind(add: Callable[[Frames], None]) -> Iterator[tuple[Callable[[Frames], None], list[float]]]:
+    """`write(frames)` hands `add(frames)` to a thread of its own and returns, so that the caller reads its
+    next batch meanwhile; the writes run one at a time, in order, and `write` waits while one runs. An error
+    in a write is raised in the caller's thread, at its next write or at the end of the block, which never
+    ends before the last write has: the transaction is not ended under a write. `waited[0]`: the seconds
+    `write` and the end of the block spent waiting for writes."""
+    waited = [0.0]
+    pending: list[Future[None]] = []
+
+    def wait() -> None:
+        if pending:
+            began = time.perf_counter()
+            try:
+                pending.pop().result()
+            finally:
+                waited[0] += time.perf_counter() - began
+
+    def write(frames: Frames) -> None:
+        wait()
+        pending.append(writer.submit(add, frames))
+
+    # Leaving the executor's block waits for its thread: after an error in the block too, whose error stands.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="landing writer") as writer:
+        yield write, waited
+        wait()
 
 
 def _log(source_system: str, accepted: pd.Series, quarantined: pd.Series) -> pd.DataFrame:

@@ -3,8 +3,8 @@ window's previous load (`land_batches`), with its counts in the extraction log. 
 the same for a window held whole (a short one: tests, the live evaluation).
 
 The warehouse takes each batch in a thread of its own (`_written_behind`) while the next batch is read and
-normalised: a COPY or a DuckDB insert mostly waits on the warehouse without the GIL, and the landing of a
-backfill had followed its extraction, both in line."""
+normalised: a COPY or a DuckDB insert mostly waits on the warehouse, without the GIL, so reading need not wait
+for it (a 5M-row window: 21 -> 16 s on DuckDB, 46 -> 36 s on PostgreSQL; BENCHMARKS.md)."""
 
 from __future__ import annotations
 

@@ -107,8 +107,8 @@ def replay(settings: Settings, warehouse: Warehouse, candidate: Path, first: dat
     published, schema = warehouse.schema_name, whatif.schema_name
     suffix = MART_SUFFIX[grain]
     base = _models_tagged(BASE_MODELS)
-    needed = [*base, f"node_run_states_{suffix}", f"achievement_rates_{suffix}"]
-    missing = [name for name in needed if not warehouse.table_exists(published, name)]
+    needed = [*base, ("", f"node_run_states_{suffix}"), ("", f"achievement_rates_{suffix}")]
+    missing = [name for within, name in needed if not warehouse.table_exists(published + within, name)]
     if missing:
         raise WhatIfError(
             f"the published marts are not built in {published} ({', '.join(missing)} missing): "
@@ -134,26 +134,32 @@ def replay(settings: Settings, warehouse: Warehouse, candidate: Path, first: dat
     return Replay(schema, window_start, window_end, comparison, csv_path)
 
 
-def _models_tagged(selector: str) -> list[str]:
-    """The model names a dbt tag selects, from the manifest: Python never names a model of a job."""
+def _models_tagged(selector: str) -> list[tuple[str, str]]:
+    """The models a dbt tag selects, from the manifest (Python never names a model of a job), each as its
+    schema's suffix ('' for the target schema, `_staging` for a model of that custom schema: dbt_project/
+    macros/project/generate_schema_name.sql) and its name."""
     tag = selector.removeprefix("tag:")
     nodes = read_manifest()["nodes"].values()
-    return sorted(n["name"] for n in nodes if n["resource_type"] == "model" and tag in n["tags"])
+    return sorted(
+        (f"_{n['config']['schema']}" if n["config"].get("schema") else "", n["name"])
+        for n in nodes
+        if n["resource_type"] == "model" and tag in n["tags"]
+    )
 
 
-def _link_base(whatif: Warehouse, published: str, base: list[str]) -> None:
+def _link_base(whatif: Warehouse, published: str, base: list[tuple[str, str]]) -> None:
     with whatif.connect() as conn:
         cur = conn.cursor()
-        cur.execute(f"create schema if not exists {whatif.schema_name}")
-        for name in base:
-            cur.execute(f"drop view if exists {whatif.schema_name}.{name}")
-            cur.execute(f"create view {whatif.schema_name}.{name} as select * from {published}.{name}")
+        for within, name in base:
+            cur.execute(f"create schema if not exists {whatif.schema_name}{within}")
+            cur.execute(f"drop view if exists {whatif.schema_name}{within}.{name}")
+            cur.execute(f"create view {whatif.schema_name}{within}.{name} as select * from {published}{within}.{name}")
 
 
-def _unlink_base(whatif: Warehouse, base: list[str]) -> None:
+def _unlink_base(whatif: Warehouse, base: list[tuple[str, str]]) -> None:
     with whatif.connect() as conn:
-        for name in base:
-            conn.cursor().execute(f"drop view if exists {whatif.schema_name}.{name}")
+        for within, name in base:
+            conn.cursor().execute(f"drop view if exists {whatif.schema_name}{within}.{name}")
 
 
 def _dbt_run(whatif: Warehouse, settings: Settings, grain: Grain, dbt_vars: dict[str, str]) -> None:

@@ -84,6 +84,7 @@ def demo_runs(tmp_path_factory: pytest.TempPathFactory, warehouse_target: str) -
                                 run_job(defs, "monthly_job", instance, "2026-03-01", "2026-03-01")
                             day += timedelta(days=1)
                         out["timely"] = snapshot_marts()
+                        out["sequenced_timely"] = _sequenced_runs()
                     else:
                         out["truth"] = write_demo_sources(root, end_of(LAST))
                         for attempt in ("backfill", "rerun"):
@@ -92,11 +93,25 @@ def demo_runs(tmp_path_factory: pytest.TempPathFactory, warehouse_target: str) -
                             run_job(defs, "monthly_job", instance, "2026-03-01", "2026-03-01")
                             out[attempt] = snapshot_marts()
                         out["base"] = query("select * from {s}.fct_node_runs")
+                        out["sequenced_backfill"] = _sequenced_runs()
                         out["log"] = query("select * from {s}_landing.extraction_log")
                         out["quarantine"] = query("select * from {s}_landing.quarantine")
             finally:
                 server.shutdown()
     yield out
+
+
+def _sequenced_runs() -> pd.DataFrame:
+    return query("select * from {s}_staging.int_node_runs__sequenced").sort_values("node_run_id").reset_index(drop=True)
+
+
+def test_runs_in_work_order_order_follow_the_base_table_day_by_day(demo_runs: dict) -> None:
+    """int_node_runs__sequenced is rebuilt per work order as fct_node_runs is: after a day's runs it holds what
+    a build over the whole history holds, one row per run of the base table."""
+    timely, backfill = demo_runs["sequenced_timely"], demo_runs["sequenced_backfill"]
+    assert sorted(backfill.node_run_id) == sorted(demo_runs["base"].node_run_id)
+    assert backfill.later_start_at.notna().sum() > 0 and backfill.completed_from.notna().sum() > 0
+    pd.testing.assert_frame_equal(timely, backfill)
 
 
 def test_base_table_equals_the_truth(demo_runs: dict) -> None:

@@ -1,7 +1,8 @@
 {#-
   How many distinct nodes of a work order are completed at an instant `at`: a node is, when one of its runs is
-  (SEMANTICS.md "State as of an instant T"). Used by default__work_order_orders (macros/marts/work_order_status.sql)
-  as plain sums over a period's rows, no count(distinct), whose sort per group was that body's cost on PostgreSQL.
+  (SEMANTICS.md "State as of an instant T"). Used by work_order_status (macros/marts/work_order_status.sql) as
+  plain sums over a period's rows, from columns int_node_runs__sequenced keeps: no count(distinct), whose
+  sort per group was that body's cost on PostgreSQL.
 
   A run is completed at T (run_status_at) when it started and ended before T and was not cancelled before T:
   for T in (completed_from, completed_until], from the later of its start and end to its cancellation (none:

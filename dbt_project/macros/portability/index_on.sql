@@ -7,9 +7,24 @@
     select 1
 {%- endmacro %}
 
+{#- Index names are per schema, and a table dbt rebuilds (a table model, a full refresh) is built beside the old
+    one, which keeps its indexes and their names until dbt drops it after the hooks: `create index if not
+    exists` found the old table's index and skipped, so every other rebuild left the table without one. The
+    index is looked up on this table; a same-named one elsewhere is the old table's, dropped with it anyway. -#}
 {% macro postgres__index_on(relation, columns) -%}
-    create index if not exists {{ index_name(relation, columns) }}
-    on {{ relation }} ({{ columns | join(', ') }})
+    {%- set name = index_name(relation, columns) -%}
+    do $$
+    begin
+        if not exists (
+            select 1 from pg_indexes
+            where schemaname = '{{ relation.schema }}' and tablename = '{{ relation.identifier }}'
+                and indexname = '{{ name }}'
+        ) then
+            drop index if exists {{ relation.schema }}.{{ name }};
+            create index {{ name }} on {{ relation }} ({{ columns | join(', ') }});
+        end if;
+    end
+    $$
 {%- endmacro %}
 
 {#- An index a model no longer declares, dropped so that a warehouse built before keeps no dead weight on

@@ -181,9 +181,7 @@ def test_postgres_tables_keep_their_indexes_when_dbt_rebuilds_them(classified: N
         return  # DuckDB needs no indexes (zone maps)
     from orchestration.dbt_runner import dbt_in_process
 
-    indexes = (
-        "select indexname from pg_indexes where schemaname = '{s}' and tablename = 'dim_calendar_days'"
-    )
+    indexes = "select indexname from pg_indexes where schemaname = '{s}' and tablename = 'dim_calendar_days'"
     for _ in range(2):
         dbt_in_process("run", "--select", "dim_calendar_days")  # raises when dbt fails
         assert query(indexes).indexname.tolist() == ["dim_calendar_days_calendar_version_id_utc_day_ix"]

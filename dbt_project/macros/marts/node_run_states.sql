@@ -11,8 +11,7 @@ with periods as materialized (
     {{ evaluated_periods(grain) }}
 ),
 
--- In scope: open at some moment of the period. Started before as_of, and neither ended nor
--- cancelled before the period started (open_until = the earlier of the two, far future while open).
+-- In scope: open at some moment of the period (macros/periods/run_in_scope.sql).
 in_scope as (
     select
         p.period_id, p.period_grain, p.period_start_date, p.period_start, p.period_end, p.as_of,
@@ -20,8 +19,7 @@ in_scope as (
         r.department, r.position, r.source_system, r.start_at, r.end_at, r.cancelled_at
     from periods as p
     inner join {{ ref('fct_node_runs') }} as r
-        on r.open_until >= p.period_start
-        and r.start_at < p.as_of
+        on {{ run_in_scope('r', 'p') }}
 ),
 
 -- The commitment version in force at the run's start, for its segment, else for segment '*'.

@@ -1,17 +1,23 @@
 {#-
-  The body of work_order_status_daily, _weekly and _monthly (SEMANTICS.md "Work-order status table"),
-  from the node run states of the same grain (`run_states`). One body for the three grains, like
-  node_run_states (macros/marts/node_run_states.sql).
+  work_order_status_daily, _weekly and _monthly (SEMANTICS.md "Work-order status table"), in two steps, each
+  one body for the three grains like node_run_states (macros/marts/node_run_states.sql):
+    work_order_progress(grain)     int_work_order_status__<grain>: every column but the worst band, for the work
+                                   orders with a run in scope of a period (macros/periods/run_in_scope.sql),
+                                   from the base table alone
+    work_order_status(grain, progress, run_states)   the mart: those rows with the worst band of the work
+                                   order's runs in scope, from node_run_states_<grain>
+  Only the worst band needs the judged runs, so the costlier step needs only the base table: on PostgreSQL,
+  one backend per model, it is built beside node_run_states_<grain> instead of after it.
 
   Per period and work order, its runs that exist at as_of (the history so far, in scope or not) are summed
   and compared, grouped by the two keys alone (hashed, not sorted): the first and latest run and the nodes
   completed are found by a test on each run (macros/judging/first_and_latest_runs.sql,
   macros/judging/nodes_completed_at.sql), from what int_node_runs__sequenced computed once per work order.
-  There were two versions of this part, one per adapter, each sorting the work orders' runs for every grain
-  and run; BENCHMARKS.md (2026-12-05) has the figures of the change.
 -#}
-{% macro work_order_status(grain, run_states) -%}
-with periods as (
+{% macro work_order_progress(grain) -%}
+-- Materialised: DuckDB would plan the two-inequality scope join over inlined periods as an IE_JOIN
+-- (macros/marts/node_run_states.sql).
+with periods as materialized (
     {{ evaluated_periods(grain) }}
 ),
 
@@ -19,28 +25,29 @@ with periods as (
 -- are joined on the work order and as_of at once).
 in_scope as (
     select
-        s.period_id,
-        s.work_order_id,
-        p.as_of,
-        max(case s.band when 'warning' then 3 when 'acceptable' then 2 when 'normal' then 1 end) as worst_band_rank
-    from {{ run_states }} as s
-    inner join periods as p on p.period_id = s.period_id
-    group by s.period_id, s.work_order_id, p.as_of
+        p.period_id,
+        r.work_order_id,
+        p.as_of
+    from periods as p
+    inner join {{ ref('fct_node_runs') }} as r
+        on {{ run_in_scope('r', 'p') }}
+    group by p.period_id, r.work_order_id, p.as_of
 ),
 
 -- Every run of those work orders, with what it tells any as_of (int_node_runs__sequenced). The work orders are
--- found again from run_states rather than from in_scope: a second read would make PostgreSQL materialise
--- in_scope without statistics.
+-- those with a run in scope of any period, found again from the base table rather than from in_scope, whose
+-- second read PostgreSQL would materialise without statistics; a run open in the window's span is in scope
+-- of one of its periods, which are contiguous, and a work order more only costs its rows.
 ordered_runs as (
     select r.*
     from {{ ref('int_node_runs__sequenced') }} as r
-    -- Grouped: PostgreSQL hashes the ids (1.58M run states to 257k work orders at 1M runs); a bare `in`
-    -- sorted them all for a unique, 0.9 s more of the daily history's query.
+    -- Grouped: PostgreSQL hashes the ids; a bare `in` sorted them all for a unique.
     where r.work_order_id in (
-        select s.work_order_id
-        from {{ run_states }} as s
-        where s.period_id in (select period_id from periods)
-        group by s.work_order_id
+        select w.work_order_id
+        from {{ ref('fct_node_runs') }} as w
+        where w.open_until >= (select min(period_start) from periods)
+            and w.start_at < (select max(as_of) from periods)
+        group by w.work_order_id
     )
 ),
 
@@ -50,7 +57,6 @@ run_counts as (
     select
         o.period_id,
         o.work_order_id,
-        o.worst_band_rank,
         max(r.process_code) as process_code,
         max(case when {{ is_first_run('r') }} then r.segment end) as segment,
         min(r.start_at) as first_start_at,
@@ -65,14 +71,14 @@ run_counts as (
     inner join ordered_runs as r
         on r.work_order_id = o.work_order_id
         and r.start_at < o.as_of
-    group by o.period_id, o.work_order_id, o.worst_band_rank
+    group by o.period_id, o.work_order_id
 ),
 
 orders as (
     select
         p.period_id, p.period_grain, p.period_start_date, p.period_start, p.period_end, p.as_of, c.work_order_id,
         c.process_code, c.segment, c.current_node_code, c.current_department, c.nodes_completed, c.open_runs,
-        c.last_run_cancelled, c.first_start_at, c.last_end_at, c.worst_band_rank
+        c.last_run_cancelled, c.first_start_at, c.last_end_at
     from run_counts as c
     inner join periods as p on p.period_id = c.period_id
 ),
@@ -114,7 +120,6 @@ select
     {{ typed('current_department', 'string') }} as current_department,
     {{ typed('nodes_completed', 'bigint') }} as nodes_completed,
     {{ typed('order_status', 'string') }} as order_status,
-    {{ typed("case worst_band_rank when 3 then 'warning' when 2 then 'acceptable' when 1 then 'normal' end", 'string') }} as worst_band,
     {{ typed('first_start_at', 'timestamp') }} as first_start_at,
     {{ typed("case when order_status = 'completed' then last_end_at end", 'timestamp') }} as last_end_at,
     {{ typed('e2e_commitment_version_id', 'string') }} as e2e_commitment_version_id,
@@ -127,4 +132,48 @@ select
         else " ~ dbt.concat(["order_status", "'_warning'"]) ~ "
     end", 'string') }} as e2e_state
 from timed
+{%- endmacro %}
+
+{% macro work_order_status(grain, progress, run_states) -%}
+with periods as (
+    {{ evaluated_periods(grain) }}
+),
+
+-- The worst band of the work order's runs in scope of the period.
+worst_bands as (
+    select
+        s.period_id,
+        s.work_order_id,
+        max(case s.band when 'warning' then 3 when 'acceptable' then 2 when 'normal' then 1 end) as worst_band_rank
+    from {{ run_states }} as s
+    where s.period_id in (select period_id from periods)
+    group by s.period_id, s.work_order_id
+)
+
+select
+    w.period_work_order_id,
+    w.period_id,
+    w.period_grain,
+    w.period_start_date,
+    w.period_start,
+    w.period_end,
+    w.as_of,
+    w.work_order_id,
+    w.process_code,
+    w.segment,
+    w.current_node_code,
+    w.current_department,
+    w.nodes_completed,
+    w.order_status,
+    {{ typed("case b.worst_band_rank when 3 then 'warning' when 2 then 'acceptable' when 1 then 'normal' end", 'string') }} as worst_band,
+    w.first_start_at,
+    w.last_end_at,
+    w.e2e_commitment_version_id,
+    w.e2e_run_seconds,
+    w.e2e_state
+from {{ progress }} as w
+left join worst_bands as b
+    on b.period_id = w.period_id
+    and b.work_order_id = w.work_order_id
+where w.period_id in (select period_id from periods)
 {%- endmacro %}

@@ -1,0 +1,3 @@
+{{ config(tags=['period_day']) }}
+
+{{ work_order_progress(grain='day') }}

@@ -1,0 +1,3 @@
+{{ config(tags=['period_month']) }}
+
+{{ work_order_progress(grain='month') }}

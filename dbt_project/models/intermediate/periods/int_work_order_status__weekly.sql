@@ -1,0 +1,3 @@
+{{ config(tags=['period_week']) }}
+
+{{ work_order_progress(grain='week') }}

@@ -3,7 +3,7 @@
   the next start (macros/judging/first_and_latest_runs.sql), and the islands its node's completed
   intervals make (macros/judging/nodes_completed_at.sql). They depend on the work order's runs alone, not on
   a period, so they are computed here, once, whenever fct_node_runs rebuilds the work order; each grain's
-  work_order_status read them instead of sorting every run of its work orders again (PostgreSQL: 5.7 s of
+  work_order_status reads them instead of sorting every run of its work orders again (PostgreSQL: 5.7 s of
   work_order_status_daily's 16.9 s at 1M node runs). Built with the base table, it runs beside
   node_run_states_daily on dbt's second thread. A table in the staging schema: plumbing, not a mart.
 -#}

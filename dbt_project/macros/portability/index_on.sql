@@ -20,7 +20,7 @@
             where schemaname = '{{ relation.schema }}' and tablename = '{{ relation.identifier }}'
                 and indexname = '{{ name }}'
         ) then
-            drop index if exists {{ relation.schema }}.{{ name }};
+            {{ postgres__drop_index_on(relation, columns) }};
             create index {{ name }} on {{ relation }} ({{ columns | join(', ') }});
         end if;
     end

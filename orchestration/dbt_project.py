@@ -174,6 +174,29 @@ def parsed_manifest() -> Any:
 # The base data table and the pauses beside it (dbt tag `base`): updated per day window, before the day results.
 BASE_MODELS = "tag:base"
 PERIOD_TAGS = {"day": "tag:period_day", "week": "tag:period_week", "month": "tag:period_month"}
+# The tables of models/intermediate carry the tag of the set that builds them but are not Dagster assets: the
+# same dbt invocation builds them, with their tests, before the marts that read them (internal_models). As
+# assets they were two more events per model and partition in every range run, for tables no user reads.
+# By folder (a model's fqn after its package), as `path:` would be read from the working directory.
+ASSET_MODELS = "fqn:marts"
+INTERNAL_FOLDER = "intermediate"
+INTERNAL_MODELS = f"fqn:{INTERNAL_FOLDER}"
+
+
+def is_internal(node: Mapping[str, Any]) -> bool:
+    """Whether a manifest node is one of the intermediate tables (ephemeral models are never assets anyway)."""
+    return (
+        node["resource_type"] == "model"
+        and node["fqn"][1:2] == [INTERNAL_FOLDER]
+        and node["config"]["materialized"] != "ephemeral"
+    )
+
+
+def within(selection: str, path: str) -> str:
+    """The models of a selection (dbt's union of tags, space-separated) that lie under one path."""
+    return " ".join(f"{part},{path}" for part in selection.split())
+
+
 MONITORING_TAG = "tag:monitoring"
 # The BI-safe views over the marts (models/reporting): made current as the last step of every job, rebuilt
 # when they must be (orchestration/assets/reporting.py); rpt_open_runs is also tagged monitoring, rebuilt

@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -65,8 +65,15 @@ class Invocation:
         return [f"{r.node.name}: {r.message}" for r in results if str(r.status) in ("error", "fail")]
 
 
-def invoke(args: Sequence[str], target: Path, env: dict[str, str] | None = None) -> Invocation:
-    """Run one dbt command here against the environment's warehouse, with `env` set while it runs."""
+# The events dagster-dbt turns into materialisations and check results (DbtCoreCliEventMessage.is_result_event).
+RESULT_EVENTS = frozenset({"LogSeedResult", "LogModelResult", "LogSnapshotResult", "LogTestResult"})
+
+
+def invoke(args: Sequence[str], target: Path, env: dict[str, str] | None = None,
+           unreported: Collection[str] = ()) -> Invocation:  # fmt: skip
+    """Run one dbt command here against the environment's warehouse, with `env` set while it runs. The nodes
+    in `unreported` (models that are not Dagster assets, and their tests) leave no result event; a failure of
+    theirs is kept as an error line, so the step fails with its message."""
     from dbt.cli.main import dbtRunner
     from dbt_common.events.base_types import EventLevel
     from dbt_common.events.functions import msg_to_json
@@ -75,8 +82,13 @@ def invoke(args: Sequence[str], target: Path, env: dict[str, str] | None = None)
     lines: list[bytes] = []
 
     def collect(msg: Any) -> None:
-        if msg.info.level != EventLevel.DEBUG:
-            lines.append(msg_to_json(msg).encode())
+        if msg.info.level == EventLevel.DEBUG:
+            return
+        if msg.info.name in RESULT_EVENTS and msg.data.node_info.unique_id in unreported:
+            if msg.info.level == EventLevel.ERROR:
+                lines.append(_error_line(msg.info.msg))
+            return
+        lines.append(msg_to_json(msg).encode())
 
     # --no-write-json: no manifest.json and run_results.json per invocation (a second each at this project's
     # size); the results are in the Invocation, the log in <target>/dbt.log.
@@ -155,7 +167,9 @@ class InProcessDbt(DbtCliResource):
         dagster_dbt_translator: DagsterDbtTranslator | None = None,
         context: Any = None,
         target_path: Path | None = None,
+        unreported: Collection[str] = (),
     ) -> DbtCliInvocation:
+        """`DbtCliResource.cli`, and `unreported`: nodes the invocation builds that are not assets (invoke)."""
         # What DbtCliResource.cli does before it starts a process (dagster-dbt is pinned in pyproject.toml):
         # the selection from the step's selected assets and checks, and a target directory per invocation.
         from dagster_dbt.asset_utils import (
@@ -180,7 +194,7 @@ class InProcessDbt(DbtCliResource):
         project_dir = Path(params.dbt_project.project_dir if params.dbt_project else self.project_dir)
         target = target if target.is_absolute() else project_dir / target
         env = {"DBT_INDIRECT_SELECTION": params.indirect_selection} if params.indirect_selection else {}
-        invocation = invoke([*cleaned, *params.selection_args], target, env)
+        invocation = invoke([*cleaned, *params.selection_args], target, env, unreported)
         return DbtCliInvocation(
             process=_Ended(invocation),  # type: ignore[arg-type]
             manifest=params.manifest,

@@ -74,3 +74,20 @@ def test_asset_descriptions_are_the_models_docs_not_their_sql() -> None:
         description = graph.get(AssetKey.from_user_string(model)).description or ""
         assert description and "{{" not in description and "Raw SQL" not in description
     assert graph.get(AssetKey(["reporting", "rpt_achievement_rates"])).group_name == "reporting"
+
+
+def test_intermediate_tables_are_not_assets_and_lineage_runs_through_them() -> None:
+    """models/intermediate are built by the step of the marts that read them (orchestration/assets/dbt.py):
+    no asset, no event per partition, and a mart's parents are what its intermediate tables read."""
+    from orchestration.dbt_project import is_internal, read_manifest
+
+    manifest = read_manifest()
+    internal = {n["name"] for n in manifest["nodes"].values() if is_internal(n)}
+    assert {"int_node_runs__sequenced", "int_work_order_status__daily"} <= internal
+    graph = build_defs(project_settings()).resolve_asset_graph()
+    keys = graph.get_all_asset_keys()
+    assert not {key.path[-1] for key in keys} & internal
+    for grain in ("daily", "weekly", "monthly"):
+        parents = {k.path[-1] for k in graph.get(AssetKey(f"work_order_status_{grain}")).parent_keys}
+        assert parents <= {k.path[-1] for k in keys}  # no dependency on a key nothing materialises
+        assert {"fct_node_runs", f"node_run_states_{grain}", "dim_commitments"} <= parents

@@ -21,42 +21,16 @@ with periods as materialized (
     {{ evaluated_periods(grain) }}
 ),
 
--- The work orders with a run in scope, with their period's as_of (joined here, so that the runs below
--- are joined on the work order and as_of at once).
-in_scope as (
-    select
-        p.period_id,
-        r.work_order_id,
-        p.as_of
-    from periods as p
-    inner join {{ ref('fct_node_runs') }} as r
-        on {{ run_in_scope('r', 'p') }}
-    group by p.period_id, r.work_order_id, p.as_of
-),
-
--- Every run of those work orders, with what it tells any as_of (int_node_runs__sequenced). The work orders are
--- those with a run in scope of any period, found again from the base table rather than from in_scope, whose
--- second read PostgreSQL would materialise without statistics; a run open in the window's span is in scope
--- of one of its periods, which are contiguous, and a work order more only costs its rows.
-ordered_runs as (
-    select r.*
-    from {{ ref('int_node_runs__sequenced') }} as r
-    -- Grouped: PostgreSQL hashes the ids; a bare `in` sorted them all for a unique.
-    where r.work_order_id in (
-        select w.work_order_id
-        from {{ ref('fct_node_runs') }} as w
-        where w.open_until >= (select min(period_start) from periods)
-            and w.start_at < (select max(as_of) from periods)
-        group by w.work_order_id
-    )
-),
-
--- Per period and work order, over its runs that exist at as_of (the history so far, in scope or not): plain
--- sums and maxima, grouped by the two keys alone (hashed, not sorted); the period's columns come after.
+-- Per period and work order with a run in scope, over its runs that exist at as_of (the history so far, in
+-- scope or not): plain sums and maxima, grouped by the two keys alone (hashed, not sorted); the period's
+-- columns come after. One range join finds them: a work order open after the period started has all its runs
+-- that started before as_of joined (int_node_runs__sequenced.work_order_open_until), and `having` keeps those
+-- with a run in scope. It replaced a join of the work orders in scope with their runs, each found apart
+-- (PostgreSQL at 1M node runs: int_work_order_status__daily 13.0 -> 9.2 s).
 run_counts as (
     select
         o.period_id,
-        o.work_order_id,
+        r.work_order_id,
         max(r.process_code) as process_code,
         max(case when {{ is_first_run('r') }} then r.segment end) as segment,
         min(r.start_at) as first_start_at,
@@ -67,11 +41,12 @@ run_counts as (
         {{ nodes_completed_at('r', 'o.as_of') }} as nodes_completed,
         sum(case when {{ run_status_at('r', 'o.as_of') }} = 'in_progress' then 1 else 0 end) as open_runs,
         max(case when {{ run_status_at('r', 'o.as_of') }} = 'completed' then r.end_at end) as last_end_at
-    from in_scope as o
-    inner join ordered_runs as r
-        on r.work_order_id = o.work_order_id
+    from periods as o
+    inner join {{ ref('int_node_runs__sequenced') }} as r
+        on r.work_order_open_until >= o.period_start
         and r.start_at < o.as_of
-    group by o.period_id, o.work_order_id
+    group by o.period_id, r.work_order_id
+    having max(case when {{ run_in_scope('r', 'o') }} then 1 else 0 end) = 1
 ),
 
 orders as (

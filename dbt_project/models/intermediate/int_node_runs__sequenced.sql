@@ -17,6 +17,7 @@
     post_hook=[
         "{{ analyze_for_planner(this) }}",
         "{{ index_on(this, ['work_order_id']) }}",
+        "{{ index_on(this, ['work_order_open_until', 'start_at']) }}",
     ]
 ) }}
 
@@ -26,7 +27,10 @@ select
 from (
     select
         r.node_run_id, r.work_order_id, r.process_code, r.node_code, r.visit, r.segment, r.department,
-        r.start_at, r.end_at, r.cancelled_at,
+        r.start_at, r.end_at, r.cancelled_at, r.open_until,
+        -- The work order is open until its last run closes: a period finds its work orders' runs by
+        -- `work_order_open_until >= period_start and start_at < as_of` (macros/marts/work_order_status.sql).
+        max(r.open_until) over (partition by r.work_order_id) as work_order_open_until,
         {{ first_and_latest_run_columns('r') }},
         {{ completion_interval('r') }}
     from {{ ref('fct_node_runs') }} as r

@@ -173,6 +173,37 @@ def test_postgres_plans_each_mart_on_statistics_of_what_dbt_just_built(classifie
     assert tables.last_analyze.notna().all(), tables
 
 
+def test_postgres_analyzes_a_table_again_once_it_grew_by_a_tenth(classified: None, warehouse_target: str) -> None:
+    """An incremental table is analysed again when a run has grown it by a tenth or more since its statistics
+    were taken, not after every day (macros/portability/analyze_for_planner.sql): one more day of a long
+    history changes it by far less, and analysing it cost seconds a day."""
+    if warehouse_target == "duckdb":
+        return  # DuckDB keeps no planner statistics to refresh
+    from orchestration.dbt_runner import dbt_in_process
+    from tests.conftest import warehouse_of_env
+
+    warehouse = warehouse_of_env()
+    probe = f"{warehouse.schema_name}.analyze_probe"
+    relation = f"api.Relation.create(schema='{warehouse.schema_name}', identifier='analyze_probe')"
+    compiled = dbt_in_process("compile", "--inline", f"{{{{ analyze_for_planner({relation}) }}}}")
+    analyze = compiled.result.results[0].node.compiled_code
+
+    def estimated_rows() -> float:
+        return float(query(f"select reltuples from pg_class where oid = '{probe}'::regclass").reltuples.iloc[0])
+
+    warehouse.execute(f"drop table if exists {probe}")
+    warehouse.execute(f"create table {probe} as select n, repeat('x', 40) as pad from generate_series(1, 20000) as n")
+    warehouse.execute(analyze)  # never analysed: analysed now
+    assert estimated_rows() == 20000
+    warehouse.execute(f"insert into {probe} select n, repeat('x', 40) from generate_series(1, 1000) as n")
+    warehouse.execute(analyze)  # 5% more: left to autovacuum
+    assert estimated_rows() == 20000
+    warehouse.execute(f"insert into {probe} select n, repeat('x', 40) from generate_series(1, 2000) as n")
+    warehouse.execute(analyze)  # 15% more than when last analysed
+    assert estimated_rows() == 23000
+    warehouse.execute(f"drop table {probe}")
+
+
 def test_postgres_tables_keep_their_indexes_when_dbt_rebuilds_them(classified: None, warehouse_target: str) -> None:
     """A table dbt rebuilds (a table model at every run, an incremental one on a full refresh) is built beside
     the old one, whose index holds the name until dbt drops it: the index is made on the new table every time

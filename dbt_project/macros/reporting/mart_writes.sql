@@ -28,32 +28,18 @@
     select 1
 {%- endmacro %}
 
-{#- The table, made once per dbt invocation before any model (on-run-start): DuckDB refuses two transactions
-    that create the same catalog entry at once ("Catalog write-write conflict"), as dbt's two threads would in
-    the marts' pre-hooks; rows of different marts they write side by side. -#}
-{% macro mart_writes_table() -%}
-    {{ return(adapter.dispatch('mart_writes_table', 'service_commitments')()) }}
-{%- endmacro %}
-
-{% macro default__mart_writes_table() -%}
-    select 1
-{%- endmacro %}
-
-{% macro duckdb__mart_writes_table() -%}
+{% macro duckdb__record_mart_change(relation) -%}
+    {%- set writes = target.schema ~ '_landing.mart_writes' -%}
+    {%- set in_window = config.get('unique_key') == 'period_id' and is_incremental() and window_is_set() -%}
     create schema if not exists {{ target.schema }}_landing;
-    create table if not exists {{ target.schema }}_landing.mart_writes (
+    create table if not exists {{ writes }} (
         relation varchar primary key,
         write_id varchar,
         base_write_id varchar,
         changed_whole boolean not null,
         changed_from date,
         changed_to date
-    )
-{%- endmacro %}
-
-{% macro duckdb__record_mart_change(relation) -%}
-    {%- set writes = target.schema ~ '_landing.mart_writes' -%}
-    {%- set in_window = config.get('unique_key') == 'period_id' and is_incremental() and window_is_set() -%}
+    );
     insert into {{ writes }} (relation, changed_whole, changed_from, changed_to)
     values (
         '{{ relation.schema }}.{{ relation.identifier }}',

@@ -175,9 +175,10 @@ def parsed_manifest() -> Any:
 BASE_MODELS = "tag:base"
 PERIOD_TAGS = {"day": "tag:period_day", "week": "tag:period_week", "month": "tag:period_month"}
 # The tables of models/intermediate carry the tag of the set that builds them but are not Dagster assets: the
-# same dbt invocation builds them, with their tests, before the marts that read them (internal_models). As
-# assets they were two more events per model and partition in every range run, for tables no user reads.
-# By folder (a model's fqn after its package), as `path:` would be read from the working directory.
+# same dbt invocation builds them, with their tests, next to the marts (InternalModels in
+# orchestration/assets/dbt.py). As assets they were two more events per model and partition in every range
+# run, for tables no user reads. Selected by folder (`fqn:`, a model's fqn after its package): dbt reads a
+# `path:` selector from the working directory.
 ASSET_MODELS = "fqn:marts"
 INTERNAL_FOLDER = "intermediate"
 INTERNAL_MODELS = f"fqn:{INTERNAL_FOLDER}"
@@ -192,9 +193,9 @@ def is_internal(node: Mapping[str, Any]) -> bool:
     )
 
 
-def within(selection: str, path: str) -> str:
-    """The models of a selection (dbt's union of tags, space-separated) that lie under one path."""
-    return " ".join(f"{part},{path}" for part in selection.split())
+def within(selection: str, folder: str) -> str:
+    """The models of a selection (dbt's union of tags, space-separated) in one folder (an `fqn:` selector)."""
+    return " ".join(f"{part},{folder}" for part in selection.split())
 
 
 MONITORING_TAG = "tag:monitoring"

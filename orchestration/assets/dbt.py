@@ -113,9 +113,10 @@ class InternalModels:
 
 
 def _partitioned(
-    name: str, select: str, partitions_def: Any, translator: Translator, settings: Settings, manifest: Path
-) -> AssetsDefinition:
-    internal = InternalModels(json.loads(manifest.read_text(encoding="utf-8")), select)
+    name: str, select: str, partitions_def: Any, translator: Translator, settings: Settings, manifest: Path,
+    parsed: Mapping[str, Any],
+) -> AssetsDefinition:  # fmt: skip
+    internal = InternalModels(parsed, select)
 
     @dbt_assets(
         manifest=manifest,
@@ -161,7 +162,8 @@ def dbt_asset_sets(settings: Settings, extraction: list[AssetsDefinition]) -> di
     def dbt_reference_models(context: AssetExecutionContext, dbt: InProcessDbt, warehouse: Warehouse):
         yield from dbt.cli(["build"], context=context).stream()
 
-    partitioned = partial(_partitioned, translator=translator, settings=settings, manifest=manifest)
+    parsed = json.loads(manifest.read_text(encoding="utf-8"))  # once, for the three sets' InternalModels
+    partitioned = partial(_partitioned, translator=translator, settings=settings, manifest=manifest, parsed=parsed)
     return {
         "reference": dbt_reference_models,
         "daily": partitioned("dbt_daily_models", f"{BASE_MODELS} {PERIOD_TAGS['day']}", partitions.daily),

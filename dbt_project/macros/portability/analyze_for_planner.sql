@@ -14,7 +14,7 @@
 {%- endmacro %}
 
 {% macro postgres__analyze_for_planner(relation) -%}
-    {%- set name = '"' ~ relation.schema ~ '"."' ~ relation.identifier ~ '"' -%}
+    {%- set name = relation.include(database=false) -%}
     do $$
     begin
         if (

@@ -157,6 +157,51 @@ def test_flags_use_the_thresholds(classified: None) -> None:
     assert not flags.loc["INSTALL"].raise_commitment
 
 
+# (start_at, closed_at), local naive times: the reconciliation's count of runs in scope at its edges.
+RECONCILED_RUNS = [
+    ("2026-03-11 00:00:00", None),  # starts at the day's as_of: not the day's, the next period's
+    ("2026-03-10 23:59:59", None),
+    ("2026-03-09 10:00:00", "2026-03-10 00:00:00"),  # closes at the day's start: in scope of the day
+    ("2026-03-09 10:00:00", "2026-03-09 23:59:59"),  # closed before it: in none
+    ("2026-03-11 12:00:00", None),  # starts at the open period's as_of: in none
+    ("2026-03-10 05:00:00", "2026-03-11 00:00:00"),
+    ("2026-03-10 05:00:00", None),  # two runs tied on their start
+    ("2026-03-10 05:00:00", None),
+    ("2026-03-11 06:00:00", None),
+]
+# (period_id, period_start, as_of): a whole day, and a period still open at its as_of.
+RECONCILED_PERIODS = [
+    ("day", "2026-03-10 00:00:00", "2026-03-11 00:00:00"),
+    ("open", "2026-03-11 00:00:00", "2026-03-11 12:00:00"),
+]
+
+
+def test_the_reconciliation_counts_the_runs_in_scope_at_the_edges(classified: None) -> None:
+    """dbt's runs_reconcile_with_base counts each period's runs of the base table in its own SQL per warehouse
+    (macros/tests/runs_counted_per_period.sql: a sweep, an ASOF join on DuckDB): started strictly before as_of,
+    not closed strictly before the start (SEMANTICS.md "Periods"), ties included."""
+    from orchestration.dbt_runner import dbt_in_process
+
+    def ts(text: str | None) -> str:
+        return "cast(null as timestamp)" if text is None else f"cast('{text}' as timestamp)"
+
+    runs = ", ".join(f"({ts(start)}, {ts(closed)})" for start, closed in RECONCILED_RUNS)
+    periods = ", ".join(f"('{p}', {ts(start)}, {ts(as_of)})" for p, start, as_of in RECONCILED_PERIODS)
+    inline = (
+        f"with periods as (select * from (values {periods}) as p (period_id, period_start, as_of)), "
+        f"runs as (select * from (values {runs}) as r (start_at, closed_at)), "
+        "{{ runs_counted_per_period('periods', 'runs') }} select period_id, base_runs from counted_runs"
+    )
+    compiled = dbt_in_process("compile", "--inline", inline).result.results[0].node.compiled_code
+    counted = dict(query(compiled).itertuples(index=False))
+    in_scope = {
+        p: sum(1 for start, closed in RECONCILED_RUNS if start < as_of and (closed is None or closed >= begin))
+        for p, begin, as_of in RECONCILED_PERIODS
+    }
+    assert in_scope == {"day": 5, "open": 6}
+    assert {p: int(n) for p, n in counted.items()} == in_scope
+
+
 def test_postgres_plans_each_mart_on_statistics_of_what_dbt_just_built(classified: None, warehouse_target: str) -> None:
     """dbt analyzes every mart on PostgreSQL as it builds it (macros/portability/analyze_for_planner.sql): the
     next model is planned on the rows there are, not as if a table just written held a handful (autovacuum

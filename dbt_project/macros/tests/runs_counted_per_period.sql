@@ -1,0 +1,88 @@
+{#-
+  The CTEs of runs_reconcile_with_base (tests/generic/runs_reconcile_with_base.sql) that count, per period of
+  `periods` (period_id, period_start, as_of), the runs of `runs` (start_at, closed_at) started before its
+  as_of less those closed before its start: `counted_runs (period_id, base_runs)`. Strictly before: a run
+  starting at as_of or closing at period_start is in scope of neither count (SEMANTICS.md "Periods").
+
+  Portable: one sweep over the runs' starts and closes in time order, the periods' marks among them. On
+  PostgreSQL that replaced a join of each period with the runs open after its start (29M rows for 60 days
+  of a million runs, 22 s). On DuckDB an ordered window without a partition is one sort of every run twice
+  over (the daily test at 10M node runs: 5.0 s); an ASOF join instead finds, for each start and each close,
+  the first mark after it, so only the marks are summed in order (2.1 s, the same counts).
+-#}
+{% macro runs_counted_per_period(periods, runs) -%}
+    {{ return(adapter.dispatch('runs_counted_per_period', 'service_commitments')(periods, runs)) }}
+{%- endmacro %}
+
+{% macro default__runs_counted_per_period(periods, runs) -%}
+-- Ordered by time, a period's marks before the runs' starts and closes at the same instant: the sums at
+-- a mark count what happened strictly before it.
+timeline as (
+    select start_at as moment, 1 as kind, 1 as started, 0 as closed, null as period_id, 0 as is_start
+    from {{ runs }}
+    union all
+    select closed_at, 1, 0, 1, null, 0 from {{ runs }} where closed_at is not null
+    union all
+    select as_of, 0, 0, 0, period_id, 0 from {{ periods }}
+    union all
+    select period_start, 0, 0, 0, period_id, 1 from {{ periods }}
+),
+
+swept as (
+    select
+        period_id,
+        is_start,
+        sum(started) over (order by moment, kind rows between unbounded preceding and current row) as started_before,
+        sum(closed) over (order by moment, kind rows between unbounded preceding and current row) as closed_before
+    from timeline
+),
+
+counted_runs as (
+    select
+        period_id,
+        max(case when is_start = 0 then started_before end)
+        - max(case when is_start = 1 then closed_before end) as base_runs
+    from swept
+    where period_id is not null
+    group by period_id
+)
+{%- endmacro %}
+
+{% macro duckdb__runs_counted_per_period(periods, runs) -%}
+marks as (
+    select as_of as moment from {{ periods }}
+    union
+    select period_start from {{ periods }}
+),
+
+-- Each start and each close counted at the first mark strictly after it.
+started_by_mark as (
+    select marks.moment, count(*) as n
+    from {{ runs }} as r asof inner join marks on r.start_at < marks.moment
+    group by marks.moment
+),
+
+closed_by_mark as (
+    select marks.moment, count(*) as n
+    from (select closed_at from {{ runs }} where closed_at is not null) as r
+    asof inner join marks on r.closed_at < marks.moment
+    group by marks.moment
+),
+
+before_mark as (
+    select
+        marks.moment,
+        sum(coalesce(started_by_mark.n, 0)) over (order by marks.moment) as started_before,
+        sum(coalesce(closed_by_mark.n, 0)) over (order by marks.moment) as closed_before
+    from marks
+    left join started_by_mark on started_by_mark.moment = marks.moment
+    left join closed_by_mark on closed_by_mark.moment = marks.moment
+),
+
+counted_runs as (
+    select p.period_id, at_as_of.started_before - at_start.closed_before as base_runs
+    from {{ periods }} as p
+    inner join before_mark as at_as_of on at_as_of.moment = p.as_of
+    inner join before_mark as at_start on at_start.moment = p.period_start
+)
+{%- endmacro %}

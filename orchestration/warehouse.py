@@ -267,6 +267,12 @@ class Warehouse(ConfigurableResource):
             # Set, not given as the connection's configuration: DuckDB refuses a connection whose configuration
             # differs from that of one already open on the file in this process (dbt's sets it the same way).
             conn.execute(f"set memory_limit = '{self.duckdb_memory_limit}'")
+            # Nothing the pipeline reads depends on the order rows were inserted in (delivery order is a column,
+            # event_seq; every order is an ORDER BY), and keeping it made DuckDB write a copy's row groups in
+            # sequence: the snapshot's copy of node_run_states_daily at 1M node runs took 3.3-3.5 s with it,
+            # 1.9-2.0 s without; an insert of a 1M-row frame 0.53 -> 0.27 s. This connection only: dbt's, on the
+            # same database in this process, keeps DuckDB's default.
+            conn.execute("set session preserve_insertion_order = false")
             return conn
         except RetryError as expired:
             error = expired.last_attempt.exception()

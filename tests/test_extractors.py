@@ -10,6 +10,7 @@ import json
 import math
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -250,6 +251,39 @@ def test_sql_one_row_by_hand(oa_extract: Extract) -> None:
     assert row.partition_date == pd.Timestamp("2026-10-04")
     open_row = oa_extract.rows.set_index("source_row_key").loc["90004"]
     assert open_row.start_at == pd.Timestamp("2026-10-06 15:59:59") and pd.isna(open_row.end_at)
+
+
+SQL_COLUMNS_AS_DRIVERS_GIVE_THEM = {
+    "ids": [1, None, 3],
+    "ids_beside_text": [1, "2", None],  # a column of mixed values stays values as they are
+    "whole_floats": [1.0, 2.0, None],  # integers once pandas sees they are all whole
+    "floats": [1.5, 2, None],
+    "flags": [True, None, False],
+    "flags_beside_ints": [True, 1, None],
+    "texts": ["受理", None, "x"],
+    "dates_as_text": ["2026-10-04 07:30:00", "04/10/2026 07:45", None],
+    "instants": [dt.datetime(2026, 10, 4, 7, 30), None, dt.datetime(2026, 10, 4, 8)],
+    "decimals": [Decimal("1.50"), None, None],
+    "huge_ints": [2**70, 1, None],
+    "nothing": [None, None, None],
+    "bytes": [b"\x01", None, b"\x02"],
+}
+
+
+@pytest.mark.parametrize("rows", [3, 0], ids=["rows", "no rows"])
+def test_sql_batches_are_typed_as_pandas_infers_them(rows: int) -> None:
+    """A driver's tuples become the frame pandas' own inference (nullable dtypes) makes of them, whether Arrow
+    typed a column in one pass or pandas value by value: the normaliser sees the same values either way."""
+    from orchestration.sources.sql import _frame
+
+    columns = list(SQL_COLUMNS_AS_DRIVERS_GIVE_THEM)
+    values = [v[:rows] for v in SQL_COLUMNS_AS_DRIVERS_GIVE_THEM.values()]
+    tuples = list(zip(*values, strict=True))
+    by_pandas = pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in zip(columns, values, strict=True)})
+    expected = by_pandas.infer_objects().convert_dtypes(dtype_backend="numpy_nullable")
+    pd.testing.assert_frame_equal(_frame(tuples, columns), expected, check_exact=True)
+    if rows:
+        assert str(expected.dtypes["ids"]) == "Int64" and str(expected.dtypes["whole_floats"]) == "Int64"
 
 
 # --------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -106,8 +107,24 @@ def _frame(rows: list[tuple], columns: list[str]) -> pd.DataFrame:
     """Tuples to a frame, column by column; nullable dtypes, so that a batch's types do not depend on whether
     it happens to hold a null (an id column read as float 1.0 in one batch and int 1 in the next)."""
     values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
-    frame = pd.DataFrame({name: pd.Series(column, dtype=object) for name, column in zip(columns, values, strict=True)})
-    return frame.infer_objects().convert_dtypes(dtype_backend="numpy_nullable")
+    return pd.DataFrame({name: _column(column) for name, column in zip(columns, values, strict=True)})
+
+
+# The Arrow types whose pandas dtype is the one pandas' own inference gives the same values (below).
+_ARROW_NULLABLE = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype(), pa.string(): pd.StringDtype("pyarrow")}
+
+
+def _column(values: tuple) -> pd.Series:
+    """One column's values typed by Arrow, in one pass in C, where Arrow finds all of them integers, booleans or
+    texts; pandas' inference otherwise (mixed values, floats, which it makes integers when they all are whole,
+    instants, decimals), value by value. The OA source's 3.0M rows at 10M node runs: pandas alone spent 14 s."""
+    try:
+        typed = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        typed = None
+    if typed is not None and typed.type in _ARROW_NULLABLE:
+        return typed.to_pandas(types_mapper=_ARROW_NULLABLE.get)
+    return pd.Series(values, dtype=object).infer_objects().convert_dtypes(dtype_backend="numpy_nullable")
 
 
 def _query_failure(exc: SQLAlchemyError) -> str:

@@ -267,21 +267,23 @@ SQL_COLUMNS_AS_DRIVERS_GIVE_THEM = {
     "huge_ints": [2**70, 1, None],
     "nothing": [None, None, None],
     "bytes": [b"\x01", None, b"\x02"],
+    "arrays": [[1, 2], None, [3]],  # PostgreSQL's arrays: a row numpy cannot lay out as a matrix
 }
 
 
+@pytest.mark.parametrize("arrays", [False, True], ids=["a matrix", "with arrays"])
 @pytest.mark.parametrize("rows", [3, 0], ids=["rows", "no rows"])
-def test_sql_batches_are_typed_as_pandas_infers_them(rows: int) -> None:
+def test_sql_batches_are_typed_as_pandas_infers_them(rows: int, arrays: bool) -> None:
     """A driver's tuples become the frame pandas' own inference (nullable dtypes) makes of them, whether Arrow
-    typed a column in one pass or pandas value by value: the normaliser sees the same values either way."""
+    typed a column in one pass or pandas value by value, and whether numpy laid the rows out as a matrix or an
+    array column made it refuse: the normaliser sees the same values either way."""
     from orchestration.sources.sql import _frame
 
-    columns = list(SQL_COLUMNS_AS_DRIVERS_GIVE_THEM)
-    values = [v[:rows] for v in SQL_COLUMNS_AS_DRIVERS_GIVE_THEM.values()]
-    tuples = list(zip(*values, strict=True))
-    by_pandas = pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in zip(columns, values, strict=True)})
+    given = {c: v[:rows] for c, v in SQL_COLUMNS_AS_DRIVERS_GIVE_THEM.items() if arrays or c != "arrays"}
+    tuples = list(zip(*given.values(), strict=True))
+    by_pandas = pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in given.items()})
     expected = by_pandas.infer_objects().convert_dtypes(dtype_backend="numpy_nullable")
-    pd.testing.assert_frame_equal(_frame(tuples, columns), expected, check_exact=True)
+    pd.testing.assert_frame_equal(_frame(tuples, list(given)), expected, check_exact=True)
     if rows:
         assert str(expected.dtypes["ids"]) == "Int64" and str(expected.dtypes["whole_floats"]) == "Int64"
 

@@ -52,9 +52,7 @@ counted_runs as (
 
 {% macro duckdb__runs_counted_per_period(periods, runs) -%}
 marks as (
-    select as_of as moment from {{ periods }}
-    union
-    select period_start from {{ periods }}
+    {{ period_marks(periods) }}
 ),
 
 -- Each start and each close counted at the first mark strictly after it.
@@ -87,11 +85,7 @@ before_mark as (
 {% macro postgres__runs_counted_per_period(periods, runs) -%}
 marks as (
     select array_agg(moment order by moment) as moments
-    from (
-        select as_of as moment from {{ periods }}
-        union
-        select period_start from {{ periods }}
-    ) as m
+    from ({{ period_marks(periods) }}) as m
 ),
 
 -- width_bucket: how many marks are at or before the instant, so the first mark strictly after it is the next.
@@ -118,6 +112,13 @@ before_mark as (
 ),
 
 {{ counted_at_marks(periods) }}
+{%- endmacro %}
+
+{#- The instants a period's counts are read at (`counted_at_marks` joins on both): its start and its as_of. -#}
+{% macro period_marks(periods) -%}
+select as_of as moment from {{ periods }}
+union
+select period_start from {{ periods }}
 {%- endmacro %}
 
 {#- From `before_mark` (moment, started_before, closed_before) at each mark: a period's runs. -#}

@@ -18,6 +18,7 @@ rows of the same windows, checked equal to the marts) and reports the history's 
 
     python -m benchmarks.jobs --case helpdesk --warehouse both --instance both
     python -m benchmarks.jobs --case demo --days 60 --orders-per-day 300
+    python -m benchmarks.jobs --case demo --days 60,365 --repeat 3   # one more day after each history, in turn
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ REPORTING_STEP, REPORTS_STEP = "dbt_reporting_models", "reports__department_repo
 STAGES = ["orchestration", "extraction", "landing", "dbt", "checks", "reports"]
 TARGETS = {
     "helpdesk": "<= 60 s end to end on DuckDB, orchestration <= 20%",
-    "one more day": "<= 5 s on DuckDB, within 1.2x between the two",
+    "one more day": "<= 5 s on DuckDB, within 1.2x between after 60 and after 365 days of history (--days 60,365)",
     "10M": "10M node runs <= 150 s and <= 4 GiB on DuckDB, its dbt stage within 2x of the work bound",
     "postgres": "PostgreSQL at 1M <= 2x DuckDB",
 }
@@ -288,6 +289,15 @@ class CaseResult:
     schema: str = ""  # the warehouse schema of the run (WAREHOUSE_SCHEMA), dropped after it unless kept
     # DuckDB: the work bound (benchmarks/work_bound.py) over the history's windows, run after its jobs
     work_bound: dict[str, Any] | None = None
+    days: int = 0  # the history's closed days (the range), what one more day is compared across
+
+    @property
+    def one_more_day(self) -> float | None:
+        return next((job.wall for job in self.jobs if job.job == "one more day"), None)
+
+    @property
+    def history_seconds(self) -> float:
+        return sum(job.wall for job in self.jobs if job.job != "one more day")
 
 
 def _pg_admin(sql: str) -> None:
@@ -393,6 +403,7 @@ def _run_jobs(case: str, warehouse: str, instance_kind: str, first: dt.date, las
         [],
         dagster_home=os.environ["DAGSTER_HOME"],
         schema=os.environ["WAREHOUSE_SCHEMA"],
+        days=(last - first).days + 1,
     )
     resource = Warehouse.from_settings(Settings.load())
     runs = planned_runs(PeriodRange(first, last))
@@ -562,6 +573,65 @@ def _memory_limit() -> str:
     return f"{MEMORY_LIMIT_VARIABLE}={value}" if value else f"{DEFAULT_MEMORY_LIMIT} of RAM (the default)"
 
 
+# What the targets that compare runs allow (TARGETS): one more day on DuckDB; one more day after the longest
+# history against after the shortest; PostgreSQL's history against DuckDB's, the same case and history.
+ONE_MORE_DAY_MAX, HISTORY_GROWTH_MAX, POSTGRES_RATIO_MAX = 5.0, 1.2, 2.0
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _seconds(values: list[float]) -> str:
+    """One run's seconds, or several runs' mean with each run."""
+    if len(values) == 1:
+        return f"{values[0]:.1f} s"
+    return f"{_mean(values):.2f} s (mean of {', '.join(f'{v:.1f}' for v in values)})"
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "**NOT met**"
+
+
+def side_by_side(results: list[CaseResult]) -> list[str]:
+    """The targets that compare runs, from runs of the same setup (case, warehouse, instance, history length)
+    averaged: one more day on DuckDB against 5 s; after the longest history against after the shortest (the
+    same case, warehouse and instance), within 1.2x; PostgreSQL's history and one more day against DuckDB's
+    (the same case, history and instance), within 2x. Failed runs compare nothing."""
+    setups: dict[tuple[str, str, str, int], list[CaseResult]] = {}
+    for r in results:
+        if not r.failure and r.one_more_day is not None:
+            setups.setdefault((r.case, r.warehouse, r.instance, r.days), []).append(r)
+    lines, growth = [], {}
+    for (case, warehouse, instance, days), runs in sorted(setups.items()):
+        walls = [r.one_more_day or 0.0 for r in runs]
+        growth.setdefault((case, warehouse, instance), {})[days] = walls
+        if warehouse == "duckdb":
+            met = _verdict(_mean(walls) <= ONE_MORE_DAY_MAX)
+            lines.append(f"- one more day after {days} days of {case} history, DuckDB, instance {instance}: "
+                         f"{_seconds(walls)}: {met} (<= {ONE_MORE_DAY_MAX:.0f} s)")  # fmt: skip
+    for (case, warehouse, instance), by_days in sorted(growth.items()):
+        if len(by_days) > 1:
+            short, long = min(by_days), max(by_days)
+            after_long, after_short = _mean(by_days[long]), _mean(by_days[short])
+            ratio = after_long / after_short
+            lines.append(f"- one more day after {long} against after {short} days of {case} history, {warehouse}, "
+                         f"instance {instance}: {after_long:.2f} / {after_short:.2f} s = **{ratio:.2f}x**: "
+                         f"{_verdict(ratio <= HISTORY_GROWTH_MAX)} (within {HISTORY_GROWTH_MAX}x)")  # fmt: skip
+    for (case, warehouse, instance, days), runs in sorted(setups.items()):
+        duckdb = setups.get((case, "duckdb", instance, days))
+        if warehouse != "postgres" or not duckdb:
+            continue
+        history = _mean([r.history_seconds for r in runs]) / _mean([r.history_seconds for r in duckdb])
+        one_more = _mean([r.one_more_day or 0.0 for r in runs]) / _mean([r.one_more_day or 0.0 for r in duckdb])
+        lines.append(f"- PostgreSQL against DuckDB, {days} days of {case} history ({runs[0].node_runs:,} node runs), "
+                     f"instance {instance}: history {_seconds([r.history_seconds for r in runs])} against "
+                     f"{_seconds([r.history_seconds for r in duckdb])} = **{history:.2f}x**: "
+                     f"{_verdict(history <= POSTGRES_RATIO_MAX)} (within {POSTGRES_RATIO_MAX:.0f}x; the target is "
+                     f"at 1M node runs); one more day {one_more:.2f}x")  # fmt: skip
+    return lines
+
+
 def report(results: list[CaseResult], started: dt.datetime, command: str, gx: bool) -> str:
     from benchmarks.pipeline import machine_info
 
@@ -576,6 +646,9 @@ def report(results: list[CaseResult], started: dt.datetime, command: str, gx: bo
         rows = ", ".join(f"{k} {v:,} rows" for k, v in r.source_rows.items())
         out += [f"### {r.case}, {r.range}, warehouse {r.warehouse}, Dagster instance {r.instance}", "",
                 f"Sources: {rows}.", "", case_table(r), ""]  # fmt: skip
+    compared = side_by_side(results)
+    if compared:
+        out += ["### The targets that compare runs", "", *compared, ""]
     return "\n".join(out)
 
 
@@ -589,7 +662,8 @@ class JobsOptions:
     case: str = "helpdesk"  # helpdesk | demo
     warehouse: str = "duckdb"  # duckdb | postgres | both
     instance: str = "sqlite"  # sqlite | postgres | both
-    days: int = 60  # demo: closed days of history
+    days: int | tuple[int, ...] = 60  # demo: closed days of history; several: each history its own case
+    repeat: int = 1  # every case this many times, in turn (the comparisons average them)
     orders_per_day: int = 300  # demo
     gx: bool = True
     work_bound: bool = True  # DuckDB: the work bound after the history (benchmarks/work_bound.py)
@@ -606,30 +680,34 @@ def _both(value: str, pair: tuple[str, str]) -> list[str]:
 
 
 def run(opts: JobsOptions) -> list[CaseResult]:
-    """Every warehouse × instance combination in a child process each; prints and writes the report.
-    Exits with status 2 when a job failed or partitions are not recorded as materialised."""
+    """Every history × warehouse × instance combination, `repeat` times in turn, in a child process each; prints
+    and writes the report. Exits with status 2 when a job failed or partitions are not recorded as materialised."""
     started = dt.datetime.now(dt.UTC)
     root = Path(opts.data_dir or tempfile.mkdtemp(prefix="bench-jobs-"))
     results = []
+    histories = [opts.days] if isinstance(opts.days, int) else list(opts.days)
+    setups = [(turn, days, warehouse, instance) for turn in range(1, opts.repeat + 1) for days in histories
+              for warehouse in _both(opts.warehouse, ("duckdb", "postgres"))
+              for instance in _both(opts.instance, ("sqlite", "postgres"))]  # fmt: skip
     try:
-        for warehouse in _both(opts.warehouse, ("duckdb", "postgres")):
-            for instance in _both(opts.instance, ("sqlite", "postgres")):
-                scratch = root / f"{opts.case}-{warehouse}-{instance}"
-                shutil.rmtree(scratch, ignore_errors=True)
-                scratch.mkdir(parents=True)
-                child = {**asdict(opts), "scratch": str(scratch), "data_dir": None, "output": None}
-                out = scratch / "result.json"
-                command = [sys.executable, "-m", "benchmarks.jobs", "--child", json.dumps(child),
-                           "--child-case", f"{opts.case},{warehouse},{instance}", "--child-out", str(out)]  # fmt: skip
-                print(f"[jobs] {opts.case} on {warehouse}, instance {instance} ...", flush=True)
-                with (scratch / "run.log").open("w") as log:
-                    done = subprocess.run(command, cwd=PROJECT_DIR, stdout=log, stderr=subprocess.STDOUT)
-                if done.returncode != 0 or not out.exists():
-                    raise SystemExit(f"the benchmark child failed (exit {done.returncode}); see {scratch / 'run.log'}")
-                raw = json.loads(out.read_text())
-                raw["jobs"] = [JobFigures(**{**j, "load": tuple(j["load"])}) for j in raw["jobs"]]
-                results.append(CaseResult(**raw))
-                print(case_table(results[-1]), flush=True)
+        for turn, days, warehouse, instance in setups:
+            name = f"{opts.case}-{warehouse}-{instance}" + (f"-{days}d" if len(histories) > 1 else "")
+            scratch = root / (name + (f"-{turn}" if opts.repeat > 1 else ""))
+            shutil.rmtree(scratch, ignore_errors=True)
+            scratch.mkdir(parents=True)
+            child = {**asdict(opts), "days": days, "scratch": str(scratch), "data_dir": None, "output": None}
+            out = scratch / "result.json"
+            command = [sys.executable, "-m", "benchmarks.jobs", "--child", json.dumps(child),
+                       "--child-case", f"{opts.case},{warehouse},{instance}", "--child-out", str(out)]  # fmt: skip
+            print(f"[jobs] {scratch.name}: {opts.case} on {warehouse}, instance {instance} ...", flush=True)
+            with (scratch / "run.log").open("w") as log:
+                done = subprocess.run(command, cwd=PROJECT_DIR, stdout=log, stderr=subprocess.STDOUT)
+            if done.returncode != 0 or not out.exists():
+                raise SystemExit(f"the benchmark child failed (exit {done.returncode}); see {scratch / 'run.log'}")
+            raw = json.loads(out.read_text())
+            raw["jobs"] = [JobFigures(**{**j, "load": tuple(j["load"])}) for j in raw["jobs"]]
+            results.append(CaseResult(**raw))
+            print(case_table(results[-1]), flush=True)
     finally:
         if opts.data_dir is None and not opts.keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -652,12 +730,22 @@ def run(opts: JobsOptions) -> list[CaseResult]:
     return results
 
 
+def _days(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(","))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--case", choices=["helpdesk", "demo"], default="helpdesk")
     parser.add_argument("--warehouse", choices=["duckdb", "postgres", "both"], default="duckdb")
     parser.add_argument("--instance", choices=["sqlite", "postgres", "both"], default="sqlite")
-    parser.add_argument("--days", type=int, default=60)
+    parser.add_argument(
+        "--days",
+        type=_days,
+        default=(60,),
+        help="demo: closed days of history; several, comma-separated (60,365), to compare one more day",
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="run every case this many times, in turn")
     parser.add_argument("--orders-per-day", type=int, default=300)
     parser.add_argument("--no-gx", action="store_true")
     parser.add_argument("--no-work-bound", action="store_true", help="DuckDB: skip the work bound after the history")
@@ -676,7 +764,8 @@ def main(argv: list[str] | None = None) -> None:
         Path(args.child_out).write_text(json.dumps(asdict(result)))
         return
     command = " ".join(["python -m benchmarks.jobs", *(sys.argv[1:] if argv is None else argv)])
-    run(JobsOptions(case=args.case, warehouse=args.warehouse, instance=args.instance, days=args.days,
+    run(JobsOptions(case=args.case, warehouse=args.warehouse, instance=args.instance,
+                    days=args.days[0] if len(args.days) == 1 else args.days, repeat=args.repeat,
                     orders_per_day=args.orders_per_day, gx=not args.no_gx, work_bound=not args.no_work_bound,
                     until=args.until, keep=args.keep,
                     data_dir=args.data_dir, output=args.output, no_write=args.no_write,

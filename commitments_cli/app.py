@@ -472,7 +472,15 @@ def benchmark_jobs(
     instance: Annotated[
         Instances, typer.Option(help="Dagster's storage: deploy/dagster.yaml (SQLite) or dagster.postgres.yaml.")
     ] = Instances.sqlite,
-    days: Annotated[int, typer.Option(min=1, help="Demo case: closed days of history.")] = 60,
+    days: Annotated[
+        list[int] | None,
+        typer.Option(
+            min=1,
+            help="Demo case: closed days of history (default 60). Given more than once (--days 60 --days 365), each "
+            "history is a case of its own and one more day is compared across them.",
+        ),
+    ] = None,
+    repeat: Annotated[int, typer.Option(min=1, help="Run every case this many times, in turn.")] = 1,
     orders_per_day: Annotated[int, typer.Option(min=1, help="Demo case: work orders started per day.")] = 300,
     no_gx: Annotated[bool, typer.Option(help="Without the Great Expectations asset checks (dbt tests run).")] = False,
     no_work_bound: Annotated[
@@ -507,7 +515,8 @@ def benchmark_jobs(
             case=case.value,
             warehouse=warehouse.value,
             instance=instance.value,
-            days=days,
+            days=tuple(days) if days and len(days) > 1 else (days or [60])[0],
+            repeat=repeat,
             orders_per_day=orders_per_day,
             gx=not no_gx,
             work_bound=not no_work_bound,

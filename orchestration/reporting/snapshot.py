@@ -26,7 +26,8 @@ A mart is read only where dbt has written it since its copy was levelled. Every 
 have changed: the periods starting in its window, for a period mart updated by period, else the whole table;
 the range grows until a publish has copied it. The snapshot keeps the id each copy was levelled at
 (`_snapshot.writes`). The same id: the same rows, not read. A range whose base is the copy's id: only the
-periods in it are compared (their digests, mart and copy), and each publish empties the range it levelled. Any
+periods in it are compared (the mart's digests read, the copy's as kept), and each publish empties the range it
+levelled. Any
 other: the whole mart is compared, as above. A job writes the marts of its grain, and a day one period of each:
 otherwise the weekly and monthly jobs' publishes read every daily mart again, and each day every mart whole.
 This trusts that marts are written by dbt only, as the pipeline does; a relation without a recorded write (a
@@ -434,10 +435,24 @@ def _refresh_range(conn: Any, relation: str, kept: _KeptDigests, in_range: tuple
     periods' digests, of the mart and of the copy, compared; the rows of those that differ copied again."""
     within = f"period_start_date >= cast('{in_range[0]}' as date) and period_start_date < cast('{in_range[1]}' as date)"
     source = _digests(conn, f"(select * from {relation} where {within})", PERIOD_KEY)
-    copy = _digests(conn, f"(select * from snapshot.{relation} where {within})", PERIOD_KEY)
+    copy = _kept_over(conn, relation, kept, within)
     kept.level(relation, {**{k: v for k, v in (kept.of(relation) or {}).items() if k not in copy}, **source})
     changed = _differing(source, copy)
     return _copy_keys(conn, relation, PERIOD_KEY, changed) if changed else None
+
+
+def _kept_over(conn: Any, relation: str, kept: _KeptDigests, within: str) -> dict[Any, tuple[int, int]]:
+    """The copy's digests of its periods in the range: as kept, which publishes write with the copy in one
+    transaction; read from the copy when one of them has none kept. Finding the periods reads one column of the
+    copy; hashing its rows cost more than the mart's (at 10M node runs, one more day's work_order_status_daily:
+    0.4-2.1 s against 0.09 s), because publishes delete a period's rows and append them again, so the copy's
+    rows of a period no longer lie together as the mart's do."""
+    found = conn.execute(f"select distinct {PERIOD_KEY} from snapshot.{relation} where {within}").fetchall()
+    held = [k for (k,) in found]
+    known = kept.of(relation) or {}
+    if all(k in known for k in held):
+        return {k: known[k] for k in held}
+    return _digests(conn, f"(select * from snapshot.{relation} where {within})", PERIOD_KEY)
 
 
 def _differing(source: dict[Any, tuple[int, int]], copy: dict[Any, tuple[int, int]]) -> set[Any]:

@@ -317,9 +317,10 @@ def test_a_mart_dbt_has_not_built_since_its_copy_is_not_read(duckdb_warehouse, m
 
 def test_a_period_mart_built_for_a_window_is_read_over_its_periods_only(duckdb_warehouse, monkeypatch) -> None:
     """A period mart built for a window (delete+insert of the periods that start in it) is compared over those
-    periods only, in the mart and in its copy, until a publish has copied them; builds before a publish add
-    their windows up. Compared whole: after a build of the whole table (a first build, a full refresh), and by
-    a snapshot levelled at other builds than the range's base (one put back from before)."""
+    periods only, until a publish has copied them: the mart read over them, its copy's digests as kept (the copy
+    read only for a period whose digest is not kept); builds before a publish add their windows up. Compared
+    whole: after a build of the whole table (a first build, a full refresh), and by a snapshot levelled at other
+    builds than the range's base (one put back from before)."""
     import shutil
 
     import duckdb

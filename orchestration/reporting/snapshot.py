@@ -27,9 +27,9 @@ have changed: the periods starting in its window, for a period mart updated by p
 the range grows until a publish has copied it. The snapshot keeps the id each copy was levelled at
 (`_snapshot.writes`). The same id: the same rows, not read. A range whose base is the copy's id: only the
 periods in it are compared (the mart's digests read, the copy's as kept), and each publish empties the range it
-levelled. Any
-other: the whole mart is compared, as above. A job writes the marts of its grain, and a day one period of each:
-otherwise the weekly and monthly jobs' publishes read every daily mart again, and each day every mart whole.
+levelled. Any other: the whole mart is compared, as above. A job writes the marts of its grain, and a day one
+period of each: otherwise the weekly and monthly jobs' publishes read every daily mart again, and each day every
+mart whole.
 This trusts that marts are written by dbt only, as the pipeline does; a relation without a recorded write (a
 view copied as a table, a table written by hand) is compared whole after every job, as before.
 
@@ -432,7 +432,8 @@ def _refresh(
 
 def _refresh_range(conn: Any, relation: str, kept: _KeptDigests, in_range: tuple[dt.date, dt.date]) -> int | None:
     """Bring the copy level over the periods starting in `in_range`, outside which it already is: those
-    periods' digests, of the mart and of the copy, compared; the rows of those that differ copied again."""
+    periods' digests, the mart's read and the copy's as kept (`_kept_over`), compared; the rows of those that
+    differ copied again."""
     within = f"period_start_date >= cast('{in_range[0]}' as date) and period_start_date < cast('{in_range[1]}' as date)"
     source = _digests(conn, f"(select * from {relation} where {within})", PERIOD_KEY)
     copy = _kept_over(conn, relation, kept, within)

@@ -43,6 +43,26 @@ runs as (
     where s.period_id in (select period_id from periods)
 ),
 
+-- Each level's work orders first, then their counts: the same figures as count(distinct work_order_id)
+-- and its two filtered forms, from hash aggregates, where PostgreSQL sorted the runs for each of the three
+-- (at 1M node runs: 3.0 s for the month's query).
+{%- for level, column in levels.items() %}
+
+{{ level }}_orders as (
+    select
+        period_id,
+        process_code,
+        {{ column }},
+        work_order_id,
+        max(case when visit > 1 then 1 else 0 end) as rework,
+        max(case when band = 'warning' and in_warning_order = 1 then 1 else 0 end) as warning_in_warning,
+        sum(excess_seconds) as excess_seconds,
+        sum(excess_seconds * in_warning_order) as excess_seconds_in_warning_orders
+    from runs
+    group by period_id, process_code, {{ column }}, work_order_id
+),
+{%- endfor %}
+
 grouped as (
     {%- for level, column in levels.items() %}
     select
@@ -51,13 +71,12 @@ grouped as (
         '{{ level }}' as grouping_level,
         {{ "node_code" if column == 'node_code' else "'*'" }} as node_code,
         {{ "department" if column == 'department' else "'*'" }} as department,
-        count(distinct work_order_id) as work_orders,
-        count(distinct case when visit > 1 then work_order_id end) as rework_work_orders,
-        count(distinct case when band = 'warning' and in_warning_order = 1 then work_order_id end)
-            as warning_orders_in_warning,
+        count(work_order_id) as work_orders,
+        count(case when rework = 1 then work_order_id end) as rework_work_orders,
+        count(case when warning_in_warning = 1 then work_order_id end) as warning_orders_in_warning,
         sum(excess_seconds) as excess_seconds,
-        sum(excess_seconds * in_warning_order) as excess_seconds_in_warning_orders
-    from runs
+        sum(excess_seconds_in_warning_orders) as excess_seconds_in_warning_orders
+    from {{ level }}_orders
     group by period_id, process_code, {{ column }}
     {{ 'union all' if not loop.last }}
     {%- endfor %}

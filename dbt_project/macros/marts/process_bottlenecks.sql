@@ -10,7 +10,9 @@ with periods as (
 ),
 
 -- Work orders whose end-to-end state is warning (only processes with an end-to-end commitment have any).
-warning_orders as (
+-- Not materialised (it is read twice): PostgreSQL then hashes these few to join the period's runs to them, where
+-- it hashed the runs (at 1M node runs, 1,022 work orders and 502,273 runs: the join 0.64 -> 0.23 s).
+warning_orders as not materialized (
     select period_id, process_code, work_order_id
     from {{ order_status }}
     where period_id in (select period_id from periods)
